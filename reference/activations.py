@@ -1,0 +1,69 @@
+"""Activation functions φ and θ: one registry entry each, value and derivative.
+
+Every value function also accepts complex input, so the finite-difference checker can
+use the complex step wherever the whole model is analytic (`analytic=True`).
+Non-analytic activations name their kinks, where the derivative is undefined and the
+convention used here is the one-sided value written in `derivative`.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    value: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    analytic: bool = True
+    kinks: tuple[float, ...] = ()
+    output_range: tuple[float, float] = (-np.inf, np.inf)   # open interval of values
+
+
+ACTIVATIONS: dict[str, Activation] = {}
+
+
+def register(activation: Activation) -> Activation:
+    ACTIVATIONS[activation.name] = activation
+    return activation
+
+
+def _split_by_sign(z):
+    """(z where Re z > 0 else 0, z where Re z ≤ 0 else 0, mask): lets a stable formula
+    evaluate each branch only where it cannot overflow."""
+    positive = np.real(z) > 0
+    return np.where(positive, z, 0), np.where(positive, 0, z), positive
+
+
+def _sigmoid(z):
+    zp, zn, positive = _split_by_sign(z)
+    return np.where(positive, 1 / (1 + np.exp(-zp)), np.exp(zn) / (1 + np.exp(zn)))
+
+
+def _softplus(z):
+    """log(1 + e^z) without overflow: z + log1p(e^−z) for Re z > 0."""
+    zp, zn, positive = _split_by_sign(z)
+    return np.where(positive, zp + np.log1p(np.exp(-zp)), np.log1p(np.exp(zn)))
+
+
+def _tanh_derivative(s):
+    return 1 - np.tanh(s) ** 2
+
+
+def _sigmoid_derivative(s):
+    sig = _sigmoid(s)
+    return sig * (1 - sig)
+
+
+LEAKY_SLOPE = 0.01
+
+register(Activation("identity", lambda s: 1 * s, np.ones_like))
+register(Activation("tanh", np.tanh, _tanh_derivative, output_range=(-1.0, 1.0)))
+register(Activation("sigmoid", _sigmoid, _sigmoid_derivative, output_range=(0.0, 1.0)))
+register(Activation("relu", lambda s: np.maximum(s, 0.0), lambda s: (s > 0) * 1.0,
+                    analytic=False, kinks=(0.0,), output_range=(0.0, np.inf)))
+register(Activation("leaky_relu", lambda s: np.where(s > 0, s, LEAKY_SLOPE * s),
+                    lambda s: np.where(s > 0, 1.0, LEAKY_SLOPE), analytic=False, kinks=(0.0,)))
+register(Activation("softplus", _softplus, _sigmoid, output_range=(0.0, np.inf)))
+register(Activation("sin", np.sin, np.cos, output_range=(-1.0, 1.0)))

@@ -1,0 +1,66 @@
+"""Losses ℓ: one registry entry each.
+
+A loss is L = Σ_t weight_t · term(ŷ_t, y_t) over t = 1..T, so that per-step pieces can be
+evaluated on their own (the finite-difference checker needs that) and
+∂L/∂ŷ_t = weight_t · term'(ŷ_t, y_t). `term` accepts complex ŷ for the complex step.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    term: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    term_derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]   # ∂term/∂ŷ
+    weights: Callable[[int], np.ndarray]                               # T → shape (T,)
+    prediction_range: tuple[float, float] | None = None   # θ's range must lie inside
+    label_range: tuple[float, float] | None = None        # closed interval for y_t
+
+
+LOSSES: dict[str, Loss] = {}
+
+
+def register(loss: Loss) -> Loss:
+    LOSSES[loss.name] = loss
+    return loss
+
+
+def _every_step(T):
+    return np.ones(T)
+
+
+def _last_step(T):
+    weights = np.zeros(T)
+    weights[-1] = 1.0
+    return weights
+
+
+def _half_square(y_hat, y):
+    return 0.5 * (y_hat - y) ** 2
+
+
+def _difference(y_hat, y):
+    return y_hat - y
+
+
+register(Loss("squared_error", _half_square, _difference, _every_step))
+register(Loss("mean_squared_error", lambda y_hat, y: (y_hat - y) ** 2,
+              lambda y_hat, y: 2 * (y_hat - y), lambda T: np.full(T, 1.0 / T)))
+register(Loss("binary_cross_entropy",
+              lambda y_hat, y: -(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat)),
+              lambda y_hat, y: (y_hat - y) / (y_hat * (1 - y_hat)),
+              _every_step, prediction_range=(0.0, 1.0), label_range=(0.0, 1.0)))
+register(Loss("last_step_squared_error", _half_square, _difference, _last_step))
+
+
+def total(loss: Loss, y_hat, y):
+    """L = Σ_t weight_t · term(ŷ_t, y_t); y_hat, y shape (T,)."""
+    return np.sum(loss.weights(len(y)) * loss.term(y_hat, y))
+
+
+def gradient(loss: Loss, y_hat, y):
+    """∂L/∂ŷ_t for every t, shape (T,)."""
+    return loss.weights(len(y)) * loss.term_derivative(y_hat, y)
