@@ -1,0 +1,104 @@
+"""Grade a submission: build each problem's trace, call the submission in its own
+process, and compare every graded output with the reference."""
+from pathlib import Path
+
+import numpy as np
+
+from grader.compare import compare
+from grader.problems import Limits, Problem, ProblemSet
+from grader.results import OutputResult, ProblemResult, Report
+from grader.runner import CallOutcome, SubmissionProcess
+from reference.scalar import GRADIENT_SHAPES, Forward, backward
+
+
+def trace_of(problem: Problem, f: Forward) -> dict:
+    """What the submission sees: the forward pass, never a gradient."""
+    return {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h,
+            "y_hat": f.y_hat, "T": problem.T, "phi": problem.phi, "theta": problem.theta,
+            "loss": problem.loss}
+
+
+def usable_output(name: str, raw: np.ndarray, T: int) -> tuple[np.ndarray | None, str | None]:
+    """The returned value reshaped to the output's shape, or why it cannot be graded."""
+    shape = GRADIENT_SHAPES[name](T)
+    if shape == () and raw.size == 1:
+        raw = raw.reshape(())
+    if raw.shape != shape:
+        return None, f"has shape {raw.shape}, expected {shape}"
+    bad = ~np.isfinite(raw)
+    if bad.any():
+        kind = "NaN" if np.isnan(raw[bad]).any() else "infinite"
+        where = f" at t = {int(np.flatnonzero(bad)[0]) + 1}" if shape else ""
+        return None, f"is {kind}{where}"
+    return raw, None
+
+
+def score_outputs(problem: Problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
+    results = []
+    for name, points in problem.grade.items():
+        per_timestep = GRADIENT_SHAPES[name](problem.T) != ()
+        if name in outcome.outputs:
+            got, why = usable_output(name, outcome.outputs[name], problem.T)
+        else:
+            got, why = None, outcome.unusable.get(name, "is missing")
+        comparison = None if got is None else compare(expected[name], got, problem.tolerance)
+        results.append(OutputResult(name, points, per_timestep, comparison, why))
+    return tuple(results)
+
+
+def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
+    """(status, message) for a problem whose call returned."""
+    unusable = [f"{o.name} {o.problem}" for o in outputs if o.comparison is None]
+    wrong = []
+    for o in outputs:
+        if o.comparison is not None and not o.passed:
+            t = o.comparison.first_divergence
+            wrong.append(f"{o.name} first diverges at t = {t}" if o.per_timestep else f"{o.name} differs")
+    if unusable:
+        return "error", "; ".join(unusable + wrong)
+    if wrong:
+        return "failed", "; ".join(wrong)
+    return "passed", "every graded output matches"
+
+
+def effective_limits(problem: Problem, override: dict) -> Limits:
+    return Limits(**{**problem.limits.__dict__, **{k: v for k, v in override.items() if v is not None}})
+
+
+def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
+          limits_override: dict | None = None) -> Report:
+    """Grade every selected problem; a failure in one never stops the others."""
+    override = limits_override or {}
+    results = []
+    process: SubmissionProcess | None = None
+    import_failure: CallOutcome | None = None
+    try:
+        for problem in problem_set.selected(include_hidden):
+            limits = effective_limits(problem, override)
+            f = problem.forward()
+            expected = backward(problem.rnn, f)
+            if import_failure is None and (process is None or not process.alive or process.limits != limits):
+                if process is not None:
+                    process.close()
+                process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits)
+                started = process.start()
+                if started.reason:
+                    import_failure = started
+            outcome = import_failure or process.call(trace_of(problem, f), list(problem.grade))
+            results.append(problem_result(problem, expected, outcome, process))
+    finally:
+        if process is not None:
+            process.close()
+    return Report(problem_set.path, str(submission), tuple(results))
+
+
+def problem_result(problem, expected, outcome: CallOutcome, process: SubmissionProcess) -> ProblemResult:
+    printed = process.captured_output()
+    common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
+                  max_score=problem.points, submission_output=printed)
+    if outcome.reason:
+        return ProblemResult(status="error", message=f"the submission {outcome.reason}",
+                             traceback=outcome.traceback, **common)
+    outputs = score_outputs(problem, expected, outcome)
+    status, message = summarise(outputs)
+    return ProblemResult(status=status, message=message, outputs=outputs, **common)

@@ -1,0 +1,48 @@
+"""The JSON report: validates against grader/schemas/report.schema.json."""
+import json
+import math
+
+import numpy as np
+
+from grader.reports import register
+from grader.results import OutputResult, ProblemResult, Report
+
+
+def _numbers(array: np.ndarray):
+    """Plain floats (or a list of them); non-finite values become null."""
+    values = np.asarray(array, dtype=np.float64)
+    if values.ndim == 0:
+        value = float(values)
+        return value if math.isfinite(value) else None
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def output_json(o: OutputResult) -> dict:
+    data = {"passed": o.passed, "points": o.points, "score": o.score}
+    if o.comparison is None:
+        return {**data, "got": None, "error": o.problem}
+    c = o.comparison
+    data.update(expected=_numbers(c.expected), got=_numbers(c.got), max_abs_error=c.max_abs_error)
+    if o.per_timestep:
+        t = c.first_divergence
+        data.update(first_divergence=None if t is None else {"t": t, "order": "backward"},
+                    diverging_timesteps=c.diverging_timesteps)
+    return data
+
+
+def problem_json(p: ProblemResult) -> dict:
+    return {"id": p.id, "title": p.title, "visibility": p.visibility, "T": p.T, "status": p.status,
+            "score": p.score, "max_score": p.max_score, "message": p.message,
+            "outputs": {o.name: output_json(o) for o in p.outputs},
+            "traceback": p.traceback, "submission_output": p.submission_output}
+
+
+def report_json(report: Report) -> dict:
+    return {"problem_set": report.problem_set, "submission": report.submission,
+            "score": report.score, "max_score": report.max_score,
+            "problems": [problem_json(p) for p in report.problems], "metadata": report.metadata}
+
+
+@register("json")
+def render(report: Report) -> str:
+    return json.dumps(report_json(report), indent=2, allow_nan=False) + "\n"

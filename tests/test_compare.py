@@ -1,0 +1,87 @@
+"""Scoring returned outputs against the reference, without a process in between."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grader.compare import compare, first_divergence
+from grader.grading import score_outputs, summarise, usable_output
+from grader.problems import Problem, Tolerance
+from grader.runner import CallOutcome
+from reference.scalar import backward
+
+
+def make_problem(T: int, seed: int = 0, **grade) -> Problem:
+    rng = np.random.default_rng(seed)
+    return Problem("p", "p", 10, "visible", "tanh", "sigmoid", "squared_error", 0.9, -0.7, 0.2,
+                   rng.normal(size=T), rng.uniform(size=T), grade or {"dL_ds": 6, "dL_dw": 2, "dL_dv": 2})
+
+
+def reference_outcome(problem: Problem) -> tuple[dict, CallOutcome]:
+    expected = backward(problem.rnn, problem.forward())
+    outputs = {k: np.array(v, dtype=float) for k, v in expected.items()}
+    return expected, CallOutcome(outputs=outputs)
+
+
+def test_divergence_uses_atol_plus_rtol_times_expected():
+    c = compare([1.0, 100.0, 0.0, 0.0], [1.0 + 2e-6, 100.0 + 9e-5, 2e-9, 0.5e-9],
+                Tolerance(rtol=1e-6, atol=1e-9))
+    assert c.diverging.tolist() == [True, False, True, False]
+
+
+def test_nan_always_diverges():
+    assert compare([1.0], [np.nan], Tolerance()).diverging.tolist() == [True]
+
+
+def test_first_divergence_is_the_largest_t():
+    assert first_divergence(np.array([True, False, True, False])) == 3
+    assert first_divergence(np.zeros(4, dtype=bool)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 1000))
+def test_the_reference_itself_scores_full_marks(T, seed):
+    problem = make_problem(T, seed)
+    expected, outcome = reference_outcome(problem)
+    outputs = score_outputs(problem, expected, outcome)
+    assert sum(o.score for o in outputs) == 10
+    assert summarise(outputs) == ("passed", "every graded output matches")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 60), st.data())
+def test_one_perturbed_timestep_is_the_first_divergence(T, data):
+    t = data.draw(st.integers(1, T))
+    problem = make_problem(T, seed=T)
+    expected, outcome = reference_outcome(problem)
+    outcome.outputs["dL_ds"][t - 1] += 1e-3 * (1 + abs(outcome.outputs["dL_ds"][t - 1]))
+    (ds, dw, dv) = score_outputs(problem, expected, outcome)
+    assert ds.comparison.first_divergence == t
+    assert ds.comparison.diverging_timesteps == [t]
+    assert (ds.score, dw.score, dv.score) == (0.0, 2, 2)
+    assert summarise((ds, dw, dv)) == ("failed", f"dL_ds first diverges at t = {t}")
+
+
+@pytest.mark.parametrize("raw, why", [
+    (np.zeros(3), "has shape (3,), expected (4,)"),
+    (np.zeros((4, 1)), "has shape (4, 1), expected (4,)"),
+    (np.array([0.0, np.nan, 0.0, np.nan]), "is NaN at t = 2"),
+    (np.array([0.0, 0.0, np.inf, 0.0]), "is infinite at t = 3"),
+])
+def test_unusable_per_timestep_outputs_say_why(raw, why):
+    assert usable_output("dL_ds", raw, 4) == (None, why)
+
+
+def test_a_scalar_may_come_as_one_element():
+    got, why = usable_output("dL_dw", np.array([0.5]), 4)
+    assert why is None and got.shape == ()
+
+
+def test_missing_and_unusable_outputs_make_an_error_with_partial_credit():
+    problem = make_problem(5)
+    expected, outcome = reference_outcome(problem)
+    del outcome.outputs["dL_dw"]
+    outcome.unusable["dL_dv"] = "is None"
+    del outcome.outputs["dL_dv"]
+    outputs = score_outputs(problem, expected, outcome)
+    assert [o.score for o in outputs] == [6, 0.0, 0.0]
+    assert summarise(outputs) == ("error", "dL_dw is missing; dL_dv is None")

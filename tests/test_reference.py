@@ -1,0 +1,142 @@
+"""The reference BPTT against its definitions and the independent finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grader.reference_check import check_output
+from reference import losses
+from reference.activations import ACTIVATIONS
+from reference.finite_diff import QUANTITIES, finite_differences
+from reference.losses import LOSSES
+from reference.scalar import ScalarRNN, backward, forward
+
+SMOOTH = [name for name, a in ACTIVATIONS.items() if a.analytic]
+
+
+def compatible(theta: str, loss: str) -> bool:
+    wanted = LOSSES[loss].prediction_range
+    got = ACTIVATIONS[theta].output_range
+    return wanted is None or (wanted[0] <= got[0] and got[1] <= wanted[1])
+
+
+def labels(loss: str, T: int, rng) -> np.ndarray:
+    return rng.integers(0, 2, T).astype(float) if LOSSES[loss].label_range else rng.normal(size=T)
+
+
+models = st.tuples(st.sampled_from(sorted(ACTIVATIONS)), st.sampled_from(sorted(ACTIVATIONS)),
+                   st.sampled_from(sorted(LOSSES))).filter(lambda m: compatible(m[1], m[2]))
+# 0 or of moderate size: δ = 1e-20 times a subnormal parameter underflows
+params = st.one_of(st.just(0.0), st.floats(1e-6, 1.5), st.floats(-1.5, -1e-6))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_derivative_matches_its_value(name):
+    a = ACTIVATIONS[name]
+    s = np.array([-2.3, -0.7, 0.4, 1.9])        # away from any kink
+    numeric = (a.value(s + 1e-6) - a.value(s - 1e-6)) / 2e-6
+    np.testing.assert_allclose(a.derivative(s), numeric, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_smooth_activation_gives_exact_complex_step(name):
+    a = ACTIVATIONS[name]
+    s = np.array([-30.0, -1.2, 0.3, 2.5, 30.0])
+    np.testing.assert_allclose(a.value(s + 1e-20j).imag / 1e-20, a.derivative(s), rtol=1e-13, atol=1e-15)
+
+
+def test_softplus_and_sigmoid_do_not_overflow():
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert ACTIVATIONS["softplus"].value(np.array([1000.0]))[0] == 1000.0
+        assert ACTIVATIONS["sigmoid"].value(np.array([-1000.0]))[0] == 0.0
+
+
+def test_losses_are_the_documented_sums():
+    y_hat, y = np.array([0.2, 0.7, 0.4]), np.array([0.0, 1.0, 1.0])
+    assert losses.total(LOSSES["squared_error"], y_hat, y) == pytest.approx(0.5 * (0.04 + 0.09 + 0.36))
+    assert losses.total(LOSSES["mean_squared_error"], y_hat, y) == pytest.approx((0.04 + 0.09 + 0.36) / 3)
+    assert losses.total(LOSSES["last_step_squared_error"], y_hat, y) == pytest.approx(0.5 * 0.36)
+    assert losses.total(LOSSES["binary_cross_entropy"], y_hat, y) == pytest.approx(
+        -(np.log(0.8) + np.log(0.7) + np.log(0.4)))
+
+
+def test_backward_matches_the_seed_recursion_by_hand():
+    rnn = ScalarRNN.named("tanh", "identity", "squared_error")
+    f = forward(rnn, 0.8, -0.5, 0.1, [0.5, -1.0], [0.1, 0.2])
+    g = backward(rnn, f)
+    ds2 = (f.y_hat[1] - 0.2) * 1.0 * (1 - np.tanh(f.s[1]) ** 2)            # ∂L/∂s_{T+1} = 0
+    ds1 = ((f.y_hat[0] - 0.1) * 1.0 + ds2 * 0.8) * (1 - np.tanh(f.s[0]) ** 2)
+    np.testing.assert_allclose(g["dL_ds"], [ds1, ds2], rtol=1e-15)
+    assert g["dL_dw"] == pytest.approx(ds1 * 0.1 + ds2 * f.h[1], rel=1e-15)
+    assert g["dL_dv"] == pytest.approx(ds1 * 0.5 - ds2, rel=1e-15)
+    assert g["dL_dh0"] == pytest.approx(0.8 * ds1, rel=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(models, params, params, params, st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_reference_agrees_with_finite_differences(model, w, v, h0, T, seed):
+    rng = np.random.default_rng(seed)
+    loss = model[2]
+    rnn = ScalarRNN.named(*model)
+    f = forward(rnn, w, v, h0, rng.normal(size=T), labels(loss, T, rng))
+    ref = backward(rnn, f)
+    estimates = finite_differences(rnn, f, tuple(QUANTITIES))
+    for name, estimate in estimates.items():
+        check = check_output(name, ref[name], estimate)
+        assert check.agrees, (name, check)
+        if rnn.analytic:
+            assert check.relative_error <= 1e-7
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(SMOOTH), st.sampled_from(SMOOTH), params, params, st.integers(1, 30),
+       st.integers(0, 2**32 - 1))
+def test_complex_step_is_exact_to_rounding(phi, theta, w, v, T, seed):
+    rng = np.random.default_rng(seed)
+    rnn = ScalarRNN.named(phi, theta, "squared_error")
+    f = forward(rnn, w, v, 0.3, rng.normal(size=T), rng.normal(size=T))
+    ref = backward(rnn, f)["dL_ds"]
+    estimate = finite_differences(rnn, f, ("dL_ds",))["dL_ds"]
+    assert estimate.method == "complex_step"
+    scale = np.abs(ref).max()
+    assert np.abs(estimate.value - ref).max() <= 1e-12 * scale + 1e-300
+
+
+def test_exploding_regime_stays_accurate():
+    rnn = ScalarRNN.named("tanh", "identity", "squared_error")
+    rng = np.random.default_rng(0)
+    f = forward(rnn, 2.8, 0.1, 0.0, 0.05 * rng.normal(size=50), rng.normal(size=50))
+    ref = backward(rnn, f)["dL_ds"]
+    estimate = finite_differences(rnn, f, ("dL_ds",))["dL_ds"]
+    assert np.abs(estimate.value - ref).max() / np.abs(ref).max() < 1e-12
+
+
+@pytest.mark.parametrize("method", ["central", "richardson"])
+def test_real_step_methods_report_an_honest_error(method):
+    rnn = ScalarRNN.named("sin", "tanh", "mean_squared_error")
+    rng = np.random.default_rng(4)
+    f = forward(rnn, 0.9, -0.6, 0.2, rng.normal(size=15), rng.normal(size=15))
+    ref = backward(rnn, f)
+    for name, estimate in finite_differences(rnn, f, tuple(QUANTITIES), method).items():
+        assert estimate.method == method
+        assert np.all(np.abs(estimate.value - ref[name]) <= estimate.error), name
+
+
+def test_perturbation_across_a_relu_kink_is_flagged_not_compared():
+    rnn = ScalarRNN.named("relu", "identity", "squared_error")
+    # s_1 = 0.5, so s_2 = w·h_1 + v·x_2 = 0.5 − 0.5 = 0: exactly on relu's kink
+    f = forward(rnn, 1.0, 1.0, 0.0, [0.5, -0.5, 0.4], [0.0, 1.0, 0.0])
+    assert f.s[1] == 0.0
+    estimate = finite_differences(rnn, f, ("dL_ds",))["dL_ds"]
+    assert estimate.method == "richardson"
+    assert estimate.kink.tolist() == [True, True, False]
+    check = check_output("dL_ds", backward(rnn, f)["dL_ds"], estimate)
+    assert check.agrees and check.kink_timesteps == [2, 1]
+
+
+def test_unknown_method_is_refused():
+    rnn = ScalarRNN.named("tanh", "identity", "squared_error")
+    f = forward(rnn, 0.5, 0.5, 0.0, [1.0], [0.0])
+    with pytest.raises(ValueError, match="unknown method 'forward'"):
+        finite_differences(rnn, f, method="forward")
+    with pytest.raises(ValueError, match="complex step needs analytic"):
+        finite_differences(ScalarRNN.named("relu", "identity", "squared_error"), f, method="complex_step")
