@@ -37,8 +37,10 @@ def _split_by_sign(z):
 
 
 def _sigmoid(z):
-    zp, zn, positive = _split_by_sign(z)
-    return np.where(positive, 1 / (1 + np.exp(-zp)), np.exp(zn) / (1 + np.exp(zn)))
+    """1/(1 + e^−z) as e^z/(1 + e^z) where Re z ≤ 0: one exponential, never overflowing."""
+    positive = np.real(z) > 0
+    e = np.exp(np.where(positive, -z, z))
+    return np.where(positive, 1, e) / (1 + e)
 
 
 def _softplus(z):

@@ -46,68 +46,81 @@ class Estimate:
 
 @dataclass(frozen=True)
 class _Runs:
-    """R perturbed forward runs, sorted by the 0-based step at which each starts."""
+    """R perturbed forward runs, sorted by the 0-based step at which each starts.
+
+    Each run adds its offsets to the unperturbed forward: to w and v throughout, and to
+    h_{start}, s, x and h at its start step. Only the first `n_param_runs` runs perturb w
+    or v, so the other runs share the real w and v (half the complex multiplications)."""
     start: np.ndarray      # (R,) int: first step re-run
-    w: np.ndarray          # (R,) the run's w
-    v: np.ndarray          # (R,) the run's v
+    dw: np.ndarray         # (R,) offset added to w
+    dv: np.ndarray         # (R,) offset added to v
     h_prev: np.ndarray     # (R,) offset added to h_{start} (h_0 runs)
     ds: np.ndarray         # (R,) offset added to s at the start step
     dx: np.ndarray         # (R,) offset added to x at the start step
     dh: np.ndarray         # (R,) offset added to h at the start step
+    n_param_runs: int
 
 
-def _runs(f: Forward, names, steps: np.ndarray) -> tuple[_Runs, list[slice]]:
-    """One run per element of each quantity, perturbed by steps[quantity] (complex or
-    real). Returns the runs and, per quantity, the slice of runs (in start order) it owns."""
+OFFSETS = {"dw": "w", "dv": "v", "h_prev": "h0", "ds": "s", "dx": "x", "dh": "h"}
+
+
+def _runs(f: Forward, perturbations) -> tuple[_Runs, list[np.ndarray]]:
+    """One run per element of each perturbation (name, step), where step is complex or
+    real, shaped like the quantity. Returns the runs and, per perturbation, the indices of
+    the runs it owns (in start order)."""
     T = len(f.x)
-    cols = {k: [] for k in ("start", "w", "v", "h_prev", "ds", "dx", "dh")}
-    dtype = np.result_type(*(steps[n] for n in names))
-    for name in names:
+    dtype = np.result_type(*(step for _, step in perturbations))
+    starts, offsets = [], {key: [] for key in OFFSETS}
+    for name, step in perturbations:
         q = QUANTITIES[name]
-        delta = np.asarray(steps[name], dtype=dtype)
         n = T if q in ("s", "x", "h") else 1
-        zero = np.zeros(n, dtype=dtype)
-        cols["start"].append(np.arange(T) if n == T else np.zeros(1, dtype=int))
-        cols["w"].append(f.w + (delta if q == "w" else zero))
-        cols["v"].append(f.v + (delta if q == "v" else zero))
-        cols["h_prev"].append(delta if q == "h0" else zero)
-        for key, quantity in (("ds", "s"), ("dx", "x"), ("dh", "h")):
-            cols[key].append(delta if q == quantity else zero)
-    owners = np.concatenate([np.full(len(c), i) for i, c in enumerate(cols["start"])])
-    arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    order = np.argsort(arrays["start"], kind="stable")
-    runs = _Runs(**{k: v[order] for k, v in arrays.items()})
-    positions = np.argsort(order)   # positions[j]: where original run j now sits
-    return runs, [positions[owners == i] for i in range(len(names))]
+        starts.append(np.arange(n))                       # parameter runs start at step 0
+        for key, quantity in OFFSETS.items():
+            offsets[key].append(np.broadcast_to(np.asarray(step, dtype=dtype), n)
+                                if q == quantity else np.zeros(n, dtype=dtype))
+    owners = np.concatenate([np.full(len(c), i) for i, c in enumerate(starts)])
+    start = np.concatenate(starts)
+    is_param = np.concatenate(offsets["dw"]) != 0
+    is_param |= np.concatenate(offsets["dv"]) != 0
+    order = np.lexsort((~is_param, start))                # by start; w, v runs first
+    columns = {key: np.concatenate(v)[order] for key, v in offsets.items()}
+    runs = _Runs(start=start[order], n_param_runs=int(is_param.sum()), **columns)
+    positions = np.argsort(order)                         # positions[j]: where run j now sits
+    return runs, [positions[owners == i] for i in range(len(perturbations))]
 
 
 def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
     """Run every perturbed forward from its start step to T.
 
-    Returns per run: Σ_{k ≥ start} weight_k·ℓ_k, Σ_k |weight_k·ℓ_k| (of the imaginary
-    parts for a complex step: for rounding estimates), the number of steps run, and whether a kink of φ or θ was crossed."""
+    Returns per run: Σ_{k ≥ start} weight_k·ℓ_k; Σ_k |weight_k·ℓ_k| (of the imaginary
+    parts for a complex step), for rounding estimates; the number of steps it ran; and
+    whether it crossed a kink of φ or θ."""
     T = len(f.x)
     weights = rnn.loss.weights(T)
-    R = len(runs.start)
-    dtype = np.result_type(runs.w, runs.ds, float)
+    R, m = len(runs.start), runs.n_param_runs
+    dtype = np.result_type(runs.ds, float)
     h_prev = np.zeros(R, dtype=dtype)
     total = np.zeros(R, dtype=dtype)
     magnitude = np.zeros(R)
     kinked = np.zeros(R, dtype=bool)
+    has_kinks = bool(rnn.phi.kinks or rnn.theta.kinks)
     active_until = np.searchsorted(runs.start, np.arange(T), side="right")
     first = 0
     for k in range(T):
         n = active_until[k]
-        h_prev[first:n] = f.h[k] + runs.h_prev[first:n]   # runs starting at step k+1
-        new = slice(first, n)
-        s = runs.w[:n] * h_prev[:n] + runs.v[:n] * f.x[k]
-        s[new] += runs.v[new] * runs.dx[new] + runs.ds[new]
+        new = slice(first, n)                             # the runs that start at step k+1
+        h_prev[new] = f.h[k] + runs.h_prev[new]
+        s = f.w * h_prev[:n] + f.v * f.x[k]
+        s[:m] += runs.dw[:m] * h_prev[:m] + runs.dv[:m] * f.x[k]
+        s[new] += (f.v + runs.dv[new]) * runs.dx[new] + runs.ds[new]
         h = rnn.phi.value(s)
         h[new] += runs.dh[new]
-        term = weights[k] * rnn.loss.term(rnn.theta.value(h), f.y[k])
-        total[:n] += term
-        magnitude[:n] += np.abs(term.imag if np.iscomplexobj(term) else term)
-        kinked[:n] |= _crosses(rnn.phi, s, f.s[k]) | _crosses(rnn.theta, h, f.h[k + 1])
+        if weights[k]:
+            term = weights[k] * rnn.loss.term(rnn.theta.value(h), f.y[k])
+            total[:n] += term
+            magnitude[:n] += np.abs(term.imag if np.iscomplexobj(term) else term)
+        if has_kinks:
+            kinked[:n] |= _crosses(rnn.phi, s, f.s[k]) | _crosses(rnn.theta, h, f.h[k + 1])
         h_prev[:n] = h
         first = n
     return total, magnitude, T - runs.start, kinked
@@ -150,7 +163,7 @@ def finite_differences(rnn: ScalarRNN, f: Forward, outputs=DEFAULT_OUTPUTS,
 
 def _complex_step(rnn, f, outputs, scale):
     deltas = {name: 1e-20 * scale[name] for name in outputs}
-    runs, owned = _runs(f, outputs, {name: 1j * d for name, d in deltas.items()})
+    runs, owned = _runs(f, [(name, 1j * deltas[name]) for name in outputs])
     total, magnitude, n_steps, kinked = _suffix_losses(rnn, f, runs)
     result = {}
     for name, idx in zip(outputs, owned):
@@ -160,33 +173,26 @@ def _complex_step(rnn, f, outputs, scale):
     return result
 
 
-def _central_quotient(rnn, f, outputs, deltas):
-    """Per name: (L(q+δ) − L(q−δ))/2δ, its rounding error, and the kink flags."""
-    (plus, m_plus, _, k_plus), owned = _run(rnn, f, outputs, deltas)
-    (minus, m_minus, _, k_minus), _ = _run(rnn, f, outputs, {n: -d for n, d in deltas.items()})
-    return {name: ((plus[i] - minus[i]) / (2 * deltas[name]),
-                   EPS * (m_plus[i] + m_minus[i]) / (2 * deltas[name]),
-                   k_plus[i] | k_minus[i])
-            for name, i in zip(outputs, owned)}
-
-
-def _run(rnn, f, outputs, steps):
-    runs, owned = _runs(f, outputs, steps)
-    return _suffix_losses(rnn, f, runs), owned
-
-
 def _central(rnn, f, outputs, scale, base_step, richardson):
-    coarse = _central_quotient(rnn, f, outputs, {n: base_step * scale[n] for n in outputs})
-    fine = _central_quotient(rnn, f, outputs, {n: base_step * scale[n] / 2 for n in outputs})
+    """Central differences at δ and δ/2, all four directions in one batched pass."""
+    fractions = (1.0, -1.0, 0.5, -0.5)
+    perturbations = [(name, fraction * base_step * scale[name]) for name in outputs for fraction in fractions]
+    runs, owned = _runs(f, perturbations)
+    total, magnitude, _, kinked = _suffix_losses(rnn, f, runs)
     method = "richardson" if richardson else "central"
     result = {}
-    for name in outputs:
-        (d_coarse, _, k_coarse), (d_fine, rounding, k_fine) = coarse[name], fine[name]
+    for i, name in enumerate(outputs):
+        plus, minus, plus_half, minus_half = owned[4 * i: 4 * i + 4]
+        delta = base_step * scale[name]
+        d_coarse = (total[plus] - total[minus]) / (2 * delta)
+        d_fine = (total[plus_half] - total[minus_half]) / delta
+        rounding = EPS * (magnitude[plus_half] + magnitude[minus_half]) / delta
         if richardson:   # error of D(δ/2) bounds that of the extrapolation
             value, truncation = (4 * d_fine - d_coarse) / 3, np.abs(d_fine - d_coarse) / 3
         else:            # D(δ) − D(δ/2) ≈ ¾·(truncation of D(δ))
             value, truncation = d_coarse, np.abs(d_fine - d_coarse) * 4 / 3
-        result[name] = _estimate(name, value, truncation + rounding, k_coarse | k_fine, method)
+        kink = kinked[plus] | kinked[minus] | kinked[plus_half] | kinked[minus_half]
+        result[name] = _estimate(name, value, truncation + rounding, kink, method)
     return result
 
 
