@@ -1,9 +1,10 @@
 """Activation functions φ and θ: one registry entry each, value and derivative.
 
-Every value function also accepts complex input, so the finite-difference checker can
-use the complex step wherever the whole model is analytic (`analytic=True`).
-Non-analytic activations name their kinks, where the derivative is undefined and the
-convention used here is the one-sided value written in `derivative`.
+Every value function also accepts complex input and is analytic away from its `kinks`,
+so the finite-difference checker can use the complex step: an imaginary perturbation
+never moves the real part across a kink. At a kink the derivative is a convention (the
+one-sided value written in `derivative`, which the complex step reproduces); an entry
+whose value cannot take complex input sets `complex_step=False`.
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +17,7 @@ class Activation:
     name: str
     value: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray]
-    analytic: bool = True
+    complex_step: bool = True
     kinks: tuple[float, ...] = ()
     output_range: tuple[float, float] = (-np.inf, np.inf)   # open interval of values
 
@@ -63,9 +64,9 @@ LEAKY_SLOPE = 0.01
 register(Activation("identity", lambda s: 1 * s, np.ones_like))
 register(Activation("tanh", np.tanh, _tanh_derivative, output_range=(-1.0, 1.0)))
 register(Activation("sigmoid", _sigmoid, _sigmoid_derivative, output_range=(0.0, 1.0)))
-register(Activation("relu", lambda s: np.maximum(s, 0.0), lambda s: (s > 0) * 1.0,
-                    analytic=False, kinks=(0.0,), output_range=(0.0, np.inf)))
-register(Activation("leaky_relu", lambda s: np.where(s > 0, s, LEAKY_SLOPE * s),
-                    lambda s: np.where(s > 0, 1.0, LEAKY_SLOPE), analytic=False, kinks=(0.0,)))
+register(Activation("relu", lambda s: np.where(np.real(s) > 0, s, 0 * s), lambda s: (s > 0) * 1.0,
+                    kinks=(0.0,), output_range=(0.0, np.inf)))
+register(Activation("leaky_relu", lambda s: np.where(np.real(s) > 0, s, LEAKY_SLOPE * s),
+                    lambda s: np.where(s > 0, 1.0, LEAKY_SLOPE), kinks=(0.0,)))
 register(Activation("softplus", _softplus, _sigmoid, output_range=(0.0, np.inf)))
 register(Activation("sin", np.sin, np.cos, output_range=(-1.0, 1.0)))

@@ -11,12 +11,14 @@ at or before k are active, so the work is triangular, not T full passes.
 Methods
 - "complex_step": L(q + iδ) with δ = 1e-20·max(1, |q|); ∂L/∂q = Im L / δ. No subtractive
   cancellation, so the only error is rounding; reported as 4·ε·√n·Σ_k |Im ℓ_k|/δ over the
-  n steps a run covers. Needs every function analytic (no relu-family).
+  n steps a run covers. Needs φ and θ to take complex input, analytic away from their
+  kinks (every registry entry does): the imaginary step never crosses a kink, so relu and
+  leaky_relu get exact one-sided derivatives too.
 - "central": (L(q+δ) − L(q−δ)) / 2δ with δ = ε^(1/3)·max(1, |q|); error estimate from the
   same difference at δ/2 plus rounding ε·Σ_k|ℓ_k|/δ.
 - "richardson": central differences at δ and δ/2 (δ = ε^(1/5)·max(1, |q|)) combined as
   (4·D(δ/2) − D(δ))/3, truncation O(δ⁴); error estimate |D(δ/2) − D(δ)|/3 plus rounding.
-- "auto": complex_step for analytic models, richardson otherwise.
+- "auto": complex_step where φ and θ allow it, richardson otherwise.
 
 Where a perturbed run crosses a kink of φ or θ (relu/leaky_relu at 0), or the unperturbed
 value sits on one, the estimate is flagged `kink` instead of being trusted.
@@ -99,6 +101,8 @@ def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
     weights = rnn.loss.weights(T)
     R, m = len(runs.start), runs.n_param_runs
     dtype = np.result_type(runs.ds, float)
+    injected = (f.v + runs.dv) * runs.dx + runs.ds       # added to s at each run's start
+    perturbs_h = bool(runs.dh.any())
     h_prev = np.zeros(R, dtype=dtype)
     total = np.zeros(R, dtype=dtype)
     magnitude = np.zeros(R)
@@ -111,10 +115,12 @@ def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
         new = slice(first, n)                             # the runs that start at step k+1
         h_prev[new] = f.h[k] + runs.h_prev[new]
         s = f.w * h_prev[:n] + f.v * f.x[k]
-        s[:m] += runs.dw[:m] * h_prev[:m] + runs.dv[:m] * f.x[k]
-        s[new] += (f.v + runs.dv[new]) * runs.dx[new] + runs.ds[new]
+        if m:
+            s[:m] += runs.dw[:m] * h_prev[:m] + runs.dv[:m] * f.x[k]
+        s[new] += injected[new]
         h = rnn.phi.value(s)
-        h[new] += runs.dh[new]
+        if perturbs_h:
+            h[new] += runs.dh[new]
         if weights[k]:
             term = weights[k] * rnn.loss.term(rnn.theta.value(h), f.y[k])
             total[:n] += term
@@ -151,9 +157,9 @@ def finite_differences(rnn: ScalarRNN, f: Forward, outputs=DEFAULT_OUTPUTS,
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     if method == "auto":
-        method = "complex_step" if rnn.analytic else "richardson"
-    if method == "complex_step" and not rnn.analytic:
-        raise ValueError("the complex step needs analytic φ and θ; use central or richardson")
+        method = "complex_step" if rnn.complex_step else "richardson"
+    if method == "complex_step" and not rnn.complex_step:
+        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
     scale = _scale(f, outputs)
     if method == "complex_step":
         return _complex_step(rnn, f, outputs, scale)

@@ -36,8 +36,9 @@ class ScalarRNN:
         return cls(ACTIVATIONS[phi], ACTIVATIONS[theta], LOSSES[loss])
 
     @property
-    def analytic(self) -> bool:
-        return self.phi.analytic and self.theta.analytic
+    def complex_step(self) -> bool:
+        """Whether φ and θ take complex input (see reference.activations)."""
+        return self.phi.complex_step and self.theta.complex_step
 
 
 @dataclass(frozen=True)

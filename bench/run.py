@@ -1,0 +1,33 @@
+"""Run every benchmark figure and print one table of ratios against baselines timed in
+the same run:  python bench/run.py [--quick]
+
+Each figure is a module in FIGURES with `rows(**QUICK.get(name, {}))` (quick sizes with
+--quick) returning bench.table.Row objects."""
+import argparse
+import importlib
+import os
+import platform
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.table import render  # noqa: E402
+
+FIGURES = ["bench.fd_scalar", "bench.fd_accuracy"]
+QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    args = parser.parse_args()
+    rows = []
+    for name in FIGURES:
+        rows += importlib.import_module(name).rows(**(QUICK.get(name, {}) if args.quick else {}))
+    print(f"bptt-grade benchmarks on {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(render(rows))
+
+
+if __name__ == "__main__":
+    main()

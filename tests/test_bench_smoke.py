@@ -1,0 +1,25 @@
+"""The benchmark suite runs and its small figures point the right way. Loose on purpose:
+timings belong in bench/, not in unit tests; this only keeps the scripts from rotting."""
+import subprocess
+import sys
+
+from bench import fd_accuracy, fd_scalar
+from tests.conftest import ROOT
+
+
+def test_batched_fd_beats_the_per_element_loop_at_T_100():
+    rows = [r for r in fd_scalar.rows(sizes=(100,)) if r.baseline_name == "per-element loop"]
+    assert len(rows) == 1 and rows[0].ratio > 1
+
+
+def test_complex_step_is_more_accurate_than_central_differences_everywhere():
+    rows = fd_accuracy.rows()
+    assert len(rows) == len(fd_accuracy.REGIMES)
+    assert all(r.ours <= 1e-10 and r.ratio > 1 for r in rows)
+
+
+def test_bench_run_quick_prints_the_table():
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "FD check, scalar" in done.stdout and "FD accuracy" in done.stdout
