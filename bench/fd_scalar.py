@@ -82,6 +82,7 @@ def torch_gradcheck_time(rnn, f) -> float | None:
 
     params = torch.tensor([f.w, f.v, f.h0], dtype=torch.float64, requires_grad=True)
     injections = torch.zeros(len(f.x), dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(torch.tanh, (params,))                 # warm-up, untimed
     return best_time(lambda: torch.autograd.gradcheck(loss, (params, injections)), repeat=1)
 
 
