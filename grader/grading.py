@@ -1,6 +1,8 @@
 """Grade a submission: build each problem's trace, call the submission in its own
 process, and compare every graded output with the reference."""
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,35 +63,58 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
     return "passed", "every graded output matches"
 
 
+class Reference(NamedTuple):
+    """A problem's forward pass (what the submission sees) and the reference gradients."""
+    problem: Problem
+    forward: Forward
+    expected: dict
+
+
+def references(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[Reference, ...]:
+    """The reference of every selected problem: computed once, it grades any number of submissions."""
+    prepared = []
+    for problem in problem_set.selected(include_hidden):
+        f = problem.forward()
+        prepared.append(Reference(problem, f, backward(problem.rnn, f)))
+    return tuple(prepared)
+
+
 def effective_limits(problem: Problem, override: dict) -> Limits:
     return Limits(**{**problem.limits.__dict__, **{k: v for k, v in override.items() if v is not None}})
 
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
-          limits_override: dict | None = None) -> Report:
-    """Grade every selected problem; a failure in one never stops the others."""
+          limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None) -> Report:
+    """Grade every selected problem; a failure in one never stops the others.
+
+    `prepared` is `references(problem_set, include_hidden)`, when already computed.
+    The report's metadata has `execution_time` (seconds) and, when the submission could
+    not be imported before its first call, `import_error` (why)."""
+    started_at = time.monotonic()
     override = limits_override or {}
-    results = []
+    results, metadata = [], {}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
-        for problem in problem_set.selected(include_hidden):
+        for problem, f, expected in (prepared or references(problem_set, include_hidden)):
             limits = effective_limits(problem, override)
-            f = problem.forward()
-            expected = backward(problem.rnn, f)
             if import_failure is None and (process is None or not process.alive or process.limits != limits):
+                first_start = process is None
                 if process is not None:
                     process.close()
                 process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits)
                 started = process.start()
                 if started.reason:
                     import_failure = started
+                    if first_start:
+                        metadata["import_error"] = f"the submission {started.reason}"
             outcome = import_failure or process.call(trace_of(problem, f), list(problem.grade))
             results.append(problem_result(problem, expected, outcome, process))
     finally:
         if process is not None:
             process.close()
-    return Report(problem_set.path, str(submission), tuple(results))
+    metadata["execution_time"] = round(time.monotonic() - started_at, 3)
+    return Report(problem_set.path, str(submission), tuple(results), metadata)
 
 
 def problem_result(problem, expected, outcome: CallOutcome, process: SubmissionProcess) -> ProblemResult:
