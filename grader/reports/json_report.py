@@ -43,6 +43,6 @@ def report_json(report: Report) -> dict:
             "problems": [problem_json(p) for p in report.problems], "metadata": report.metadata}
 
 
-@register("json")
+@register("json", extension=".json")
 def render(report: Report) -> str:
     return json.dumps(report_json(report), indent=2, allow_nan=False) + "\n"

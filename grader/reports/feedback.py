@@ -1,0 +1,39 @@
+"""What a student reads about one problem, shared by the formats made for platforms
+(Gradescope, PrairieLearn, JUnit, Markdown) and the pytest plugin: the text report's lines
+(score, divergence table, traceback), then each diagnosis the JSON report carries that
+those lines do not already show."""
+from grader.reports.json_report import problem_json
+from grader.reports.text_report import SYMBOLS, problem_lines
+from grader.results import ProblemResult
+
+
+def diagnosis(p: ProblemResult) -> list[dict]:
+    """The problem's `diagnosis` entries in the JSON report ([] when it has none)."""
+    return problem_json(p).get("diagnosis") or []
+
+
+def first_divergences(p: ProblemResult) -> dict[str, dict]:
+    """{output name: {"t": t, "order": "backward"}} for each per-timestep output that diverges."""
+    return {o.name: {"t": o.comparison.first_divergence, "order": "backward"} for o in p.outputs
+            if o.per_timestep and o.comparison is not None and o.comparison.first_divergence is not None}
+
+
+def divergence_summary(p: ProblemResult) -> str:
+    """E.g. "∂L/∂s_t at t = 7", or "" when no per-timestep output diverges."""
+    return "; ".join(f"{SYMBOLS.get(name, name)} at t = {d['t']}" for name, d in first_divergences(p).items())
+
+
+def problem_feedback(p: ProblemResult) -> str:
+    """The text report's lines for `p`, then any diagnosis they do not already contain."""
+    text = "\n".join(problem_lines(p))
+    extra = [f"  Diagnosis ({d.get('output', '')}): {d.get('mistake', '')}: {d.get('explanation', '')}"
+             for d in diagnosis(p) if str(d.get("explanation", "")) not in text]
+    return "\n".join([text, *extra])
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    note = f"\n… ({len(text) - limit:,} more characters not shown)"
+    return text[:max(0, limit - len(note))] + note

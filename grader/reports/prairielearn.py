@@ -1,0 +1,45 @@
+"""PrairieLearn's results.json (validates against schemas/prairielearn.schema.json):
+`score` in [0, 1] and a test per problem; `gradable: false` with `format_errors` when the
+submission could not be imported. Hidden problems show their score and message but no
+table of expected values. Whatever the submission printed, the file stays under
+MAX_BYTES (PrairieLearn's limit is 1 MB): long texts are cut until it fits."""
+import json
+
+from grader.reports import register
+from grader.reports.feedback import clip, problem_feedback
+from grader.results import Report
+
+MAX_BYTES = 1_000_000
+TEXT_LIMIT = 100_000        # characters per text field, at first
+
+
+def printed(report: Report) -> str:
+    """What the submission printed (the start), from the first problem that has any."""
+    return next((p.submission_output for p in report.problems if p.submission_output), "")
+
+
+def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
+    """The results, each text field cut to `limit` characters."""
+    if report.metadata.get("import_error"):
+        return {"gradable": False, "format_errors": [clip(report.metadata["import_error"], limit)],
+                "message": "Your submission could not be graded; fix it and submit again.",
+                "output": clip(printed(report), limit)}
+    passed = sum(p.status == "passed" for p in report.problems)
+    return {"gradable": True,
+            "score": min(1.0, report.score / report.max_score) if report.max_score else 0.0,
+            "message": f"{report.score:g}/{report.max_score:g} points: {passed} of {len(report.problems)} problems pass.",
+            "output": clip(printed(report), limit),
+            "tests": [{"name": p.id, "description": p.title, "points": p.score, "max_points": p.max_score,
+                       "message": clip(p.message, limit),
+                       "output": "" if p.visibility == "hidden" else clip(problem_feedback(p), limit)}
+                      for p in report.problems]}
+
+
+@register("prairielearn", extension=".json")
+def render(report: Report) -> str:
+    limit = TEXT_LIMIT
+    while True:
+        text = json.dumps(results_json(report, limit), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        if len(text.encode()) < MAX_BYTES or limit == 0:
+            return text
+        limit //= 4
