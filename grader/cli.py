@@ -4,31 +4,22 @@ Exit codes: 0 every graded output passed (or the command succeeded); 1 the submi
 not pass everything, or check-reference found a disagreement; 2 nothing could be graded.
 """
 import argparse
-import os
+import math
 import sys
-import tempfile
 from pathlib import Path
 
 from grader import problem_set as problem_sets
-from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
-from grader.grading import grade
+from grader.atomic import write_atomically
+from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, UsageError
 from grader.reference_check import check_problem
-from grader.reports import FORMATS
+from grader.reports import FORMATS, render
+from grader.reports.gradescope import HIDDEN_VISIBILITIES
+from grader.results import Report
 from grader.scaffold import scaffold
+from grader.submissions import grade_path
 from reference.finite_diff import METHODS
 
-
-def write_atomically(path: str, text: str) -> None:
-    """Replace `path` in one step, so no reader ever sees half a report."""
-    target = Path(path)
-    try:
-        fd, temporary = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
-                                         prefix=f".{target.name}.")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(temporary, target)
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+SCORE_TOLERANCE = 1e-9      # points: a score this close below --min-score still reaches it
 
 
 def emit(text: str, output: str | None) -> None:
@@ -38,22 +29,73 @@ def emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def submission_path(path: str) -> Path:
-    submission = Path(path)
-    if not submission.is_file():
-        raise SubmissionMissing(f"submission {path} {'is not a file' if submission.exists() else 'does not exist'}")
-    return submission
+def min_score(text: str) -> tuple[float, bool]:
+    """--min-score: (points, False) for POINTS, (percent, True) for PERCENT% of the maximum."""
+    percent = text.endswith("%")
+    try:
+        value = float(text.removesuffix("%"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0 and (value <= 100 or not percent)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of points (e.g. 40) or a percentage (e.g. 80%)")
+    return value, percent
+
+
+def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
+    """Exit code: without --min-score 0 when every graded output passed; with it 0 when the
+    score reaches the minimum."""
+    if minimum is None:
+        return EXIT_PASSED if report.passed else EXIT_FAILED
+    value, percent = minimum
+    needed = value / 100 * report.max_score if percent else value
+    return EXIT_PASSED if report.score >= needed - SCORE_TOLERANCE else EXIT_FAILED
+
+
+def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_none: str) -> int:
+    """What `grade` and `check` share: grade, write the report, say whether it passed.
+    `when_none` is the advice when no problem is selected."""
+    problem_set = problem_sets.load(problem_set_path)
+    if not problem_set.selected(include_hidden):
+        raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
+    report = grade_path(problem_set, args.submission, include_hidden, entry=args.entry,
+                        limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit})
+    emit(render(args.format, report, hidden_visibility=args.hidden_visibility), args.output)
+    return verdict(report, args.min_score)
 
 
 def cmd_grade(args) -> int:
-    problem_set = problem_sets.load(args.problem_set)
-    submission = submission_path(args.submission)
-    if not problem_set.selected(args.include_hidden):
-        raise UsageError(f"{args.problem_set} has no visible problems; use --include-hidden to grade hidden ones")
-    report = grade(problem_set, submission, include_hidden=args.include_hidden,
-                   limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit})
-    emit(FORMATS[args.format](report), args.output)
-    return EXIT_PASSED if report.passed else EXIT_FAILED
+    return grade_and_report(args, args.problem_set, args.include_hidden,
+                            when_none="use --include-hidden to grade hidden ones")
+
+
+def cmd_check(args) -> int:
+    return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission))),
+                            include_hidden=False, when_none="there is nothing to check")
+
+
+def find_problem_set(submission: Path) -> Path:
+    """The one problem set (*.yaml, *.yml) beside the submission (in it, for a folder), or
+    else in the current folder; a UsageError when there is none or more than one."""
+    here = submission if submission.is_dir() else submission.parent
+    for folder in dict.fromkeys([here.resolve(), Path.cwd().resolve()]):
+        found = sorted(p for pattern in ("*.yaml", "*.yml") for p in folder.glob(pattern) if p.is_file())
+        if len(found) > 1:
+            found = [p for p in found if _is_problem_set(p)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise UsageError(f"{len(found)} problem sets in {folder} ({', '.join(p.name for p in found)}): "
+                             "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET")
+    raise UsageError(f"no problem set (*.yaml) beside {submission} or in the current folder: "
+                     "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET")
+
+
+def _is_problem_set(path: Path) -> bool:
+    try:
+        problem_sets.load(path)
+    except GraderError:
+        return False
+    return True
 
 
 def cmd_validate(args) -> int:
@@ -102,15 +144,35 @@ def parser() -> argparse.ArgumentParser:
                                   "Grade backpropagation-through-time submissions against a reference.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = commands.add_parser("grade", help="grade a submission against a problem set")
+    sandbox = argparse.ArgumentParser(add_help=False)
+    sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
+    sandbox.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
+    entry = argparse.ArgumentParser(add_help=False)
+    entry.add_argument("--entry", metavar="PATTERN", help="in a submission folder, the entry file's glob pattern "
+                       "(default: the only *.py file, else submission.py, ENTRY_POINT.py, or the one defining "
+                       "ENTRY_POINT)")
+    visibility = argparse.ArgumentParser(add_help=False)
+    visibility.add_argument("--hidden-visibility", choices=HIDDEN_VISIBILITIES, default="after_published",
+                            help="gradescope: when students see hidden problems (default after_published)")
+    report = argparse.ArgumentParser(add_help=False, parents=[sandbox, entry])
+    report.add_argument("--format", choices=sorted(FORMATS), default="text")
+    report.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
+                        help="exit 0 when the score reaches this (default: when every graded output passes)")
+
+    g = commands.add_parser("grade", parents=[report, visibility], help="grade a submission against a problem set")
     g.add_argument("problem_set", metavar="PROBLEM_SET")
-    g.add_argument("submission", metavar="SUBMISSION")
-    g.add_argument("--format", choices=sorted(FORMATS), default="text")
-    g.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    g.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     g.add_argument("--include-hidden", action="store_true", help="grade hidden problems too")
-    g.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
-    g.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
     g.set_defaults(run=cmd_grade)
+
+    k = commands.add_parser("check", parents=[report], help="check your submission on the visible problems",
+                            description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` "
+                            "does; hidden problems are never run. Without PROBLEM_SET, the one problem set "
+                            "(*.yaml, *.yml) beside the submission, or else in the current folder.")
+    k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
+    k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?")
+    k.set_defaults(run=cmd_check, hidden_visibility="after_published")
 
     v = commands.add_parser("validate", help="check problem sets")
     v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET")

@@ -1,0 +1,103 @@
+"""Where a submission is: a Python file, or a folder whose entry file is found by name or
+by an `--entry` glob pattern; and a class's submissions in one folder, by student id.
+
+`grade_path` grades a file or folder. A folder without a single entry file is graded as
+a submission that cannot be imported: every problem is an error saying why, and the
+report's metadata has `import_error`, so every report format shows it.
+"""
+import re
+from pathlib import Path
+
+from grader.errors import SubmissionMissing, UsageError
+from grader.grading import Reference, grade, references
+from grader.problems import ProblemSet
+from grader.results import ProblemResult, Report
+
+DEFAULT_PATTERN = "*.py"
+PREFERRED_NAMES = ("submission.py",)   # then ENTRY_POINT.py, when several files match
+
+
+def candidates(folder: Path, pattern: str) -> list[Path]:
+    """Files in `folder` matching `pattern` (a glob, `**` for any depth), hidden ones and
+    __pycache__ excluded, sorted."""
+    found = [p for p in folder.glob(pattern) if p.is_file()
+             and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)]
+    return sorted(found)
+
+
+def defines(path: Path, entry_point: str) -> bool:
+    """Whether the file's text has a top-level `def ENTRY_POINT(` (read, never run)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(rf"^def\s+{re.escape(entry_point)}\s*\(", text, re.MULTILINE) is not None
+
+
+def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Path | None, str | None]:
+    """(the entry file, None), or (None, why there is none) for a submission folder.
+
+    One match of the pattern (default *.py) is the entry file; among several, the one
+    named submission.py or ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
+    matches = candidates(folder, pattern or DEFAULT_PATTERN)
+    if len(matches) == 1:
+        return matches[0], None
+    if not matches:
+        return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}"
+    for name in (*PREFERRED_NAMES, f"{entry_point}.py"):
+        if folder / name in matches:
+            return folder / name, None
+    defining = [p for p in matches if defines(p, entry_point)]
+    if len(defining) == 1:
+        return defining[0], None
+    names = ", ".join(str(p.relative_to(folder)) for p in matches[:5]) + (", …" if len(matches) > 5 else "")
+    return None, (f"{len(matches)} files in the submission match {pattern or DEFAULT_PATTERN!r} ({names}): "
+                  f"name the one that defines {entry_point}() submission.py, or choose it with --entry")
+
+
+def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, prepared) -> Report:
+    """The report of a submission with no entry file: every selected problem an error."""
+    results = tuple(ProblemResult(id=p.id, title=p.title, visibility=p.visibility, T=p.T, status="error",
+                                  message=f"the submission cannot be graded: {reason}", max_score=p.points)
+                    for p, _, _ in prepared)
+    return Report(problem_set.path, str(submission), results,
+                  {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0})
+
+
+def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,
+               limits_override: dict | None = None, entry: str | None = None,
+               prepared: tuple[Reference, ...] | None = None) -> Report:
+    """Grade the submission at `path`, a file or a folder (see `entry_file`)."""
+    path = Path(path)
+    prepared = prepared or references(problem_set, include_hidden)
+    if path.is_dir():
+        found, reason = entry_file(path, entry, problem_set.entry_point)
+        if found is None:
+            return unlocated_report(problem_set, path, reason, prepared)
+        path = found
+    elif not path.is_file():
+        raise SubmissionMissing(f"submission {path} {'is not a file or folder' if path.exists() else 'does not exist'}")
+    return grade(problem_set, path, include_hidden, limits_override, prepared)
+
+
+def student_id(path: Path) -> str:
+    """A student's id: the file's name without .py, or the folder's name."""
+    return path.stem if path.is_file() and path.suffix == ".py" else path.name
+
+
+def class_submissions(folder: str | Path) -> dict[str, Path]:
+    """Every submission in `folder` by student id: each .py file and each sub-folder
+    (hidden entries and __pycache__ skipped), sorted by id."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{folder} is not a folder of submissions")
+    found: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or path.name == "__pycache__" or not (path.is_dir() or path.suffix == ".py"):
+            continue
+        student = student_id(path)
+        if student in found:
+            raise UsageError(f"two submissions for student {student!r}: {found[student].name} and {path.name}; "
+                             "keep one")
+        found[student] = path
+    return found
