@@ -11,6 +11,7 @@ from pathlib import Path
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, UsageError
+from grader.export import PLATFORMS, export
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
@@ -98,6 +99,16 @@ def _is_problem_set(path: Path) -> bool:
     return True
 
 
+EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programming assignment",
+            "prairielearn": "copy it into your course's questions/ folder"}
+
+
+def cmd_export(args) -> int:
+    export(args.platform, args.problem_set, args.output, args.entry, args.hidden_visibility)
+    print(f"wrote {args.output}: {EXPORTED[args.platform]}")
+    return EXIT_PASSED
+
+
 def cmd_validate(args) -> int:
     failures = 0
     for path in args.problem_sets:
@@ -173,6 +184,14 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?")
     k.set_defaults(run=cmd_check, hidden_visibility="after_published")
+
+    e = commands.add_parser("export", parents=[entry, visibility],
+                            help="write an autograder for Gradescope or PrairieLearn")
+    e.add_argument("platform", choices=sorted(PLATFORMS), metavar="PLATFORM", help=" or ".join(sorted(PLATFORMS)))
+    e.add_argument("problem_set", metavar="PROBLEM_SET")
+    e.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="gradescope: the zip to upload; prairielearn: the question folder")
+    e.set_defaults(run=cmd_export)
 
     v = commands.add_parser("validate", help="check problem sets")
     v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET")

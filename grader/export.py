@@ -1,0 +1,197 @@
+"""Autograder bundles for the platforms that run graders in their own containers.
+
+`export("gradescope", …)` writes a zip with, at its root, Gradescope's setup.sh and
+run_autograder, the problem set, requirements.txt and this grader's source (bptt_grade/).
+`export("prairielearn", …)` writes a question folder: info.json (external grading),
+question.html (a file upload and the results) and tests/ (run.sh, the problem set,
+requirements.txt, bptt_grade/), which PrairieLearn mounts at /grade/tests.
+Either grades the student's files with hidden problems included.
+"""
+import io
+import json
+import math
+import shlex
+import uuid
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import grader
+import reference
+from grader import problem_set as problem_sets
+from grader.atomic import write_atomically
+from grader.errors import UsageError
+from grader.problems import ProblemSet
+
+SOURCE_DIR = "bptt_grade"           # the grader's source inside a bundle
+PROBLEM_SET_NAME = "problem_set.yaml"
+PRAIRIELEARN_IMAGE = "prairielearn/grader-python"
+PRAIRIELEARN_MAX_TIMEOUT = 600      # seconds, PrairieLearn's limit for a grading job
+JOB_OVERHEAD = 20                   # seconds added to the problems' timeouts for a whole job
+
+FIND_PYTHON = r"""
+find_python() {   # the first Python >= 3.11
+    for candidate in ${BPTT_PYTHON:-} python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    return 1
+}
+"""
+
+GRADESCOPE_SETUP = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image: it finds (or
+# installs) a Python >= 3.11 and installs the grader's dependencies into it.
+set -euo pipefail
+SOURCE="$(cd "$(dirname "$0")" && pwd)"
+""" + FIND_PYTHON + r"""
+if ! PYTHON=$(find_python); then
+    apt-get update && apt-get install -y python3.11 python3-pip
+    PYTHON=$(find_python)
+fi
+"$PYTHON" -m pip install --quiet -r "$SOURCE/requirements.txt" ||
+    "$PYTHON" -m pip install --quiet --break-system-packages -r "$SOURCE/requirements.txt"
+echo "$PYTHON" > "$SOURCE/.python"
+"""
+
+GRADESCOPE_RUN = r"""#!/usr/bin/env bash
+# Gradescope runs this for each submission: it grades /autograder/submission (hidden
+# problems included) and writes /autograder/results/results.json.
+set -euo pipefail
+AUTOGRADER="${AUTOGRADER:-/autograder}"
+SOURCE="$AUTOGRADER/source"
+mkdir -p "$AUTOGRADER/results"
+status=0
+PYTHONPATH="$SOURCE/@SOURCE_DIR@" "$(cat "$SOURCE/.python")" -P -m grader grade "$SOURCE/@PROBLEM_SET@" \
+    "$AUTOGRADER/submission" --include-hidden --format gradescope --output "$AUTOGRADER/results/results.json" \
+    @OPTIONS@ || status=$?
+exit $(( status == 1 ? 0 : status ))    # 1 only says that the submission lost points
+"""
+
+PRAIRIELEARN_RUN = r"""#!/usr/bin/env bash
+# PrairieLearn runs this in the grading container: it grades /grade/student (hidden
+# problems included) and writes /grade/results/results.json.
+set -uo pipefail
+GRADE="${GRADE:-/grade}"
+TESTS="$GRADE/tests"
+RESULTS="$GRADE/results/results.json"
+mkdir -p "$GRADE/results"
+""" + FIND_PYTHON + r"""
+has_dependencies() { "$PYTHON" -c 'import numpy, yaml, jsonschema' 2>/dev/null; }
+PYTHON=$(find_python) || PYTHON=""
+if [ -n "$PYTHON" ] && ! has_dependencies; then    # needs the job's networking enabled
+    "$PYTHON" -m pip install --quiet -r "$TESTS/requirements.txt" >&2 || true
+fi
+if [ -z "$PYTHON" ] || ! has_dependencies; then
+    echo '{"gradable": false, "format_errors": ["the grading image has no Python >= 3.11 with numpy, pyyaml and jsonschema: enable networking for the job, or use an image that has them"]}' > "$RESULTS"
+    exit 0
+fi
+status=0
+PYTHONPATH="$TESTS/@SOURCE_DIR@" "$PYTHON" -P -m grader grade "$TESTS/@PROBLEM_SET@" "$GRADE/student" \
+    --include-hidden --format prairielearn --output "$RESULTS" @OPTIONS@ || status=$?
+exit $(( status == 1 ? 0 : status ))    # 1 only says that the submission lost points
+"""
+
+QUESTION_HTML = '''<pl-question-panel>
+  <p>{title}: upload <code>{entry_file}</code>, which defines <code>{entry_point}(trace)</code>.</p>
+  <pl-file-upload file-names="{entry_file}"></pl-file-upload>
+</pl-question-panel>
+
+<pl-submission-panel>
+  <pl-external-grader-results></pl-external-grader-results>
+  <pl-file-preview></pl-file-preview>
+</pl-submission-panel>
+'''
+
+
+def source_files() -> dict[str, bytes]:
+    """This grader's source, by path inside a bundle: the grader and reference packages'
+    Python files and JSON schemas."""
+    files = {}
+    for package in (grader, reference):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                files[f"{SOURCE_DIR}/{root.name}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+    return files
+
+
+def requirements() -> str:
+    """The runtime dependencies, one a line (extras such as `test` left out)."""
+    return "".join(f"{r}\n" for r in metadata.requires("bptt-grade") or () if "extra ==" not in r)
+
+
+def run_script(template: str, entry: str | None, hidden_visibility: str | None = None) -> bytes:
+    """A run script: `template` with the bundle's paths and the grade command's options."""
+    options = ["--entry", entry] if entry else []
+    if hidden_visibility:
+        options += ["--hidden-visibility", hidden_visibility]
+    return (template.replace("@SOURCE_DIR@", SOURCE_DIR).replace("@PROBLEM_SET@", PROBLEM_SET_NAME)
+            .replace("@OPTIONS@", shlex.join(options)).encode())
+
+
+def common_files(problem_set_path: str) -> dict[str, bytes]:
+    return {PROBLEM_SET_NAME: Path(problem_set_path).read_bytes(), "requirements.txt": requirements().encode(),
+            **source_files()}
+
+
+def gradescope_bundle(problem_set: ProblemSet, entry: str | None, hidden_visibility: str) -> dict[str, bytes]:
+    return {"setup.sh": GRADESCOPE_SETUP.encode(),
+            "run_autograder": run_script(GRADESCOPE_RUN, entry, hidden_visibility),
+            **common_files(problem_set.path)}
+
+
+def job_timeout(problem_set: ProblemSet) -> int:
+    """Seconds for a whole grading job: every problem's timeout, with room to start."""
+    total = sum(p.limits.timeout for p in problem_set.problems) + JOB_OVERHEAD
+    return min(PRAIRIELEARN_MAX_TIMEOUT, math.ceil(total))
+
+
+def prairielearn_question(problem_set: ProblemSet, entry: str | None, hidden_visibility: str) -> dict[str, bytes]:
+    entry_file = Path(entry).name if entry and not any(c in entry for c in "*?[") else "submission.py"
+    info = {"uuid": str(uuid.uuid4()), "title": problem_set.title, "topic": "Backpropagation through time",
+            "type": "v3", "singleVariant": True, "gradingMethod": "External",
+            "externalGradingOptions": {"enabled": True, "image": PRAIRIELEARN_IMAGE,
+                                       "entrypoint": "/grade/tests/run.sh", "timeout": job_timeout(problem_set)}}
+    html = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, entry_point=problem_set.entry_point)
+    tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry), **common_files(problem_set.path)}
+    return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": html.encode(),
+            **{f"tests/{name}": content for name, content in tests.items()}}
+
+
+EXECUTABLE = {"setup.sh", "run_autograder", "tests/run.sh"}
+
+
+def write_zip(files: dict[str, bytes], output: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if name in EXECUTABLE else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(info, content)
+    write_atomically(output, buffer.getvalue())
+
+
+def write_folder(files: dict[str, bytes], output: str) -> None:
+    root = Path(output)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{output} exists and is not a folder")
+    for name, content in files.items():
+        path = root / name
+        write_atomically(path, content, parents=True)
+        path.chmod(0o755 if name in EXECUTABLE else 0o644)
+
+
+# platform → (the bundle's files, how they are written)
+PLATFORMS = {"gradescope": (gradescope_bundle, write_zip), "prairielearn": (prairielearn_question, write_folder)}
+
+
+def export(platform: str, problem_set_path: str, output: str, entry: str | None = None,
+           hidden_visibility: str = "after_published") -> None:
+    """Write the bundle of `platform` for the problem set at `problem_set_path` to `output`."""
+    problem_set = problem_sets.load(problem_set_path)
+    bundle, write = PLATFORMS[platform]
+    write(bundle(problem_set, entry, hidden_visibility), output)
