@@ -10,6 +10,7 @@ from pathlib import Path
 
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
+from grader.batch import GRADEBOOK, Options, run_batch
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, UsageError
 from grader.export import PLATFORMS, export
 from grader.reference_check import check_problem
@@ -99,6 +100,23 @@ def _is_problem_set(path: Path) -> bool:
     return True
 
 
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def cmd_batch(args) -> int:
+    options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
+                      {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility)
+    outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
+    print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
+          f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
+    for student, why in outcome.failures.items():
+        print(f"bptt-grade: {student} could not be graded: {why}", file=sys.stderr)
+    return EXIT_FAILED if outcome.failures else EXIT_PASSED
+
+
 EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programming assignment",
             "prairielearn": "copy it into your course's questions/ folder"}
 
@@ -184,6 +202,21 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?")
     k.set_defaults(run=cmd_check, hidden_visibility="after_published")
+
+    b = commands.add_parser("batch", parents=[sandbox, entry, visibility], help="grade every submission in a folder",
+                            description="Grade each .py file and each folder in SUBMISSIONS_DIR (the student "
+                            "id is its name), hidden problems included. Results are recorded as each "
+                            "finishes: run it again after an interruption and it grades only the rest.")
+    b.add_argument("problem_set", metavar="PROBLEM_SET")
+    b.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    b.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                   help="gradebook.csv, results.sqlite and a folder of reports per format")
+    b.add_argument("--format", action="append", choices=sorted(FORMATS), metavar="FORMAT",
+                   help=f"a per-student report to write, repeatable (default json; {', '.join(sorted(FORMATS))})")
+    b.add_argument("--jobs", type=positive_int, metavar="N", help="submissions graded at once (default: all cores)")
+    b.add_argument("--regrade", action="store_true", help="grade recorded submissions again (all, or --only)")
+    b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
+    b.set_defaults(run=cmd_batch)
 
     e = commands.add_parser("export", parents=[entry, visibility],
                             help="write an autograder for Gradescope or PrairieLearn")

@@ -1,0 +1,229 @@
+"""Grade a whole class: every submission in a folder (a .py file or a sub-folder each, the
+student id being its name), hidden problems included, `jobs` at a time, each in its own
+sandbox as usual.
+
+The reference values are computed once, before the worker processes start (they inherit
+them). A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
+atomically; then the parent records the result in OUT_DIR/results.sqlite in one
+transaction. So a batch killed at any moment and started again grades only the
+submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
+purpose. OUT_DIR/gradebook.csv is written from the record at the end of every run.
+"""
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import problem_set as problem_sets
+from grader.atomic import write_atomically
+from grader.errors import GraderError, UsageError
+from grader.grading import references
+from grader.problems import ProblemSet
+from grader.reports import EXTENSIONS, render
+from grader.reports.json_report import render as render_json
+from grader.results import Report
+from grader.submissions import class_submissions, grade_path
+
+STORE = "results.sqlite"
+GRADEBOOK = "gradebook.csv"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    student TEXT PRIMARY KEY, submission TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
+    status TEXT NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL, run INTEGER NOT NULL, graded REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Options:
+    out_dir: Path
+    formats: tuple[str, ...] = ("json",)
+    entry: str | None = None
+    limits_override: dict | None = None
+    hidden_visibility: str = "after_published"
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission's result, as recorded."""
+    student: str
+    submission: str
+    score: float
+    max_score: float
+    status: str                         # passed | failed | error (could not be imported)
+    problems: dict[str, float]          # problem id → score
+    report: str                         # the JSON report
+
+
+def submission_status(report: Report) -> str:
+    if report.metadata.get("import_error"):
+        return "error"
+    return "passed" if report.passed else "failed"
+
+
+class Store:
+    """The batch's record: a row per graded submission, each written in one transaction."""
+
+    def __init__(self, path: Path, problem_set_digest: str, regrade_all: bool):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise UsageError(f"cannot use {path} as the batch's record: {error}") from None
+        recorded = self.db.execute("SELECT value FROM meta WHERE key = 'problem_set'").fetchone()
+        if recorded and recorded[0] != problem_set_digest and not regrade_all:
+            raise UsageError(f"{path} records grades against another version of the problem set: "
+                             "grade into another folder, or pass --regrade to grade everyone again")
+        with self.db:
+            if regrade_all:
+                self.db.execute("DELETE FROM results")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('problem_set', ?)", (problem_set_digest,))
+            self.run = self.db.execute("INSERT INTO runs (started) VALUES (?)", (time.time(),)).lastrowid
+
+    def graded(self) -> set[str]:
+        return {student for (student,) in self.db.execute("SELECT student FROM results")}
+
+    def forget(self, students) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM results WHERE student = ?", [(s,) for s in students])
+
+    def record(self, g: Graded) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (g.student, g.submission, g.score, g.max_score, g.status, json.dumps(g.problems),
+                             g.report, self.run, time.time()))
+
+    def results(self) -> dict[str, sqlite3.Row]:
+        self.db.row_factory = sqlite3.Row
+        return {row["student"]: row for row in self.db.execute("SELECT * FROM results")}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# The worker processes' state, set once by `_start_worker` (inherited through fork).
+_worker: dict = {}
+
+
+def _start_worker(problem_set: ProblemSet, prepared, options: Options) -> None:
+    _worker.update(problem_set=problem_set, prepared=prepared, options=options)
+
+
+def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
+    """Grade one submission and write its reports: a Graded, or (student, why not)."""
+    student, path = task
+    options: Options = _worker["options"]
+    try:
+        report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
+                            limits_override=options.limits_override, prepared=_worker["prepared"])
+        for name in options.formats:
+            write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}",
+                             render(name, report, hidden_visibility=options.hidden_visibility), parents=True)
+    except GraderError as error:
+        return student, str(error)
+    return Graded(student, str(path), report.score, report.max_score, submission_status(report),
+                  {p.id: p.score for p in report.problems}, render_json(report))
+
+
+class Progress:
+    """Counts, rate and time left on stderr: one line redrawn on a terminal, else a plain
+    line at most every `interval` seconds (and at the end)."""
+
+    def __init__(self, total: int, interval: float = 1.0, stream=sys.stderr):
+        self.total, self.done, self.interval, self.stream = total, 0, interval, stream
+        self.started = self.shown = time.monotonic()
+        self.terminal = stream.isatty()
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.terminal or now - self.shown >= self.interval or self.done == self.total:
+            self.shown = now
+            rate = self.done / max(now - self.started, 1e-9)
+            left = (self.total - self.done) / rate
+            if self.terminal:
+                width = 30
+                bar = "#" * round(width * self.done / self.total)
+                self.stream.write(f"\r[{bar:<{width}}] {self.done}/{self.total}  {rate:.1f}/s  ETA {left:.0f} s ")
+                if self.done == self.total:
+                    self.stream.write("\n")
+            else:
+                self.stream.write(f"bptt-grade batch: {self.done}/{self.total} graded, {rate:.1f}/s, "
+                                  f"about {left:.0f} s left\n")
+            self.stream.flush()
+
+
+def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict) -> str:
+    """CSV: a row per submission (student, total, max, a column per problem, status);
+    a submission not recorded yet has empty scores and the status "not graded"."""
+    ids = [p.id for p in problem_set.problems]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "total", "max", *ids, "status"])
+    for student in students:
+        row = recorded.get(student)
+        if row is None:
+            writer.writerow([student, "", "", *[""] * len(ids), "not graded"])
+            continue
+        scores = json.loads(row["problems"])
+        writer.writerow([student, f"{row['score']:g}", f"{row['max_score']:g}",
+                         *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    students: int           # in the folder
+    graded: int             # in this run
+    already: int            # recorded before this run and kept
+    failures: dict[str, str]  # student → why it could not be graded (not recorded)
+    seconds: float
+
+
+def run_batch(problem_set_path: str, submissions_dir: str, options: Options, jobs: int | None = None,
+              regrade: bool = False, only: list[str] | None = None) -> Outcome:
+    """Grade every submission in `submissions_dir` not yet recorded in `options.out_dir`
+    (with `regrade`, every one again), or only the students `only`."""
+    started = time.monotonic()
+    problem_set = problem_sets.load(problem_set_path)
+    students = class_submissions(submissions_dir)
+    chosen = list(students) if only is None else only
+    unknown = [s for s in chosen if s not in students]
+    if unknown:
+        raise UsageError(f"no submission in {submissions_dir} for {', '.join(map(repr, unknown))}")
+    digest = hashlib.sha256(Path(problem_set_path).read_bytes()).hexdigest()
+    store = Store(options.out_dir / STORE, digest, regrade_all=regrade and only is None)
+    try:
+        if regrade and only is not None:
+            store.forget(chosen)
+        recorded = store.graded()
+        pending = [(s, students[s]) for s in chosen if s not in recorded]
+        failures = {}
+        if pending:
+            prepared = references(problem_set, include_hidden=True)
+            progress = Progress(len(pending))
+            context = multiprocessing.get_context("fork")
+            with context.Pool(min(jobs or os.cpu_count() or 1, len(pending)), initializer=_start_worker,
+                              initargs=(problem_set, prepared, options)) as pool:
+                for result in pool.imap_unordered(_grade_one, pending):
+                    if isinstance(result, Graded):
+                        store.record(result)
+                    else:
+                        failures[result[0]] = result[1]
+                    progress.advance()
+        write_atomically(options.out_dir / GRADEBOOK, gradebook(problem_set, students, store.results()))
+    finally:
+        store.close()
+    graded = len(pending) - len(failures)
+    return Outcome(len(students), graded, len(set(chosen) & recorded), failures, time.monotonic() - started)
+
