@@ -23,3 +23,4 @@ def test_bench_run_quick_prints_the_table():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "FD check, scalar" in done.stdout and "FD accuracy" in done.stdout
+    assert "Batch grading" in done.stdout
