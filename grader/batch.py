@@ -120,7 +120,8 @@ def _start_worker(problem_set: ProblemSet, prepared, options: Options) -> None:
 
 
 def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
-    """Grade one submission and write its reports: a Graded, or (student, why not)."""
+    """Grade one submission and write its reports: a Graded, or (student, why not), which
+    is not recorded, so that the next run tries again. Nothing stops the other submissions."""
     student, path = task
     options: Options = _worker["options"]
     try:
@@ -131,6 +132,8 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
                              render(name, report, hidden_visibility=options.hidden_visibility), parents=True)
     except GraderError as error:
         return student, str(error)
+    except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
+        return student, f"internal error {type(error).__name__}: {error}"
     return Graded(student, str(path), report.score, report.max_score, submission_status(report),
                   {p.id: p.score for p in report.problems}, render_json(report))
 

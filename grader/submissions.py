@@ -9,12 +9,11 @@ import re
 from pathlib import Path
 
 from grader.errors import SubmissionMissing, UsageError
-from grader.grading import Reference, grade, references
-from grader.problems import ProblemSet
+from grader.grading import Reference, grade
+from grader.problems import Problem, ProblemSet
 from grader.results import ProblemResult, Report
 
 DEFAULT_PATTERN = "*.py"
-PREFERRED_NAMES = ("submission.py",)   # then ENTRY_POINT.py, when several files match
 
 
 def candidates(folder: Path, pattern: str) -> list[Path]:
@@ -44,7 +43,7 @@ def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Pat
         return matches[0], None
     if not matches:
         return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}"
-    for name in (*PREFERRED_NAMES, f"{entry_point}.py"):
+    for name in ("submission.py", f"{entry_point}.py"):
         if folder / name in matches:
             return folder / name, None
     defining = [p for p in matches if defines(p, entry_point)]
@@ -55,11 +54,11 @@ def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Pat
                   f"name the one that defines {entry_point}() submission.py, or choose it with --entry")
 
 
-def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, prepared) -> Report:
-    """The report of a submission with no entry file: every selected problem an error."""
+def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, problems: list[Problem]) -> Report:
+    """The report of a submission with no entry file: each of `problems` an error."""
     results = tuple(ProblemResult(id=p.id, title=p.title, visibility=p.visibility, T=p.T, status="error",
                                   message=f"the submission cannot be graded: {reason}", max_score=p.points)
-                    for p, _, _ in prepared)
+                    for p in problems)
     return Report(problem_set.path, str(submission), results,
                   {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0})
 
@@ -67,13 +66,14 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, pre
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,
                limits_override: dict | None = None, entry: str | None = None,
                prepared: tuple[Reference, ...] | None = None) -> Report:
-    """Grade the submission at `path`, a file or a folder (see `entry_file`)."""
+    """Grade the submission at `path`, a file or a folder (see `entry_file`); `prepared`
+    as for `grade`."""
     path = Path(path)
-    prepared = prepared or references(problem_set, include_hidden)
     if path.is_dir():
         found, reason = entry_file(path, entry, problem_set.entry_point)
         if found is None:
-            return unlocated_report(problem_set, path, reason, prepared)
+            problems = [r.problem for r in prepared] if prepared else problem_set.selected(include_hidden)
+            return unlocated_report(problem_set, path, reason, problems)
         path = found
     elif not path.is_file():
         raise SubmissionMissing(f"submission {path} {'is not a file or folder' if path.exists() else 'does not exist'}")

@@ -19,7 +19,6 @@ import pytest
 
 import grader.batch
 import grader.grading
-import grader.submissions
 from grader import problem_set
 from grader.batch import Progress
 from grader.cli import main
@@ -185,9 +184,23 @@ def test_reference_values_are_computed_once_per_batch(small_class, monkeypatch):
 
     monkeypatch.setattr(grader.batch, "references", counted)
     monkeypatch.setattr(grader.grading, "references", never)
-    monkeypatch.setattr(grader.submissions, "references", never)
     assert batch(small_class) == 0
     assert len(calls) == 1 and len(recorded(small_class)) == 4
+
+
+def test_a_fault_grading_one_submission_is_reported_and_the_others_recorded(small_class, monkeypatch, capsys):
+    graded = grader.batch.grade_path
+
+    def faulty(problem_set, path, *args, **kwargs):
+        if Path(path).name == "bob":
+            raise RuntimeError("boom")
+        return graded(problem_set, path, *args, **kwargs)
+
+    monkeypatch.setattr(grader.batch, "grade_path", faulty)
+    assert batch(small_class) == 1
+    assert capsys.readouterr().err.endswith("bptt-grade: bob could not be graded: internal error RuntimeError: boom\n")
+    assert [row["status"] for row in gradebook(small_class)] == ["passed", "not graded", "failed", "error"]
+    assert sorted(recorded(small_class)) == ["ada", "cy", "dee"]
 
 
 def test_plain_progress_lines_off_a_terminal():
