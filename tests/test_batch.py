@@ -52,9 +52,9 @@ HOSTILE = {
     "hangs": "def backward(trace):\n    while trace['T'] == 4:\n        pass\n    return {}\n",
     "syntax-error": "def backward(trace:\n",
 }
-CLASS = {"correct": 70, "missing_recurrent_term": 15, "seed_typo_phi_prime_of_h": 15, "dw_uses_h_t": 15,
+CLASS = {"correct": 72, "missing_recurrent_term": 15, "seed_typo_phi_prime_of_h": 15, "dw_uses_h_t": 15,
          "truncated_recursion": 15, "nonzero_boundary": 15, "raises": 15, "crashes": 12, "killed": 8,
-         "hangs": 6, "syntax-error": 8, "no-entry-file": 6}
+         "hangs": 4, "syntax-error": 8, "no-entry-file": 6}
 TIMEOUT = "1"       # seconds per call: the hanging submissions cost one each
 
 
