@@ -1,7 +1,9 @@
 """The `bptt-grade` command line: a thin layer over the library.
 
-Exit codes: 0 every graded output passed (or the command succeeded); 1 the submission did
-not pass everything, or check-reference found a disagreement; 2 nothing could be graded.
+Exit codes: 0 every graded output passed (with --min-score: the score reached it), or the
+command succeeded; 1 the submission did not pass everything (or scored below --min-score),
+a batch left submissions ungraded, or check-reference found a disagreement; 2 nothing
+could be graded.
 """
 import argparse
 import math
@@ -11,7 +13,7 @@ from pathlib import Path
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
-from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, UsageError
+from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
 from grader.export import PLATFORMS, export
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
@@ -71,6 +73,8 @@ def cmd_grade(args) -> int:
 
 
 def cmd_check(args) -> int:
+    if not Path(args.submission).exists():
+        raise SubmissionMissing(f"submission {args.submission} does not exist")
     return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission))),
                             include_hidden=False, when_none="there is nothing to check")
 

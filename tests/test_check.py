@@ -58,6 +58,11 @@ def test_check_without_a_problem_set_anywhere_exits_2(capsys, student_folder, tm
         "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET\n")
 
 
+def test_check_of_a_missing_submission_exits_2(capsys):
+    assert main(["check", "no/such/rnn.py"]) == 2
+    assert capsys.readouterr().err == "bptt-grade: submission no/such/rnn.py does not exist\n"
+
+
 def test_check_with_two_problem_sets_beside_it_asks_for_one(capsys, student_folder):
     shutil.copy(SHIPPED_SET, student_folder / "again.yml")
     (student_folder / "notes.yaml").write_text("not: a problem set\n")
