@@ -6,6 +6,7 @@ Arrays are 0-based and t is 1-based: `s[t-1]` = s_t, `x[t-1]` = x_t, and `h` has
 entries with `h[0]` = h_0 and `h[t]` = h_t.
 """
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -67,24 +68,50 @@ def forward(rnn: ScalarRNN, w: float, v: float, h0: float, x, y) -> Forward:
     return Forward(w, v, h0, x, y, s, h, y_hat, float(losses.total(rnn.loss, y_hat, y)))
 
 
-def backward(rnn: ScalarRNN, f: Forward) -> dict[str, np.ndarray | float]:
-    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0. Returns every gradient in
-    GRADIENT_SHAPES: arrays of shape (T,) indexed t-1, and floats."""
+def seed_step(dy, dtheta, ds_next, w, dphi):
+    """∂L/∂s_t = (∂L/∂ŷ_t·θ'(h_t) + ∂L/∂s_{t+1}·w)·φ'(s_t), elementwise."""
+    return (dy * dtheta + ds_next * w) * dphi
+
+
+@dataclass(frozen=True)
+class BPTT:
+    """Backpropagation through time in named pieces, so that a classic mistake
+    (reference/mistakes.py) is this with one piece replaced. The per-step pieces map
+    (rnn, f) to arrays of shape (T,) indexed t-1; the sums map (f, ∂L/∂s) to a value."""
+    loss_gradient: Callable = lambda rnn, f: losses.gradient(rnn.loss, f.y_hat, f.y)  # ∂L/∂ŷ_t
+    output_derivative: Callable = lambda rnn, f: rnn.theta.derivative(f.h[1:])         # θ'(h_t)
+    state_derivative: Callable = lambda rnn, f: rnn.phi.derivative(f.s)                # φ'(s_t)
+    recurrent_weight: Callable = lambda f: f.w              # ∂s_{t+1}/∂h_t
+    boundary: float = 0.0                                   # ∂L/∂s_{T+1}
+    step: Callable = seed_step                              # ∂L/∂s_t from ∂L/∂s_{t+1}
+    dL_dw: Callable = lambda f, ds: f.h[:-1] @ ds           # Σ_t ∂L/∂s_t·h_{t−1}
+    dL_dv: Callable = lambda f, ds: f.x @ ds                # Σ_t ∂L/∂s_t·x_t
+    dL_dh0: Callable = lambda f, ds: f.w * ds[0]            # w·∂L/∂s_1
+
+
+SEED = BPTT()
+
+
+def backward(rnn: ScalarRNN, f: Forward, bptt: BPTT = SEED) -> dict[str, np.ndarray | float]:
+    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0 (or `bptt`'s pieces instead of the
+    seed's). Returns every gradient in GRADIENT_SHAPES: arrays of shape (T,) indexed t-1,
+    and floats."""
     T = len(f.x)
-    dy = losses.gradient(rnn.loss, f.y_hat, f.y)          # ∂L/∂ŷ_t
-    dtheta = rnn.theta.derivative(f.h[1:])                # θ'(h_t)
-    dphi = rnn.phi.derivative(f.s)                        # φ'(s_t)
-    ds, dh = np.empty(T), np.empty(T)
-    ds_next = 0.0                                         # ∂L/∂s_{T+1}
+    dy = bptt.loss_gradient(rnn, f)                       # ∂L/∂ŷ_t
+    dtheta = bptt.output_derivative(rnn, f)               # θ'(h_t)
+    dphi = bptt.state_derivative(rnn, f)                  # φ'(s_t)
+    w = bptt.recurrent_weight(f)
+    ds = np.empty(T)
+    ds_next = bptt.boundary                               # ∂L/∂s_{T+1}
     for t in range(T, 0, -1):
-        dh[t - 1] = dy[t - 1] * dtheta[t - 1] + ds_next * f.w
-        ds[t - 1] = dh[t - 1] * dphi[t - 1]
+        ds[t - 1] = bptt.step(dy[t - 1], dtheta[t - 1], ds_next, w, dphi[t - 1])
         ds_next = ds[t - 1]
-    return {
-        "dL_ds": ds,
-        "dL_dh": dh,
-        "dL_dx": f.v * ds,
-        "dL_dw": float(ds @ f.h[:-1]),
-        "dL_dv": float(ds @ f.x),
-        "dL_dh0": float(f.w * ds[0]),
-    }
+    dh = dy * dtheta + np.append(ds[1:], bptt.boundary) * w     # ∂L/∂ŷ_t·θ'(h_t) + ∂L/∂s_{t+1}·w
+    return gradients(f, bptt, ds, dh)
+
+
+def gradients(f: Forward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray) -> dict:
+    """Every gradient from ∂L/∂s_t and ∂L/∂h_t, shape (T,) each, or (T, K) for K variants
+    side by side (then each output gains a trailing axis of K)."""
+    return {"dL_ds": ds, "dL_dh": dh, "dL_dx": f.v * ds,
+            "dL_dw": bptt.dL_dw(f, ds), "dL_dv": bptt.dL_dv(f, ds), "dL_dh0": bptt.dL_dh0(f, ds)}
