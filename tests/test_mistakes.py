@@ -1,0 +1,89 @@
+"""The catalogue of classic mistakes: each entry changes what it says, and only that."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from reference.mistakes import AUDITED_K, MISTAKES, SWEEP_ELEMENTS
+from reference.scalar import SEED, ScalarRNN, backward, forward, seed_step
+
+ISSUE_IDS = ["output_derivative_uses_phi", "missing_recurrent_term", "activation_derivative_at_h",
+             "nonzero_boundary", "recurrent_term_skips_phi_prime", "recurrence_uses_v",
+             "loss_derivative_sign", "missing_local_term", "truncated_recursion", "dw_uses_h_t",
+             "dw_not_accumulated", "dv_uses_h"]
+
+
+def generic_problem(T: int = 7):
+    """φ ≠ θ, neither identity nor relu-like, w ∉ {0, 1}, v ≠ w, every step's loss counts."""
+    rng = np.random.default_rng(1)
+    rnn = ScalarRNN.named("tanh", "sigmoid", "squared_error")
+    return rnn, forward(rnn, 0.9, -0.6, 0.3, rng.normal(size=T), rng.uniform(size=T))
+
+
+def test_the_catalogue_has_every_id_the_issue_names():
+    assert set(ISSUE_IDS) <= set(MISTAKES)
+
+
+@pytest.mark.parametrize("mistake", MISTAKES.values(), ids=list(MISTAKES))
+def test_a_mistake_changes_exactly_the_outputs_it_declares(mistake):
+    rnn, f = generic_problem()
+    reference = backward(rnn, f)
+    variant = mistake.run(rnn, f).of(mistake.audit_params)
+    changed = [name for name in reference if not np.allclose(variant[name], reference[name], rtol=1e-9, atol=0)]
+    assert changed == list(mistake.outputs)
+
+
+def test_truncated_recursion_is_the_seed_step_with_the_recursion_one_level_shorter():
+    rnn, f = generic_problem(T=9)
+    dy, dtheta, dphi = SEED.loss_gradient(rnn, f), SEED.output_derivative(rnn, f), SEED.state_derivative(rnn, f)
+    variants = MISTAKES["truncated_recursion"].run(rnn, f)
+    assert variants.params == tuple({"k": k} for k in range(2, 9))
+    level = np.zeros(9)                                       # ∂L/∂s^(0) = 0
+    for k in range(1, 10):
+        level = seed_step(dy, dtheta, np.append(level[1:], 0.0), f.w, dphi)   # ∂L/∂s^(k)
+        if 2 <= k <= 8:
+            np.testing.assert_allclose(variants.of({"k": k})["dL_ds"], level, rtol=1e-13)
+    np.testing.assert_allclose(level, backward(rnn, f)["dL_ds"], rtol=1e-13)   # k = T: the seed itself
+
+
+def test_truncated_recursion_sweeps_k_up_to_its_element_budget():
+    rnn, f = generic_problem(T=2 * SWEEP_ELEMENTS // 1000)
+    assert MISTAKES["truncated_recursion"].run(rnn, f).params[-1] == {"k": 500}
+
+
+def test_an_overflowing_mistake_gives_inf_without_a_warning():
+    rnn = ScalarRNN.named("identity", "identity", "squared_error")
+    f = forward(rnn, 0.5, 1e200, 1.0, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])    # ∂L/∂s_{t+1}·v explodes
+    with np.errstate(all="raise"):
+        variant = MISTAKES["recurrence_uses_v"].run(rnn, f).of({})
+    assert np.isinf(variant["dL_ds"][0])
+
+
+# Problems drawn from few values, so that blind spots (φ = θ, T = 1, w = 0, v = w, …) occur often
+blind_spot_problems = st.tuples(
+    st.sampled_from(["identity", "tanh", "relu", "leaky_relu", "sin"]),
+    st.sampled_from(["identity", "tanh", "sin"]),
+    st.sampled_from(["squared_error", "last_step_squared_error"]),
+    st.sampled_from([0.0, 1.0, 0.7]), st.sampled_from([0.7, -0.4]), st.integers(1, 5), st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=120, deadline=None)
+@given(blind_spot_problems)
+def test_where_a_blind_spot_applies_the_mistake_changes_nothing(problem):
+    phi, theta, loss, w, v, T, seed = problem
+    rng = np.random.default_rng(seed)
+    rnn = ScalarRNN.named(phi, theta, loss)
+    f = forward(rnn, w, v, 0.4, rng.normal(size=T), rng.normal(size=T))
+    reference = backward(rnn, f)
+    for mistake in MISTAKES.values():
+        if mistake.blind_spot(rnn, f):
+            variant = mistake.run(rnn, f).of(mistake.audit_params)
+            assert variant is None or all(np.array_equal(variant[n], reference[n]) for n in reference), mistake.id
+
+
+@pytest.mark.parametrize("T, reason", [(AUDITED_K, f"T ≤ {AUDITED_K}"), (AUDITED_K + 1, None)])
+def test_truncation_is_audited_at_k_3_which_needs_more_than_3_steps(T, reason):
+    rnn, f = generic_problem(T)
+    mistake = MISTAKES["truncated_recursion"]
+    assert mistake.audit_params == {"k": 3}
+    assert mistake.blind_spot(rnn, f) == reason
+    assert (mistake.run(rnn, f).of(mistake.audit_params) is None) == (reason is not None)
