@@ -1,12 +1,14 @@
 """Grade a submission: build each problem's trace, call the submission in its own
 process, and compare every graded output with the reference."""
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from grader.compare import compare
+from grader.diagnosis import across_problems, diagnose
 from grader.problems import Limits, Problem, ProblemSet
 from grader.results import OutputResult, ProblemResult, Report
 from grader.runner import CallOutcome, SubmissionProcess
@@ -84,8 +86,10 @@ def effective_limits(problem: Problem, override: dict) -> Limits:
 
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
-          limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None) -> Report:
-    """Grade every selected problem; a failure in one never stops the others.
+          limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None,
+          diagnosis: bool = True) -> Report:
+    """Grade every selected problem; a failure in one never stops the others. With
+    `diagnosis`, name the catalogue mistakes that reproduce each wrong output.
 
     `prepared` is `references(problem_set, include_hidden)`, when already computed.
     The report's metadata has `execution_time` (seconds) and, when the submission could
@@ -109,12 +113,16 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                     if first_start:
                         metadata["import_error"] = f"the submission {started.reason}"
             outcome = import_failure or process.call(trace_of(problem, f), list(problem.grade))
-            results.append(problem_result(problem, expected, outcome, process))
+            result = problem_result(problem, expected, outcome, process)
+            if diagnosis:
+                result = replace(result, diagnosis=diagnose(problem, f, result.outputs))
+            results.append(result)
     finally:
         if process is not None:
             process.close()
     metadata["execution_time"] = round(time.monotonic() - started_at, 3)
-    return Report(problem_set.path, str(submission), tuple(results), metadata)
+    return Report(problem_set.path, str(submission), tuple(results), metadata,
+                  diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
 
 
 def problem_result(problem, expected, outcome: CallOutcome, process: SubmissionProcess) -> ProblemResult:

@@ -1,5 +1,6 @@
 """What grading found, as frozen data: one OutputResult per graded output, one
-ProblemResult per problem, one Report per submission. Report formats render these."""
+ProblemResult per problem, one Report per submission, and a Diagnosis wherever a catalogue
+mistake (reference/mistakes.py) reproduces a wrong output. Report formats render these."""
 from dataclasses import dataclass, field
 
 from grader.compare import Comparison
@@ -23,6 +24,24 @@ class OutputResult:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """Mistake `mistake` with `params` reproduces the submission's wrong `output`
+    (grader/diagnosis.py); so do the mistakes in `indistinguishable_from`."""
+    mistake: str
+    output: str
+    params: dict
+    indistinguishable_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AcrossProblems:
+    """Mistake `mistake` with `params` reproduces every wrong output of every failing problem."""
+    mistake: str
+    params: dict
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ProblemResult:
     id: str
     title: str
@@ -34,6 +53,7 @@ class ProblemResult:
     outputs: tuple[OutputResult, ...] = ()
     traceback: str = ""
     submission_output: str = ""        # the start of what the submission printed
+    diagnosis: tuple[Diagnosis, ...] = ()
 
     @property
     def score(self) -> float:
@@ -46,6 +66,7 @@ class Report:
     submission: str
     problems: tuple[ProblemResult, ...]
     metadata: dict = field(default_factory=dict)
+    diagnosis_across_problems: tuple[AcrossProblems, ...] = ()
 
     @property
     def score(self) -> float:

@@ -1,10 +1,13 @@
 """Every shipped example, graded on every shipped problem (hidden ones included): the
-exact score and the first diverging timestep of ∂L/∂s_t the grader reports."""
+exact score, the first diverging timestep of ∂L/∂s_t, and the mistake the diagnosis names."""
+from functools import cache
+
 import pytest
 
 from grader import problem_set
 from grader.grading import grade
-from tests.conftest import EXAMPLES, SHIPPED_SET
+from reference.mistakes import MISTAKES
+from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES, SHIPPED_SET
 
 PROBLEMS = ["tanh-identity-squared", "single-step", "tanh-sigmoid-bce", "sin-tanh-mse",
             "softplus-sin-last-step", "relu-identity-squared", "long-sigmoid",
@@ -28,14 +31,37 @@ EXPECTED = {
     # carried back 3 steps: right for t ≥ T − 2, wrong from t = T − 3; on long-sigmoid the
     # dropped terms are below its rtol = 1e-5
     "truncated_recursion": (14, [1, None, 9, 17, 7, 5, None, 27, 47, 22]),
+    # φ'(s_t) on the local term only: invisible where φ'(s_t) = 1 at every step (T = 1, identity,
+    # relu with every s_t > 0); on leaky-relu-softplus wrong from the last t with s_t < 0; on
+    # long-sigmoid ∂L/∂s_1 is still within rtol = 1e-5, so ∂L/∂h_0 keeps its point
+    "recurrent_term_skips_phi_prime": (25, [3, None, 11, 19, 9, None, 199, 14, None, 24]),
+    # v for w in the recursion: like the dropped term, right at t = T only
+    "recurrence_uses_v": (4, [3, None, 11, 19, 9, 7, 199, 29, 49, 24]),
+    # −∂L/∂ŷ_t: every value wrong, from t = T
+    "loss_derivative_sign": (0, [4, 1, 12, 20, 10, 8, 200, 30, 50, 25]),
+    # only ∂L/∂ŷ_T enters: right at t = T; invisible for T = 1 and a last-step loss
+    "missing_local_term": (14, [3, None, 11, 19, None, 7, 199, 29, 49, 24]),
+    # only one scalar is wrong: ∂L/∂w (2 points, 9 problems with T > 1), ∂L/∂v (2 or 1 points,
+    # not graded on single-step), ∂L/∂h_0 (1 point, graded on 4 problems)
+    "dw_not_accumulated": (76, [None] * 10),
+    "dv_not_accumulated": (79, [None] * 10),
+    "dv_uses_h": (79, [None] * 10),
+    "dh0_missing_w": (90, [None] * 10),
     # clipping at ±0.05: outside every catalogue
     "gradient_clipping": (0, [4, 1, 12, 12, 10, 8, 200, 30, 48, 23]),
 }
+DIAGNOSED = {example: (mistake, {"k": 3} if mistake == "truncated_recursion" else {})
+             for mistake, example in EXAMPLE_OF_MISTAKE.items()}
 
 
 @pytest.fixture(scope="module")
 def shipped():
     return problem_set.load(str(SHIPPED_SET))
+
+
+@cache
+def graded(example: str):
+    return grade(problem_set.load(str(SHIPPED_SET)), EXAMPLES / f"{example}.py", include_hidden=True)
 
 
 def test_the_shipped_set_is_what_these_tests_expect(shipped):
@@ -44,9 +70,9 @@ def test_the_shipped_set_is_what_these_tests_expect(shipped):
 
 
 @pytest.mark.parametrize("example", sorted(EXPECTED))
-def test_example_scores_and_first_divergences(shipped, example):
+def test_example_scores_and_first_divergences(example):
     score, divergences = EXPECTED[example]
-    report = grade(shipped, EXAMPLES / f"{example}.py", include_hidden=True)
+    report = graded(example)
     got = [p.outputs[0].comparison.first_divergence for p in report.problems]
     assert [o.name for p in report.problems for o in p.outputs[:1]] == ["dL_ds"] * 10
     assert (report.score, got) == (score, divergences)
@@ -57,3 +83,27 @@ def test_without_include_hidden_only_visible_problems_run(shipped):
     report = grade(shipped, EXAMPLES / "correct.py")
     assert [p.id for p in report.problems] == PROBLEMS[:6]
     assert report.score == report.max_score == 54
+
+
+def test_every_catalogue_mistake_has_a_buggy_example():
+    assert sorted(EXAMPLE_OF_MISTAKE) == sorted(MISTAKES)
+    assert set(EXAMPLE_OF_MISTAKE.values()) <= set(EXPECTED)
+
+
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_example_is_diagnosed_with_its_mistake_on_every_wrong_output_and_nowhere_else(example):
+    mistake, params = DIAGNOSED.get(example, (None, None))      # correct, gradient_clipping: none
+    report = graded(example)
+    for p in report.problems:
+        wrong = [o.name for o in p.outputs if not o.passed]
+        assert [(d.mistake, d.output, d.params) for d in p.diagnosis] == (
+            [(mistake, name, params) for name in wrong] if mistake else []), p.id
+
+
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_one_mistake_explains_all_failing_problems_of_a_catalogue_example(example):
+    mistake, params = DIAGNOSED.get(example, (None, None))
+    report = graded(example)
+    failing = tuple(p.id for p in report.problems if p.status != "passed")
+    assert [(a.mistake, a.params, a.problems) for a in report.diagnosis_across_problems] == (
+        [(mistake, params, failing)] if mistake else [])

@@ -1,7 +1,6 @@
 """What a student reads about one problem, shared by the formats made for platforms
 (Gradescope, PrairieLearn, JUnit, Markdown) and the pytest plugin: the text report's lines
-(score, divergence table, traceback), then each diagnosis the JSON report carries that
-those lines do not already show."""
+(score, divergence table, diagnosis, traceback)."""
 from grader.reports.json_report import problem_json
 from grader.reports.text_report import SYMBOLS, problem_lines
 from grader.results import ProblemResult
@@ -24,11 +23,8 @@ def divergence_summary(p: ProblemResult) -> str:
 
 
 def problem_feedback(p: ProblemResult) -> str:
-    """The text report's lines for `p`, then any diagnosis they do not already contain."""
-    text = "\n".join(problem_lines(p))
-    extra = [f"  Diagnosis ({d.get('output', '')}): {d.get('mistake', '')}: {d.get('explanation', '')}"
-             for d in diagnosis(p) if str(d.get("explanation", "")) not in text]
-    return "\n".join([text, *extra])
+    """The text report's lines for `p`, its diagnosis with every explanation included."""
+    return "\n".join(problem_lines(p))
 
 
 def clip(text: str, limit: int) -> str:

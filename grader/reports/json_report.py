@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from grader.reports import register
-from grader.results import OutputResult, ProblemResult, Report
+from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult, Report
+from reference.mistakes import MISTAKES
 
 
 def _numbers(array: np.ndarray):
@@ -30,17 +31,31 @@ def output_json(o: OutputResult) -> dict:
     return data
 
 
+def diagnosis_json(d: Diagnosis) -> dict:
+    mistake = MISTAKES[d.mistake]
+    return {"mistake": d.mistake, "output": d.output, "params": d.params, "change": mistake.change,
+            "explanation": mistake.explanation, "indistinguishable_from": list(d.indistinguishable_from)}
+
+
+def across_json(a: AcrossProblems) -> dict:
+    return {"mistake": a.mistake, "params": a.params, "change": MISTAKES[a.mistake].change,
+            "problems": list(a.problems)}
+
+
 def problem_json(p: ProblemResult) -> dict:
     return {"id": p.id, "title": p.title, "visibility": p.visibility, "T": p.T, "status": p.status,
             "score": p.score, "max_score": p.max_score, "message": p.message,
             "outputs": {o.name: output_json(o) for o in p.outputs},
+            "diagnosis": [diagnosis_json(d) for d in p.diagnosis],
             "traceback": p.traceback, "submission_output": p.submission_output}
 
 
 def report_json(report: Report) -> dict:
     return {"problem_set": report.problem_set, "submission": report.submission,
             "score": report.score, "max_score": report.max_score,
-            "problems": [problem_json(p) for p in report.problems], "metadata": report.metadata}
+            "problems": [problem_json(p) for p in report.problems],
+            "diagnosis_across_problems": [across_json(a) for a in report.diagnosis_across_problems],
+            "metadata": report.metadata}
 
 
 @register("json", extension=".json")

@@ -1,7 +1,11 @@
 """The text report, for a student: a line per problem and, for a per-timestep output
-that diverges, a short table around the first divergence with one sentence."""
+that diverges, a short table around the first divergence with one sentence; then, where a
+catalogue mistake reproduces the wrong outputs, a short paragraph naming it."""
+import textwrap
+
 from grader.reports import register
 from grader.results import OutputResult, ProblemResult, Report
+from reference.mistakes import MISTAKES
 
 SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dw": "∂L/∂w",
            "dL_dv": "∂L/∂v", "dL_dh0": "∂L/∂h_0"}
@@ -39,7 +43,55 @@ def divergence_table(o: OutputResult, T: int) -> list[str]:
     return lines
 
 
-def problem_lines(p: ProblemResult) -> list[str]:
+def _listed(items: list[str], last: str = "and") -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def _named(mistake: str, params: list[dict]) -> str:
+    """E.g. "truncated_recursion with k = 3 or k = 4", or the bare id when it has no parameters."""
+    values = [", ".join(f"{k} = {v}" for k, v in p.items()) for p in params if p]
+    return mistake + (f" with {_listed(values, 'or')}" if values else "")
+
+
+def diagnosis_paragraph(p: ProblemResult, explained: set[str]) -> list[str]:
+    """What the diagnosis says, wrapped: the mistakes that reproduce each group of wrong
+    outputs, and each mistake's explanation the first time the report names it (`explained`
+    collects those)."""
+    outputs: dict[str, list[str]] = {}      # mistake → the wrong outputs it reproduces
+    params: dict[str, list[dict]] = {}      # mistake → the parameters that do
+    for d in p.diagnosis:
+        if SYMBOLS.get(d.output, d.output) not in outputs.setdefault(d.mistake, []):
+            outputs[d.mistake].append(SYMBOLS.get(d.output, d.output))
+        if d.params not in params.setdefault(d.mistake, []):
+            params[d.mistake].append(d.params)
+    groups: dict[tuple[str, ...], list[str]] = {}       # the same outputs → the mistakes
+    for mistake, names in outputs.items():
+        groups.setdefault(tuple(names), []).append(f"{_named(mistake, params[mistake])} ({MISTAKES[mistake].change})")
+    sentences = [f"{mistakes[0]} reproduces your {_listed(list(names))} within the tolerance." if len(mistakes) == 1
+                 else f"{_listed(mistakes)} each reproduce your {_listed(list(names))} within the tolerance: "
+                      "indistinguishable on this problem."
+                 for names, mistakes in groups.items()]
+    sentences += [MISTAKES[m].explanation for m in outputs if m not in explained]
+    explained.update(outputs)
+    return textwrap.wrap("Diagnosis: " + " ".join(sentences), width=100,
+                         initial_indent="  ", subsequent_indent="    ")
+
+
+def across_sentence(report: Report) -> list[str]:
+    across = report.diagnosis_across_problems
+    if not across:
+        return []
+    failing = len(across[0].problems)
+    problems = "both failing problems" if failing == 2 else f"all {failing} failing problems"
+    names = _listed([f"{_named(a.mistake, [a.params])} ({MISTAKES[a.mistake].change})" for a in across], "or")
+    if len(across) == 1:
+        return [f"One mistake explains {problems}: {names}."]
+    return [f"Each of these explains {problems}, and no problem tells them apart: {names}."]
+
+
+def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[str]:
+    """The problem's lines; `explained` collects the mistakes whose explanation the report
+    already gave (None: a problem on its own, every explanation given)."""
     lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} (T = {p.T}) — {p.message}"]
     for o in p.outputs:
         if o.comparison is None or o.passed:
@@ -52,6 +104,8 @@ def problem_lines(p: ProblemResult) -> list[str]:
             c = o.comparison
             lines.append(f"  {SYMBOLS.get(o.name, o.name)}: expected {_number(c.expected).strip()}, "
                          f"got {_number(c.got).strip()}")
+    if p.diagnosis:
+        lines += diagnosis_paragraph(p, set() if explained is None else explained)
     if p.traceback:
         lines += ["  " + line for line in p.traceback.rstrip().splitlines()]
     return lines
@@ -60,7 +114,9 @@ def problem_lines(p: ProblemResult) -> list[str]:
 @register("text")
 def render(report: Report) -> str:
     lines = [f"{report.submission} against {report.problem_set}"]
+    explained: set[str] = set()
     for p in report.problems:
-        lines += problem_lines(p)
+        lines += problem_lines(p, explained)
+    lines += across_sentence(report)
     lines.append(f"Score: {report.score:g}/{report.max_score:g}")
     return "\n".join(lines) + "\n"

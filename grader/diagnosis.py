@@ -1,0 +1,77 @@
+"""Name the mistake: which catalogue mistake (reference/mistakes.py) reproduces a wrong output.
+
+A variant of a mistake explains a graded output that failed when its values match the
+submission's within the problem's tolerance at every element, compared as grading compares
+(grader/compare.py, the variant in the reference's place), and when it fails the problem
+itself (it differs from the reference there). Never a guess: no variant matches, no
+diagnosis. The cost is one run of each mistake's variants per failing problem.
+"""
+from collections import defaultdict
+
+import numpy as np
+
+from grader.compare import compare
+from grader.problems import Problem, Tolerance
+from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult
+from reference.mistakes import MISTAKES
+from reference.scalar import Forward
+
+
+def _anywhere(diverging: np.ndarray) -> np.ndarray:
+    """Per variant (the last axis), whether any element diverges; shape (K,)."""
+    return diverging.any(axis=tuple(range(diverging.ndim - 1)))
+
+
+def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Which variants reproduce `got` at every element and differ from `expected`: `values`
+    of shape S + (K,), `got` and `expected` of shape S (the output's shape); bool, shape (K,).
+    A variant may be infinite (inf − inf is NaN, which diverges)."""
+    with np.errstate(invalid="ignore"):
+        reproduces = ~_anywhere(compare(values, np.asarray(got)[..., None], tolerance).diverging)
+        shows = _anywhere(compare(np.asarray(expected)[..., None], values, tolerance).diverging)
+    return reproduces & shows
+
+
+def diagnose(problem: Problem, f: Forward, outputs: tuple[OutputResult, ...]) -> tuple[Diagnosis, ...]:
+    """Every mistake variant that explains a failing output, by output in grading order,
+    then in catalogue order. `f` is the problem's forward pass."""
+    wrong = {o.name: o.comparison for o in outputs if o.comparison is not None and not o.passed}
+    found: dict[str, list[tuple[str, dict]]] = {name: [] for name in wrong}
+    for mistake in MISTAKES.values():
+        names = [name for name in wrong if name in mistake.outputs]
+        if not names:
+            continue
+        variants = mistake.run(problem.rnn, f)
+        for name in names:
+            c = wrong[name]
+            hits = matching(variants.outputs[name], c.got, c.expected, problem.tolerance)
+            found[name] += [(mistake.id, params) for params, hit in zip(variants.params, hits) if hit]
+    diagnoses = []
+    for name, matches in found.items():
+        ids = dict.fromkeys(mistake for mistake, _ in matches)
+        diagnoses += [Diagnosis(mistake, name, params, tuple(i for i in ids if i != mistake))
+                      for mistake, params in matches]
+    return tuple(diagnoses)
+
+
+def _key(mistake: str, params: dict) -> tuple:
+    return mistake, tuple(sorted(params.items()))
+
+
+def across_problems(problems: tuple[ProblemResult, ...]) -> tuple[AcrossProblems, ...]:
+    """When two or more problems fail: every mistake variant that explains every wrong output
+    of every one of them (the same parameters throughout), in catalogue order."""
+    failing = [p for p in problems if p.status != "passed"]
+    if len(failing) < 2:
+        return ()
+    common = None
+    for p in failing:
+        wrong = {o.name for o in p.outputs if not o.passed}
+        explained = defaultdict(set)
+        for d in p.diagnosis:
+            explained[_key(d.mistake, d.params)].add(d.output)
+        everything = {key for key, names in explained.items() if names == wrong}
+        common = everything if common is None else common & everything
+    order = list(MISTAKES)
+    return tuple(AcrossProblems(mistake, dict(params), tuple(p.id for p in failing))
+                 for mistake, params in sorted(common, key=lambda key: (order.index(key[0]), key[1])))

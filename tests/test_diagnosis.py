@@ -1,0 +1,148 @@
+"""Naming the mistake, at library level: returned outputs are scored and diagnosed without a
+process in between (the examples run in-process here; end to end in test_examples)."""
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from grader.diagnosis import across_problems, diagnose, matching
+from grader.grading import score_outputs, trace_of
+from grader.problems import Problem, Tolerance
+from grader.results import Diagnosis, OutputResult, ProblemResult
+from grader.runner import CallOutcome
+from reference.mistakes import MISTAKES
+from reference.scalar import backward
+from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES
+
+SMOOTH = ["identity", "tanh", "sigmoid", "softplus", "sin"]
+GRADE = {"dL_ds": 4, "dL_dw": 2, "dL_dv": 2, "dL_dh0": 2}
+
+
+def load_example(stem: str):
+    """An example submission as a module (with student_math beside it importable)."""
+    spec = importlib.util.spec_from_file_location(f"example_{stem}", EXAMPLES / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return module
+
+
+SUBMISSIONS = {mistake: load_example(stem) for mistake, stem in EXAMPLE_OF_MISTAKE.items()}
+CORRECT = load_example("correct")
+
+
+def make_problem(phi="tanh", theta="sigmoid", loss="squared_error", w=0.9, v=-0.6, h0=0.3, T=6, seed=0,
+                 tolerance=Tolerance()) -> Problem:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=T)
+    y = rng.integers(0, 2, T).astype(float) if loss == "binary_cross_entropy" else rng.normal(size=T)
+    return Problem("p", "p", 10, "visible", phi, theta, loss, w, v, h0, x, y, dict(GRADE), tolerance)
+
+
+def graded(problem: Problem, returned: dict):
+    """(scored outputs, diagnosis) of `returned` on `problem`."""
+    f = problem.forward()
+    outcome = CallOutcome(outputs={name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade})
+    outputs = score_outputs(problem, backward(problem.rnn, f), outcome)
+    return outputs, diagnose(problem, f, outputs)
+
+
+def submitted(mistake: str, problem: Problem, k: int = 3) -> dict:
+    """What the example submission making `mistake` returns (truncating after k steps)."""
+    module = SUBMISSIONS[mistake]
+    if hasattr(module, "K"):
+        module.K = k
+    return module.backward(trace_of(problem, problem.forward()))
+
+
+models = st.sampled_from(SMOOTH).flatmap(lambda theta: st.tuples(
+    st.sampled_from(SMOOTH), st.just(theta),
+    st.sampled_from(["squared_error", "mean_squared_error", "last_step_squared_error"]
+                    + (["binary_cross_entropy"] if theta == "sigmoid" else []))))
+params = st.floats(-1.5, 1.5)
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+@settings(max_examples=25, deadline=None)
+@given(models, params, params, params, st.integers(1, 25), st.integers(2, 24), st.integers(0, 2**32 - 1))
+def test_grading_a_catalogue_mistake_diagnoses_it_wherever_it_shows(mistake, model, w, v, h0, T, k, seed):
+    problem = make_problem(*model, w=w, v=v, h0=h0, T=T, seed=seed)
+    with np.errstate(all="ignore"):     # a saturated θ makes ∂L/∂ŷ of cross-entropy 0/0
+        correct, _ = graded(problem, CORRECT.backward(trace_of(problem, problem.forward())))
+        assume(all(o.passed for o in correct))
+        outputs, diagnosis = graded(problem, submitted(mistake, problem, k))
+    named = {(d.mistake, d.output, tuple(d.params.items())) for d in diagnosis}
+    params = (("k", k),) if mistake == "truncated_recursion" else ()
+    for o in outputs:
+        if not o.passed:
+            assert (mistake, o.name, params) in named, o.name
+
+
+def test_a_shown_mistake_is_diagnosed_on_every_wrong_output_and_nothing_else_is():
+    problem = make_problem()
+    outputs, diagnosis = graded(problem, submitted("missing_recurrent_term", problem))
+    assert [o.passed for o in outputs] == [False, False, False, False]
+    assert diagnosis == tuple(Diagnosis("missing_recurrent_term", name, {}) for name in GRADE)
+
+
+def test_mistakes_that_give_the_same_numbers_are_all_listed_as_indistinguishable():
+    problem = make_problem(v=0.0)          # ∂L/∂s_{t+1}·v is then no recurrent term at all
+    _, diagnosis = graded(problem, submitted("missing_recurrent_term", problem))
+    ds = [d for d in diagnosis if d.output == "dL_ds"]
+    assert ds == [Diagnosis("missing_recurrent_term", "dL_ds", {}, ("recurrence_uses_v",)),
+                  Diagnosis("recurrence_uses_v", "dL_ds", {}, ("missing_recurrent_term",))]
+
+
+def test_a_wrong_output_outside_the_catalogue_gets_no_diagnosis():
+    problem = make_problem()
+    returned = backward(problem.rnn, problem.forward())
+    returned["dL_ds"] = np.clip(returned["dL_ds"], -0.05, 0.05)
+    outputs, diagnosis = graded(problem, returned)
+    assert not outputs[0].passed and diagnosis == ()
+
+
+@pytest.mark.parametrize("scale, diagnosed", [(0.9, ["nonzero_boundary"]), (1.1, [])])
+def test_a_mistake_is_named_only_within_the_problems_tolerance(scale, diagnosed):
+    tolerance = Tolerance(rtol=1e-4, atol=0.0)
+    problem = make_problem(tolerance=tolerance)
+    returned = submitted("nonzero_boundary", problem)
+    returned["dL_ds"] = returned["dL_ds"] * (1 + scale * tolerance.rtol)     # off by 0.9 or 1.1 × rtol
+    _, diagnosis = graded(problem, returned)
+    assert [d.mistake for d in diagnosis if d.output == "dL_ds"] == diagnosed
+
+
+def test_a_variant_that_passes_the_problem_itself_is_no_diagnosis():
+    tolerance = Tolerance(rtol=1e-6, atol=0.0)
+    expected, variant, got = np.array([1.0]), np.array([[1.0 + 0.9e-6]]), np.array([1.0 + 1.8e-6])
+    assert matching(variant, got, expected, tolerance).tolist() == [False]       # within rtol of expected
+    assert matching(variant + 0.9e-6, got + 0.9e-6, expected, tolerance).tolist() == [True]
+
+
+def result(id: str, wrong: dict[str, list[tuple[str, dict]]]) -> ProblemResult:
+    """A failing problem whose wrong outputs are diagnosed as `wrong` says (output → mistakes)."""
+    outputs = tuple(OutputResult(name, 1, False, None, "is wrong") for name in wrong)
+    diagnosis = tuple(Diagnosis(m, name, params) for name, found in wrong.items() for m, params in found)
+    return ProblemResult(id, id, "visible", 3, "failed", "", 1, outputs, diagnosis=diagnosis)
+
+
+def test_across_problems_names_the_mistake_with_the_same_params_that_explains_every_wrong_output():
+    problems = (result("a", {"dL_ds": [("truncated_recursion", {"k": 3}), ("missing_local_term", {})],
+                             "dL_dw": [("truncated_recursion", {"k": 3})]}),
+                result("b", {"dL_ds": [("truncated_recursion", {"k": 3}), ("truncated_recursion", {"k": 4})]}))
+    assert [(a.mistake, a.params, a.problems) for a in across_problems(problems)] == [
+        ("truncated_recursion", {"k": 3}, ("a", "b"))]
+
+
+def test_across_problems_is_empty_when_one_wrong_output_is_unexplained():
+    problems = (result("a", {"dL_ds": [("nonzero_boundary", {})], "dL_dv": []}),
+                result("b", {"dL_ds": [("nonzero_boundary", {})]}))
+    assert across_problems(problems) == ()
+
+
+def test_across_problems_needs_two_failing_problems():
+    assert across_problems((result("a", {"dL_ds": [("nonzero_boundary", {})]}),)) == ()
