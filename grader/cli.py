@@ -2,14 +2,15 @@
 
 Exit codes: 0 every graded output passed (with --min-score: the score reached it), or the
 command succeeded; 1 the submission did not pass everything (or scored below --min-score),
-a batch left submissions ungraded, or check-reference found a disagreement; 2 nothing
-could be graded.
+a batch left submissions ungraded, check-reference found a disagreement, or audit found a
+catalogue mistake no problem catches; 2 nothing could be graded.
 """
 import argparse
 import math
 import sys
 from pathlib import Path
 
+from grader import audit as audits
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
@@ -143,7 +144,15 @@ def cmd_validate(args) -> int:
         hidden = sum(p.hidden for p in problem_set.problems)
         print(f"{path}: valid, {len(problem_set.problems)} problems "
               f"({len(problem_set.problems) - hidden} visible, {hidden} hidden)")
+        for warning in audits.audit(problem_set).warnings:
+            print(f"{path}: warning: {warning}", file=sys.stderr)
     return 2 if failures else 0
+
+
+def cmd_audit(args) -> int:
+    result = audits.audit(problem_sets.load(args.problem_set))
+    sys.stdout.write(audits.FORMATS[args.format](result))
+    return EXIT_FAILED if result.undetected else EXIT_PASSED
 
 
 def cmd_check_reference(args) -> int:
@@ -233,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
     v = commands.add_parser("validate", help="check problem sets")
     v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET")
     v.set_defaults(run=cmd_validate)
+
+    a = commands.add_parser("audit", help="which problem catches which classic BPTT mistake")
+    a.add_argument("problem_set", metavar="PROBLEM_SET")
+    a.add_argument("--format", choices=sorted(audits.FORMATS), default="text")
+    a.set_defaults(run=cmd_audit)
 
     c = commands.add_parser("check-reference", help="reference backward vs finite differences")
     c.add_argument("problem_set", metavar="PROBLEM_SET")
