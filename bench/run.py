@@ -13,8 +13,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.table import render  # noqa: E402
 
-FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput"]
-QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4}}
+FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.diagnosis_cost"]
+QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4},
+         "bench.diagnosis_cost": {"sizes": (10, 100)}}
 
 
 def main() -> None:

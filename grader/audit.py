@@ -11,12 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
 from grader.grading import score_outputs
 from grader.problems import Problem, ProblemSet
 from grader.runner import CallOutcome
-from reference.mistakes import MISTAKES, Mistake
+from reference.mistakes import MISTAKES, Mistake, same_up_to_rounding
 from reference.scalar import Forward, backward
 
 
@@ -70,14 +69,14 @@ def why_not(problem: Problem, mistake: Mistake, f: Forward, variant: dict | None
     reason = mistake.blind_spot(problem.rnn, f)
     if reason or variant is None:
         return reason or "no such variant here"
-    if all(np.array_equal(variant[name], expected[name]) for name in problem.grade):
+    if all(same_up_to_rounding(variant[name], expected[name]) for name in problem.grade):
         return "it changes nothing here"
     return "its change stays within the tolerance"
 
 
 def detection(problem: Problem, mistake: Mistake, f: Forward, expected: dict) -> Detection:
     """Whether `problem` (forward pass `f`, reference gradients `expected`) catches `mistake`."""
-    variant = mistake.run(problem.rnn, f).of(mistake.audit_params)
+    variant = mistake.run(problem.rnn, f, expected).of(mistake.audit_params)
     if variant is None:
         return Detection(False, None, (), why_not(problem, mistake, f, variant, expected))
     graded = score_outputs(problem, expected, CallOutcome(outputs={name: variant[name] for name in problem.grade}))

@@ -4,7 +4,8 @@ A variant of a mistake explains a graded output that failed when its values matc
 submission's within the problem's tolerance at every element, compared as grading compares
 (grader/compare.py, the variant in the reference's place), and when it fails the problem
 itself (it differs from the reference there). Never a guess: no variant matches, no
-diagnosis. The cost is one run of each mistake's variants per failing problem.
+diagnosis. Cost per failing problem: each mistake runs once, without a Python loop over t
+(reference/mistakes.py), and each wrong output is compared with all variants at once.
 """
 from collections import defaultdict
 
@@ -32,25 +33,24 @@ def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, toleranc
     return reproduces & shows
 
 
-def diagnose(problem: Problem, f: Forward, outputs: tuple[OutputResult, ...]) -> tuple[Diagnosis, ...]:
+def diagnose(problem: Problem, f: Forward, reference: dict,
+             outputs: tuple[OutputResult, ...]) -> tuple[Diagnosis, ...]:
     """Every mistake variant that explains a failing output, by output in grading order,
-    then in catalogue order. `f` is the problem's forward pass."""
+    then in catalogue order. `f` is the problem's forward pass, `reference` every gradient
+    of the seed's BPTT on it (reference.scalar.backward)."""
     wrong = {o.name: o.comparison for o in outputs if o.comparison is not None and not o.passed}
-    found: dict[str, list[tuple[str, dict]]] = {name: [] for name in wrong}
-    for mistake in MISTAKES.values():
-        names = [name for name in wrong if name in mistake.outputs]
-        if not names:
-            continue
-        variants = mistake.run(problem.rnn, f)
-        for name in names:
-            c = wrong[name]
-            hits = matching(variants.outputs[name], c.got, c.expected, problem.tolerance)
-            found[name] += [(mistake.id, params) for params, hit in zip(variants.params, hits) if hit]
+    runs = {m.id: m.run(problem.rnn, f, reference) for m in MISTAKES.values() if set(m.outputs) & set(wrong)}
     diagnoses = []
-    for name, matches in found.items():
-        ids = dict.fromkeys(mistake for mistake, _ in matches)
+    for name, c in wrong.items():
+        tried = [(mistake, variants) for mistake, variants in runs.items() if name in MISTAKES[mistake].outputs]
+        if not tried:
+            continue
+        labels = [(mistake, params) for mistake, variants in tried for params in variants.params]
+        values = np.concatenate([variants.outputs[name] for _, variants in tried], axis=-1)
+        found = [label for label, hit in zip(labels, matching(values, c.got, c.expected, problem.tolerance)) if hit]
+        ids = dict.fromkeys(mistake for mistake, _ in found)
         diagnoses += [Diagnosis(mistake, name, params, tuple(i for i in ids if i != mistake))
-                      for mistake, params in matches]
+                      for mistake, params in found]
     return tuple(diagnoses)
 
 

@@ -115,7 +115,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
             outcome = import_failure or process.call(trace_of(problem, f), list(problem.grade))
             result = problem_result(problem, expected, outcome, process)
             if diagnosis:
-                result = replace(result, diagnosis=diagnose(problem, f, result.outputs))
+                result = replace(result, diagnosis=diagnose(problem, f, expected, result.outputs))
             results.append(result)
     finally:
         if process is not None:

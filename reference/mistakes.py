@@ -1,22 +1,28 @@
 """The catalogue of classic BPTT mistakes: one registry entry each.
 
 A mistake is the seed's BPTT (reference.scalar.BPTT) with one piece replaced, plus a
-paragraph for the student. Running it on a problem's forward pass gives its `Variants`:
-the gradients it would return, one column per parameter value (`truncated_recursion`
-has one per k; the others have one, with no parameters). The grader names a mistake
-when a variant reproduces a submission's wrong output (grader/diagnosis.py), and audits
-which problems can catch which mistake (grader/audit.py).
+paragraph for the student. Run on a problem's forward pass it gives its `Variants`: the
+gradients it would return, one column per parameter value (`truncated_recursion` has one
+per k; the others one, without parameters). The grader names a mistake when a variant
+reproduces a submission's wrong output (grader/diagnosis.py) and audits which problems
+catch which mistake (grader/audit.py).
+
+Diagnosis runs every mistake on every failing problem, so none loops over t in Python: a
+changed recursion is solved for all t at once (`backward_at_once`), a mistake in the sums
+(∂L/∂w, ∂L/∂v, ∂L/∂h_0) reuses the seed's ∂L/∂s_t, and the truncations are one sweep.
 """
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
-from reference.scalar import GRADIENT_SHAPES, SEED, Forward, ScalarRNN, backward, gradients
+from reference.scalar import BPTT, GRADIENT_SHAPES, SEED, Forward, ScalarRNN, gradients
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
-SWEEP_ELEMENTS = 1_000_000      # truncated_recursion tries k ≤ SWEEP_ELEMENTS / T (all k for T ≤ 1000)
+SUMS = ("dL_dw", "dL_dv", "dL_dh0")     # the pieces that only add up ∂L/∂s_t
 AUDITED_K = 3                   # the truncation the audit tries
+SWEEP_ELEMENTS = 2 ** 15        # truncated_recursion tries k ≤ max(3, 2¹⁵/T): every k for T ≤ 181
+ROUNDING = 1e-12                # a variant this close to the seed (relative to the output's size) is the seed
 
 
 @dataclass(frozen=True)
@@ -34,22 +40,29 @@ class Variants:
         return {name: values[..., i] for name, values in self.outputs.items()}
 
 
+def same_up_to_rounding(variant, seed) -> bool:
+    """Whether one output of a variant is the seed's, but for rounding."""
+    variant, seed = np.asarray(variant), np.asarray(seed)
+    return bool(np.all(np.abs(variant - seed) <= ROUNDING * np.abs(seed).max(initial=0.0)))
+
+
 @dataclass(frozen=True)
 class Mistake:
     id: str
     change: str                     # the one change, in the seed's notation
     outputs: tuple[str, ...]        # the gradients it can change
-    variants: Callable[[ScalarRNN, Forward], Variants]
+    variants: Callable[[ScalarRNN, Forward, dict], Variants]
     explanation: str                # a paragraph for the student
     # a known reason why it changes nothing on a problem (e.g. "φ = θ"), or None
     blind_spot: Callable[[ScalarRNN, Forward], str | None] = lambda rnn, f: None
     audit_params: dict = field(default_factory=dict)   # the variant the audit tries
 
-    def run(self, rnn: ScalarRNN, f: Forward) -> Variants:
-        """Its variants on one forward pass. A mistake may overflow where the seed does not
-        (say v where w belongs, |v| > 1): that is an inf, not a warning."""
+    def run(self, rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
+        """Its variants on forward pass `f`, where the seed's BPTT gives `reference`
+        (reference.scalar.backward). A mistake may overflow where the seed does not (say v
+        where w belongs, |v| > 1): that is an inf, not a warning."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return self.variants(rnn, f)
+            return self.variants(rnn, f, reference)
 
 
 MISTAKES: dict[str, Mistake] = {}
@@ -60,32 +73,61 @@ def register(mistake: Mistake) -> Mistake:
     return mistake
 
 
-def one_change(**pieces) -> Callable[[ScalarRNN, Forward], Variants]:
+def solve_backwards(a: np.ndarray, b: np.ndarray, last: float) -> np.ndarray:
+    """x with x_t = b_t + a_t·x_{t+1} for t = T..1 and x_{T+1} = last; a, b of shape (T,),
+    index t-1. All t at once by doubling: after the pass with span d, (a_t, b_t) maps
+    x_{t+2d} (or x_{T+1}) to x_t, so log2(T) whole-array passes replace the loop over t."""
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    span = 1
+    while span < len(b):
+        b[:-span] += a[:-span] * b[span:]
+        a[:-span] *= a[span:]
+        span *= 2
+    return b + a * last if last else b
+
+
+def backward_at_once(rnn: ScalarRNN, f: Forward, bptt: BPTT) -> dict:
+    """reference.scalar.backward(rnn, f, bptt), without its loop over t: every step is linear
+    in (∂L/∂ŷ_t, ∂L/∂s_{t+1}), so ∂L/∂s_t = b_t + a_t·∂L/∂s_{t+1} with b_t the step from
+    ∂L/∂s_{t+1} = 0 and a_t the step from ∂L/∂ŷ_t = 0, ∂L/∂s_{t+1} = 1."""
+    dy, dtheta, dphi = bptt.loss_gradient(rnn, f), bptt.output_derivative(rnn, f), bptt.state_derivative(rnn, f)
+    w = bptt.recurrent_weight(f)
+    ds = solve_backwards(bptt.step(0.0, 0.0, 1.0, w, dphi), bptt.step(dy, dtheta, 0.0, w, dphi), bptt.boundary)
+    return gradients(f, bptt, ds, dh=dy * dtheta + np.append(ds[1:], bptt.boundary) * w)
+
+
+def one_change(**pieces) -> Callable[[ScalarRNN, Forward, dict], Variants]:
     """The variants of the seed's BPTT with `pieces` replaced: a single one, no parameters."""
     bptt = replace(SEED, **pieces)
-    return lambda rnn, f: Variants(({},), {name: np.asarray(value)[..., None]
-                                           for name, value in backward(rnn, f, bptt).items()})
+
+    def variants(rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
+        if set(pieces) <= set(SUMS):
+            values = gradients(f, bptt, reference["dL_ds"], reference["dL_dh"])
+        else:
+            values = backward_at_once(rnn, f, bptt)
+        return Variants(({},), {name: np.asarray(value)[..., None] for name, value in values.items()})
+    return variants
 
 
-def truncated_recursions(rnn: ScalarRNN, f: Forward) -> Variants:
-    """BPTT cut after k steps, for every k = 2..min(T−1, SWEEP_ELEMENTS/T) at once (k = 1
-    is missing_recurrent_term, k ≥ T the seed itself): ∂L/∂s_t hears only the losses of
+def truncated_recursions(rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
+    """BPTT cut after k steps, for every k = 2..min(T−1, max(3, SWEEP_ELEMENTS/T)) at once
+    (k = 1 is missing_recurrent_term, k ≥ T the seed itself): ∂L/∂s_t hears only the losses of
     steps t..t+k−1. The loss m steps later reaches s_t through m factors w·φ'(s_i):
     ∂ℓ_{t+m}/∂s_t = ∂L/∂ŷ_{t+m}·θ'(h_{t+m})·φ'(s_{t+m})·Π_{i=t}^{t+m−1} w·φ'(s_i),
     and ∂L/∂s_t^(k) = Σ_{m<k} ∂ℓ_{t+m}/∂s_t: one vectorised pass per m, a cumulative sum over m."""
     T = len(f.x)
-    K = min(T - 1, SWEEP_ELEMENTS // T)
+    K = min(T - 1, max(AUDITED_K, SWEEP_ELEMENTS // T))
     local = SEED.loss_gradient(rnn, f) * SEED.output_derivative(rnn, f)     # ∂L/∂ŷ_t·θ'(h_t)
     dphi = SEED.state_derivative(rnn, f)                                    # φ'(s_t)
     reach = np.zeros((max(K, 1), T))                # reach[m, t-1] = ∂ℓ_{t+m}/∂s_t, 0 past T
     reach[0] = local * dphi
     for m in range(1, K):
         reach[m, :T - m] = f.w * dphi[:T - m] * reach[m - 1, 1:T - m + 1]
-    ds = np.cumsum(reach, axis=0).T                 # ds[t-1, k-1] = ∂L/∂s_t^(k)
-    ds_next = np.zeros_like(ds)                     # ∂L/∂s_{t+1}^(k−1), 0 at t = T and for k = 1
-    ds_next[:-1, 1:] = ds[1:, :-1]
-    dh = local[:, None] + ds_next * f.w
-    return Variants(tuple({"k": k} for k in range(2, K + 1)), gradients(f, SEED, ds[:, 1:], dh[:, 1:]))
+    ds = np.cumsum(reach, axis=0)                   # ds[k-1, t-1] = ∂L/∂s_t^(k)
+    ds_next = np.zeros_like(ds)                     # ∂L/∂s_{t+1}^(k−1): 0 at t = T and for k = 1
+    ds_next[1:, :-1] = ds[:-1, 1:]
+    dh = local + ds_next * f.w
+    return Variants(tuple({"k": k} for k in range(2, K + 1)), gradients(f, SEED, ds[1:].T, dh[1:].T))
 
 
 def _only_last_step(dy: np.ndarray) -> np.ndarray:

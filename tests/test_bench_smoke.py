@@ -3,7 +3,7 @@ timings belong in bench/, not in unit tests; this only keeps the scripts from ro
 import subprocess
 import sys
 
-from bench import fd_accuracy, fd_scalar
+from bench import diagnosis_cost, fd_accuracy, fd_scalar
 from tests.conftest import ROOT
 
 
@@ -16,6 +16,12 @@ def test_complex_step_is_more_accurate_than_central_differences_everywhere():
     rows = fd_accuracy.rows()
     assert len(rows) == len(fd_accuracy.REGIMES)
     assert all(r.ours <= 1e-10 and r.ratio > 1 for r in rows)
+
+
+def test_diagnosis_cost_is_measured_against_one_reference_backward():
+    rows = diagnosis_cost.rows(sizes=(10,), end_to_end=False)
+    assert [(r.figure, r.baseline_name) for r in rows] == [("diagnosis, per failing problem", "one reference backward")]
+    assert rows[0].ours > 0 and rows[0].baseline > 0
 
 
 def test_bench_run_quick_prints_the_table():

@@ -48,8 +48,9 @@ def graded(problem: Problem, returned: dict):
     """(scored outputs, diagnosis) of `returned` on `problem`."""
     f = problem.forward()
     outcome = CallOutcome(outputs={name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade})
-    outputs = score_outputs(problem, backward(problem.rnn, f), outcome)
-    return outputs, diagnose(problem, f, outputs)
+    reference = backward(problem.rnn, f)
+    outputs = score_outputs(problem, reference, outcome)
+    return outputs, diagnose(problem, f, reference, outputs)
 
 
 def submitted(mistake: str, problem: Problem, k: int = 3) -> dict:
