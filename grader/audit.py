@@ -79,7 +79,8 @@ def detection(problem: Problem, mistake: Mistake, f: Forward, expected: dict) ->
     variant = mistake.run(problem.rnn, f, expected).of(mistake.audit_params)
     if variant is None:
         return Detection(False, None, (), why_not(problem, mistake, f, variant, expected))
-    graded = score_outputs(problem, expected, CallOutcome(outputs={name: variant[name] for name in problem.grade}))
+    returned = CallOutcome(outputs={name: variant[name] for name in problem.grade})
+    graded = score_outputs(problem, expected, returned)
     failing = [o for o in graded if not o.passed]
     if not failing:
         return Detection(False, None, (), why_not(problem, mistake, f, variant, expected))

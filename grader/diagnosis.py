@@ -47,7 +47,8 @@ def diagnose(problem: Problem, f: Forward, reference: dict,
             continue
         labels = [(mistake, params) for mistake, variants in tried for params in variants.params]
         values = np.concatenate([variants.outputs[name] for _, variants in tried], axis=-1)
-        found = [label for label, hit in zip(labels, matching(values, c.got, c.expected, problem.tolerance)) if hit]
+        hits = matching(values, c.got, c.expected, problem.tolerance)
+        found = [label for label, hit in zip(labels, hits) if hit]
         ids = dict.fromkeys(mistake for mistake, _ in found)
         diagnoses += [Diagnosis(mistake, name, params, tuple(i for i in ids if i != mistake))
                       for mistake, params in found]

@@ -100,7 +100,8 @@ def test_a_mistake_only_hidden_problems_catch_is_a_warning(blind_spots):
     assert result.undetected == []
     assert result.not_caught_by_visible == ["dw_uses_h_t", "dw_not_accumulated", "dv_uses_h",
                                             "dv_not_accumulated", "dh0_missing_w"]
-    assert result.warnings[0] == "dw_uses_h_t is caught by no visible problem: students cannot check it themselves"
+    assert result.warnings[0] == ("dw_uses_h_t is caught by no visible problem: "
+                                  "students cannot check it themselves")
 
 
 def test_audit_exits_1_when_no_problem_catches_a_mistake(capsys, blind_spots, tmp_path):

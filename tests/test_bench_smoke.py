@@ -20,7 +20,8 @@ def test_complex_step_is_more_accurate_than_central_differences_everywhere():
 
 def test_diagnosis_cost_is_measured_against_one_reference_backward():
     rows = diagnosis_cost.rows(sizes=(10,), end_to_end=False)
-    assert [(r.figure, r.baseline_name) for r in rows] == [("diagnosis, per failing problem", "one reference backward")]
+    assert [(r.figure, r.baseline_name) for r in rows] == [
+        ("diagnosis, per failing problem", "one reference backward")]
     assert rows[0].ours > 0 and rows[0].baseline > 0
 
 

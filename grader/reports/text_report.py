@@ -66,10 +66,12 @@ def diagnosis_paragraph(p: ProblemResult, explained: set[str]) -> list[str]:
             params[d.mistake].append(d.params)
     groups: dict[tuple[str, ...], list[str]] = {}       # the same outputs → the mistakes
     for mistake, names in outputs.items():
-        groups.setdefault(tuple(names), []).append(f"{_named(mistake, params[mistake])} ({MISTAKES[mistake].change})")
-    sentences = [f"{mistakes[0]} reproduces your {_listed(list(names))} within the tolerance." if len(mistakes) == 1
-                 else f"{_listed(mistakes)} each reproduce your {_listed(list(names))} within the tolerance: "
-                      "indistinguishable on this problem."
+        named = f"{_named(mistake, params[mistake])} ({MISTAKES[mistake].change})"
+        groups.setdefault(tuple(names), []).append(named)
+    sentences = [f"{mistakes[0]} reproduces your {_listed(list(names))} within the tolerance."
+                 if len(mistakes) == 1 else
+                 f"{_listed(mistakes)} each reproduce your {_listed(list(names))} within the tolerance: "
+                 "indistinguishable on this problem."
                  for names, mistakes in groups.items()]
     sentences += [MISTAKES[m].explanation for m in outputs if m not in explained]
     explained.update(outputs)
