@@ -39,12 +39,12 @@ def failing_problem(T: int) -> tuple[Problem, object, dict, tuple]:
     return problem, f, reference, score_outputs(problem, reference, outcome)
 
 
-def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True) -> list[Row]:
+def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 7) -> list[Row]:
     result = []
     if end_to_end:
         shipped = problem_set.load(ROOT / "problem_sets" / "scalar_bptt.yaml")
-        with_diagnosis = best_time(lambda: grade(shipped, BUGGY, include_hidden=True), repeat=7)
-        without = best_time(lambda: grade(shipped, BUGGY, include_hidden=True, diagnosis=False), repeat=7)
+        with_diagnosis = best_time(lambda: grade(shipped, BUGGY, include_hidden=True), repeat)
+        without = best_time(lambda: grade(shipped, BUGGY, include_hidden=True, diagnosis=False), repeat)
         result.append(Row("diagnosis, grading", "10 problems, 9 wrong", with_diagnosis,
                           "grading without diagnosis", without, "≥ 0.8×",
                           "one submission process, 10 calls"))

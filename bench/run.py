@@ -15,7 +15,7 @@ from bench.table import render  # noqa: E402
 
 FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.diagnosis_cost"]
 QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4},
-         "bench.diagnosis_cost": {"sizes": (10, 100)}}
+         "bench.diagnosis_cost": {"sizes": (10, 100), "repeat": 1}}
 
 
 def main() -> None:
