@@ -10,6 +10,7 @@ the standard library and numpy: the child process runs it by file path, with the
 package unimportable.
 """
 import json
+import math
 import os
 import struct
 
@@ -62,12 +63,20 @@ def read_exactly(read, n: int) -> bytes:
 def read_message(read, max_bytes: int):
     """Read one message with `read(k) -> bytes`; arrays come back as float64 ndarrays.
 
-    Raises ChannelError when the message is malformed or its buffers exceed max_bytes."""
+    Raises ChannelError when the message is malformed or its buffers exceed max_bytes;
+    EOFError when the peer closed the channel."""
     (length,) = HEADER.unpack(read_exactly(read, HEADER.size))
     if length > MAX_HEADER_BYTES:
         raise ChannelError(f"message header of {length} bytes is over the limit")
     try:
-        header = json.loads(read_exactly(read, length))
+        return _decode(read_exactly(read, length), read, max_bytes)
+    except RecursionError:
+        raise ChannelError("message header is nested too deeply") from None
+
+
+def _decode(header_bytes: bytes, read, max_bytes: int):
+    try:
+        header = json.loads(header_bytes)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ChannelError(f"message header is not JSON: {error}") from None
     shapes = []
@@ -78,7 +87,7 @@ def read_message(read, max_bytes: int):
                 shape = value.get("shape")
                 if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
                     raise ChannelError("array with a malformed shape")
-                if value["$array"] != len(shapes):
+                if type(value["$array"]) is not int or value["$array"] != len(shapes):
                     raise ChannelError("array references out of order")
                 shapes.append(tuple(shape))
             else:
@@ -89,7 +98,7 @@ def read_message(read, max_bytes: int):
                 collect(v)
 
     collect(header)
-    sizes = [8 * int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    sizes = [8 * math.prod(shape) for shape in shapes]      # Python ints: no overflow
     if sum(sizes) > max_bytes:
         raise ChannelError(f"{sum(sizes)} bytes of arrays, over the limit of {max_bytes}")
     arrays = [np.frombuffer(read_exactly(read, n), dtype="<f8").reshape(shape).astype(np.float64)

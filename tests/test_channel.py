@@ -1,0 +1,48 @@
+"""The result channel: what a hostile child can put on it is refused with a reason."""
+import io
+import json
+
+import numpy as np
+import pytest
+
+from grader.channel import HEADER, ChannelError, encode, read_message
+
+
+def reader(data: bytes):
+    return io.BytesIO(data).read
+
+
+def raw_message(header, buffers: bytes = b"") -> bytes:
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return HEADER.pack(len(text)) + text + buffers
+
+
+def test_arrays_and_plain_values_round_trip_as_float64():
+    message = read_message(reader(encode({"a": np.arange(6.0).reshape(2, 3), "b": [1, "x", None]})), 1 << 20)
+    assert message["a"].dtype == np.float64 and message["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert message["b"] == [1, "x", None]
+
+
+def test_an_integer_array_travels_as_float64():
+    assert read_message(reader(encode({"a": np.array([1, 2])})), 1 << 20)["a"].dtype == np.float64
+
+
+@pytest.mark.parametrize("data, reason", [
+    (HEADER.pack(2**64 - 1), "message header of 18446744073709551615 bytes is over the limit"),
+    (raw_message(b"{not json"), "message header is not JSON"),
+    (raw_message(b"[" * 100_000 + b"]" * 100_000), "message header is nested too deeply"),
+    (raw_message({"a": {"$array": 0, "shape": [-1]}}), "array with a malformed shape"),
+    (raw_message({"a": {"$array": 0, "shape": [2.0]}}), "array with a malformed shape"),
+    (raw_message({"a": {"$array": 1, "shape": [2]}}), "array references out of order"),
+    (raw_message({"a": {"$array": True, "shape": [2]}}), "array references out of order"),
+    (raw_message({"a": {"$array": 0, "shape": [2**62, 2**62]}}), "bytes of arrays, over the limit of 1024"),
+    (raw_message({"a": {"$array": 0, "shape": [200]}}), "1600 bytes of arrays, over the limit of 1024"),
+])
+def test_a_malformed_or_oversized_message_is_refused(data, reason):
+    with pytest.raises(ChannelError, match=reason.replace("(", r"\(")):
+        read_message(reader(data), max_bytes=1024)
+
+
+def test_a_message_cut_short_is_the_end_of_the_channel():
+    with pytest.raises(EOFError):
+        read_message(reader(encode({"a": np.zeros(4)})[:-1]), 1 << 20)
