@@ -49,6 +49,8 @@ class Options:
     entry: str | None = None
     limits_override: dict | None = None
     hidden_visibility: str = "after_published"
+    isolation: str = "auto"
+    hide: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
     options: Options = _worker["options"]
     try:
         report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
-                            limits_override=options.limits_override, prepared=_worker["prepared"])
+                            limits_override=options.limits_override, prepared=_worker["prepared"],
+                            isolation=options.isolation, hide=options.hide)
         for name in options.formats:
             write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}",
                              render(name, report, hidden_visibility=options.hidden_visibility), parents=True)

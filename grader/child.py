@@ -1,26 +1,165 @@
-"""The submission's side of the sandbox, run as a script in its own process:
+"""The submission's side of the sandbox, run as a script (see sandbox.Sandbox.command):
 
-    python -I child.py CHANNEL_FD SUBMISSION ENTRY_POINT
+    python -I -B -u child.py SETTINGS_JSON
 
-It imports the submission, then serves calls: it reads a request (a forward trace and the
-names of the outputs to return) on stdin and writes the entry point's returned values on
-CHANNEL_FD as float64 arrays (see channel.py). It knows nothing of expected values, and the
-grader's own packages are made unimportable before the submission runs.
+Two processes. The supervisor never runs submission code: it builds the private
+filesystem view (namespaces level), forks the worker, waits for it, reports on the control
+socket how it ended, and kills every process below itself when the worker ends or the
+grader closes the control socket. It is PID 1 of the sandbox's PID namespace (so its exit
+kills everything in it) or, at the rlimits level, a subreaper (so orphans come back to it).
+
+The worker locks the view, drops what it may not keep, applies the resource limits,
+imports the submission and serves calls: a request (a forward trace and the outputs to
+return, with their shapes) comes on stdin; the returned values go back on the channel as
+float64 arrays (channel.py). It never sees an expected value, and the grader's packages
+are unimportable before the submission runs.
+
+SETTINGS_JSON: channel_fd, control_fd, submission, entry_point (the submission, resolved),
+view (null or filesystem_view.build's keyword arguments), user (null or a uid to switch
+to), rlimits ({name: value}), cpu_seconds_per_call, probe (true: set up, then exit).
 """
+import ctypes
 import importlib.abc
 import importlib.util
+import json
+import math
 import os
+import pathlib
+import resource
+import signal
+import socket
 import sys
+import threading
 import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import channel  # noqa: E402  (a sibling file, loaded before the grader is blocked)
+import channel  # noqa: E402  (siblings, loaded before the grader's folder is hidden)
+import filesystem_view  # noqa: E402
 import numpy as np  # noqa: E402
 
 del sys.path[0]
 BLOCKED_PACKAGES = ("grader", "reference")
 MAX_TEXT = 4000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
+
+
+def prctl(option: int, value: int) -> None:
+    """Best effort: Linux only; elsewhere the protection it adds is simply absent."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+# The supervisor ------------------------------------------------------------------------
+
+def main(settings: dict) -> None:
+    if settings["view"]:
+        filesystem_view.build(**settings["view"])
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    worker = os.fork()
+    if worker == 0:
+        run_worker(settings)
+    supervise(worker, settings)
+
+
+def supervise(worker: int, settings: dict) -> None:
+    """Wait for the worker, report how it ended, kill whatever it left, exit."""
+    control = None
+    if not settings.get("probe"):
+        os.close(settings["channel_fd"])          # only the worker may write results
+        os.close(0)
+        control = socket.socket(fileno=settings["control_fd"])
+        prctl(PR_SET_DUMPABLE, 0)                 # the worker cannot open our /proc files
+        threading.Thread(target=kill_when_closed, args=(control, worker), daemon=True).start()
+    _, status = os.waitpid(worker, 0)
+    code = os.waitstatus_to_exitcode(status)     # negative: killed by that signal
+    if control is not None:
+        try:
+            control.sendall(channel.encode({"type": "ended", "status": code}))
+        except OSError:
+            pass                                  # the grader has gone
+    kill_descendants()
+    os._exit(0 if code == 0 else 1)
+
+
+def kill_when_closed(control: socket.socket, worker: int) -> None:
+    """The grader closing the control socket ends the worker (and then everything)."""
+    try:
+        control.recv(1)
+    except OSError:
+        pass
+    os.kill(worker, signal.SIGKILL)
+
+
+def kill_descendants() -> None:
+    """SIGKILL every process below this one until none is left: orphans, even ones that
+    called setsid(), are reparented to this subreaper (or PID 1) and found next round."""
+    while pids := children():
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def children() -> list[int]:
+    """This process's children (Linux; elsewhere none are found and the grader's killpg
+    of the child's process group is what is left)."""
+    tasks = "/proc/self/task"
+    try:
+        return [int(pid) for task in os.listdir(tasks)
+                for pid in pathlib.Path(tasks, task, "children").read_text().split()]
+    except OSError:
+        return []
+
+
+# The worker ----------------------------------------------------------------------------
+
+def run_worker(settings: dict) -> None:
+    """Never returns: exits when the grader closes its requests, or on a failure of ours."""
+    code = 1
+    try:
+        requests = confine(settings)
+        if not settings.get("probe"):
+            serve(settings, requests)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def confine(settings: dict) -> int:
+    """Everything the submission must not be able to undo; returns the requests' fd."""
+    if not settings.get("probe"):
+        os.close(settings["control_fd"])
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if settings["view"]:
+        filesystem_view.lock()
+    requests, null = os.dup(0), os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)                              # input() gets EOF; the next request stays ours
+    os.close(null)
+    if settings["user"] is not None:
+        os.setgroups([])
+        os.setgid(settings["user"])
+        os.setuid(settings["user"])
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    for name, value in settings.get("rlimits", {}).items():
+        set_limit(getattr(resource, name), value, value)
+    return requests
+
+
+def set_limit(which: int, soft: int, hard: int) -> None:
+    """Lower a limit, never above its current hard limit (an unprivileged process cannot raise it)."""
+    current = resource.getrlimit(which)[1]
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(which, (min(soft, hard), hard))
 
 
 class BlockGraderImports(importlib.abc.MetaPathFinder):
@@ -42,20 +181,27 @@ def student_traceback(error: BaseException, submission_dir: str) -> str:
     return "".join(lines)[-MAX_TEXT:]
 
 
-def describe(error: BaseException, submission_dir: str) -> dict:
-    return {"kind": type(error).__name__, "message": str(error)[:MAX_TEXT],
-            "traceback": student_traceback(error, submission_dir),
-            "blocked_imports": BlockGraderImports.attempts[:10]}
+def flagged(message: dict) -> dict:
+    """Every message names the grader imports tried so far."""
+    return {**message, "blocked_imports": BlockGraderImports.attempts[:10]}
 
 
-def as_float_array(value):
-    """The returned value as float64, or a short reason why it is not numbers."""
+def describe(error: BaseException, stage: str, submission_dir: str) -> dict:
+    return flagged({"type": "error", "stage": stage, "kind": type(error).__name__,
+                    "message": str(error)[:MAX_TEXT], "traceback": student_traceback(error, submission_dir)})
+
+
+def as_float_array(value, shape: tuple[int, ...]):
+    """The returned value as float64, or a short reason why it is not numbers. Never
+    more values than `shape` holds (at least one) travel back."""
     if value is None:
         return None, "is None"
     try:
-        array = np.array(value, dtype=np.float64)
-    except Exception as error:  # the student's object may raise anything
+        array = np.asarray(value, dtype=np.float64)
+    except Exception:  # the student's object may raise anything
         return None, f"is a {type(value).__name__}, not numbers"
+    if array.size > max(1, math.prod(shape)):
+        return None, f"has {array.size} values, expected shape {shape}"
     return array, None
 
 
@@ -68,8 +214,10 @@ def read_trace(request: dict) -> types.MappingProxyType:
     return types.MappingProxyType(trace)
 
 
-def serve(fd: int, submission: str, entry_point: str) -> None:
-    submission_dir = os.path.dirname(os.path.abspath(submission))
+def serve(settings: dict, requests: int) -> None:
+    fd, submission = settings["channel_fd"], settings["submission"]
+    submission_dir = os.path.dirname(submission)
+    channel.write_message(fd, {"type": "started"})
     sys.meta_path.insert(0, BlockGraderImports())
     sys.path.insert(0, submission_dir)
     try:
@@ -77,46 +225,43 @@ def serve(fd: int, submission: str, entry_point: str) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)
-        function = getattr(module, entry_point, None)
-        if not callable(function):
-            channel.write_message(fd, {"type": "error", "stage": "import", "kind": "NoEntryPoint",
-                                       "message": f"no function {entry_point!r} defined",
-                                       "traceback": "", "blocked_imports": []})
-            return
+        function = getattr(module, settings["entry_point"], None)
     except BaseException as error:  # SyntaxError, SystemExit, KeyboardInterrupt: all reported
-        channel.write_message(fd, {"type": "error", "stage": "import", **describe(error, submission_dir)})
+        channel.write_message(fd, describe(error, "import", submission_dir))
         return
-    channel.write_message(fd, {"type": "ready"})
-    stdin = sys.stdin.buffer
+    channel.write_message(fd, flagged({"type": "ready" if callable(function) else "no_entry_point"}))
+    read = lambda n: os.read(requests, n)  # noqa: E731
+    cpu_per_call = settings["cpu_seconds_per_call"]
     while True:
         try:
-            request = channel.read_message(stdin.read, max_bytes=1 << 31)
+            request = channel.read_message(read, max_bytes=1 << 31)
         except EOFError:
             return
+        used = math.ceil(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+        set_limit(resource.RLIMIT_CPU, used + cpu_per_call, resource.getrlimit(resource.RLIMIT_CPU)[1])
         try:
             returned = function(read_trace(request))
         except BaseException as error:
-            channel.write_message(fd, {"type": "error", "stage": "call", **describe(error, submission_dir)})
+            channel.write_message(fd, describe(error, "call", submission_dir))
             continue
-        channel.write_message(fd, outputs_message(returned, request["outputs"]))
+        channel.write_message(fd, flagged(outputs_message(returned, request["outputs"])))
 
 
-def outputs_message(returned, names) -> dict:
+def outputs_message(returned, shapes: dict[str, list[int]]) -> dict:
     if not hasattr(returned, "keys") or not hasattr(returned, "__getitem__"):
         return {"type": "bad_return", "message": f"returned {type(returned).__name__}, not a mapping"}
     outputs, problems = {}, {}
-    for name in names:
+    for name, shape in shapes.items():
         try:
             present = name in returned
             value = returned[name] if present else None
         except Exception as error:
-            present, value = False, None
             problems[name] = f"could not be read ({type(error).__name__})"
             continue
         if not present:
             problems[name] = "is missing"
             continue
-        array, reason = as_float_array(value)
+        array, reason = as_float_array(value, tuple(shape))
         if reason:
             problems[name] = reason
         else:
@@ -125,4 +270,4 @@ def outputs_message(returned, names) -> dict:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.argv[2], sys.argv[3])
+    main(json.loads(sys.argv[1]))

@@ -20,6 +20,7 @@ from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
 from grader.results import Report
+from grader.sandbox import CHOICES
 from grader.scaffold import scaffold
 from grader.submissions import grade_path
 from reference.finite_diff import METHODS
@@ -62,8 +63,10 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
     problem_set = problem_sets.load(problem_set_path)
     if not problem_set.selected(include_hidden):
         raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
+    hide = [*args.hide, *([args.output] if args.output else [])]   # an earlier report is no hint either
     report = grade_path(problem_set, args.submission, include_hidden, entry=args.entry,
-                        limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit})
+                        limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit},
+                        isolation=args.isolation, hide=hide)
     emit(render(args.format, report, hidden_visibility=args.hidden_visibility), args.output)
     return verdict(report, args.min_score)
 
@@ -113,7 +116,8 @@ def positive_int(text: str) -> int:
 
 def cmd_batch(args) -> int:
     options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
-                      {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility)
+                      {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility,
+                      args.isolation, tuple(args.hide))
     outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
           f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
@@ -189,6 +193,10 @@ def parser() -> argparse.ArgumentParser:
     sandbox = argparse.ArgumentParser(add_help=False)
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
     sandbox.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
+    sandbox.add_argument("--isolation", choices=CHOICES, default="auto",
+                         help="sandbox level (default: the strongest this host allows; see the README's Security model)")
+    sandbox.add_argument("--hide", action="append", default=[], metavar="PATH",
+                         help="a file or folder the submission must not read (repeatable; namespaces level)")
     entry = argparse.ArgumentParser(add_help=False)
     entry.add_argument("--entry", metavar="PATTERN", help="in a submission folder, the entry file's glob pattern "
                        "(default: the only *.py file, else submission.py, ENTRY_POINT.py, or the one defining "

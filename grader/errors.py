@@ -42,3 +42,7 @@ class ProblemSetError(GraderError):
 
 class SubmissionMissing(GraderError):
     """The submission file does not exist or is not a readable file."""
+
+
+class SandboxUnavailable(GraderError):
+    """The isolation level asked for cannot confine a submission on this host."""

@@ -12,6 +12,7 @@ from grader.diagnosis import across_problems, diagnose
 from grader.problems import Limits, Problem, ProblemSet
 from grader.results import OutputResult, ProblemResult, Report
 from grader.runner import CallOutcome, SubmissionProcess
+from grader.sandbox import sandbox_for
 from reference.scalar import GRADIENT_SHAPES, Forward, backward
 
 
@@ -87,33 +88,39 @@ def effective_limits(problem: Problem, override: dict) -> Limits:
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
           limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None,
-          diagnosis: bool = True) -> Report:
+          diagnosis: bool = True, isolation: str = "auto", hide=()) -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
     `diagnosis`, name the catalogue mistakes that reproduce each wrong output.
 
     `prepared` is `references(problem_set, include_hidden)`, when already computed.
-    The report's metadata has `execution_time` (seconds) and, when the submission could
-    not be imported before its first call, `import_error` (why)."""
+    `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
+    cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
+    must not read. The report's metadata has `isolation` (the level used),
+    `execution_time` (seconds) and, when the submission could not be imported before its
+    first call, `import_error` (why)."""
     started_at = time.monotonic()
     override = limits_override or {}
-    results, metadata = [], {}
+    sandbox = sandbox_for(problem_set.path, isolation, hide)
+    selected = prepared or references(problem_set, include_hidden)
+    results, metadata = [], {"isolation": sandbox.level.name}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
-        for problem, f, expected in (prepared or references(problem_set, include_hidden)):
+        for i, (problem, f, expected) in enumerate(selected):
             limits = effective_limits(problem, override)
             if import_failure is None and (process is None or not process.alive or process.limits != limits):
                 first_start = process is None
                 if process is not None:
                     process.close()
-                process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits)
+                process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits, sandbox,
+                                            calls=len(selected) - i)
                 started = process.start()
                 if started.reason:
                     import_failure = started
                     if first_start:
                         metadata["import_error"] = f"the submission {started.reason}"
-            outcome = import_failure or process.call(trace_of(problem, f), list(problem.grade))
-            result = problem_result(problem, expected, outcome, process)
+            outcome = import_failure or process.call(trace_of(problem, f), output_shapes(problem))
+            result = problem_result(problem, expected, outcome)
             if diagnosis:
                 result = replace(result, diagnosis=diagnose(problem, f, expected, result.outputs))
             results.append(result)
@@ -125,10 +132,13 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                   diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
 
 
-def problem_result(problem, expected, outcome: CallOutcome, process: SubmissionProcess) -> ProblemResult:
-    printed = process.captured_output()
+def output_shapes(problem: Problem) -> dict[str, tuple[int, ...]]:
+    return {name: GRADIENT_SHAPES[name](problem.T) for name in problem.grade}
+
+
+def problem_result(problem, expected, outcome: CallOutcome) -> ProblemResult:
     common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
-                  max_score=problem.points, submission_output=printed)
+                  max_score=problem.points, submission_output=outcome.output)
     if outcome.reason:
         return ProblemResult(status="error", message=f"the submission {outcome.reason}",
                              traceback=outcome.traceback, **common)

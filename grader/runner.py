@@ -1,30 +1,36 @@
-"""Run a submission in a separate, limited process and call its entry point.
+"""Run a submission in its sandbox (sandbox.py, child.py) and call its entry point.
 
-One process serves a submission's problems in turn; a call that hangs, crashes or kills
-its process is reported on its own and a fresh process is started for the next call.
-Only the child's channel messages (float64 arrays, see channel.py) come back.
+One sandbox serves a submission's problems in turn; a call that hangs, crashes or kills
+its process is reported on its own and a fresh sandbox is started for the next call.
+Only channel messages come back (a JSON header and float64 arrays, see channel.py), and
+every field of them is checked here: nothing the child says is trusted beyond its numbers.
 """
 import os
-import resource
 import select
 import signal
+import socket
 import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from grader import channel
 from grader.problems import Limits
+from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
 
-CHILD = Path(__file__).with_name("child.py")
-MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each; the report shows the start
-SHOWN_OUTPUT_BYTES = 4000
+SHOWN_OUTPUT_BYTES = 4000        # of stdout and of stderr, per call, in the report
 MAX_RESULT_BYTES = 64 << 20      # arrays a call may send back
-PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+START_SECONDS = 10.0             # for the sandbox to start, before the import's own limit
+STATUS_SECONDS = 1.0             # for the supervisor to say how the worker ended
+CLOSE_SECONDS = 2.0              # for the supervisor to kill everything and exit
+WHERE = {"start": "while starting", "import": "while importing", "call": "during the call"}
+EXPECTED = {"start": {"started"}, "import": {"ready", "no_entry_point", "error"},
+            "call": {"result", "bad_return", "error"}}
+SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
+                signal.SIGBUS: " (a bus error)"}
 
 
 @dataclass(frozen=True)
@@ -37,142 +43,207 @@ class CallOutcome:
     reason: str | None = None
     traceback: str = ""
     blocked_imports: tuple[str, ...] = ()
-
-
-def _child_environment() -> dict[str, str]:
-    env = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
-    threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {**env, **threads, "PYTHONHASHSEED": "0"}
-
-
-def _limit_resources(limits: Limits):
-    def apply():
-        memory = limits.memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+    output: str = ""             # what the submission printed meanwhile: stdout, then stderr
 
 
 class SubmissionProcess:
-    """A child process with the submission imported, ready to be called."""
+    """A sandboxed child with the submission imported, ready to be called."""
 
-    def __init__(self, submission: Path, entry_point: str, limits: Limits):
-        self.limits = limits
-        self.stdout = tempfile.TemporaryFile()
-        self.stderr = tempfile.TemporaryFile()
+    def __init__(self, submission: Path, entry_point: str, limits: Limits, sandbox: Sandbox, calls: int = 1):
+        """`submission` is resolved; `calls` bounds the calls this process will serve."""
+        self.limits, self.entry_point = limits, entry_point
+        self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self._shown_up_to = [0, 0]
+        self._carried_output = ""    # printed but not yet in an outcome
         read_fd, write_fd = os.pipe()
+        self.control, child_control = socket.socketpair()
+        settings = {**sandbox.settings(submission), "channel_fd": write_fd, "control_fd": child_control.fileno(),
+                    "submission": str(submission), "entry_point": entry_point,
+                    "rlimits": sandbox.resource_limits(limits, calls),
+                    "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-u", str(CHILD), str(write_fd), str(submission), entry_point],
-            stdin=subprocess.PIPE, stdout=self.stdout, stderr=self.stderr, pass_fds=(write_fd,),
-            env=_child_environment(), cwd=submission.parent, start_new_session=True,
-            preexec_fn=_limit_resources(limits))
+            sandbox.command(settings), stdin=subprocess.PIPE, stdout=self.stdout, stderr=self.stderr,
+            pass_fds=(write_fd, child_control.fileno()), env=child_environment(), cwd=submission.parent,
+            start_new_session=True)
         os.close(write_fd)
+        child_control.close()
         self.channel_fd = read_fd
         self.alive = True
 
     def start(self) -> CallOutcome:
-        """Wait for the import; an outcome with a reason if it failed."""
-        return self._receive(time.monotonic() + self.limits.timeout, stage="import")
+        """Wait for the sandbox, then for the import; an outcome with a reason if either failed."""
+        started = self._receive(time.monotonic() + START_SECONDS, "start")
+        if started.reason:
+            return started
+        ready = self._receive(time.monotonic() + self.limits.timeout, "import")
+        if not ready.reason:
+            self._carried_output = ready.output       # shown with the first call
+        return ready
 
-    def call(self, trace: dict, outputs: list[str]) -> CallOutcome:
+    def call(self, trace: dict, outputs: dict[str, tuple[int, ...]]) -> CallOutcome:
+        """Call the entry point on `trace`, asking for `outputs` (name → shape)."""
         deadline = time.monotonic() + self.limits.timeout
+        request = {"trace": trace, "outputs": {name: list(shape) for name, shape in outputs.items()}}
         try:
-            self._send(channel.encode({"trace": trace, "outputs": outputs}), deadline)
+            self._send(channel.encode(request), deadline)
         except TimeoutError:
             return self._fail(f"timed out after {self.limits.timeout:g} s")
         except OSError:
-            return self._fail(self._death_reason())
-        return self._receive(deadline, stage="call")
+            return self._fail(self._ending("call"))
+        return self._receive(deadline, "call")
 
     def _send(self, data: bytes, deadline: float) -> None:
         fd = self.process.stdin.fileno()
         os.set_blocking(fd, False)
         view = memoryview(data)
         while view:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
-                raise TimeoutError
+            _wait_until_ready(fd, deadline, write=True)
             view = view[os.write(fd, view[:1 << 16]):]
 
     def _receive(self, deadline: float, stage: str) -> CallOutcome:
         def read(n):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.channel_fd], [], [], remaining)[0]:
-                raise TimeoutError
+            _wait_until_ready(self.channel_fd, deadline)
             return os.read(self.channel_fd, n)
 
         try:
             message = channel.read_message(read, MAX_RESULT_BYTES)
         except TimeoutError:
-            what = "importing the submission" if stage == "import" else ""
-            return self._fail(f"timed out after {self.limits.timeout:g} s" + (f" {what}" if what else ""))
+            if stage == "start":
+                return self._fail(f"could not be started within {START_SECONDS:g} s")
+            what = " importing the submission" if stage == "import" else ""
+            return self._fail(f"timed out after {self.limits.timeout:g} s{what}")
         except EOFError:
-            return self._fail(self._death_reason())
+            if stage == "start":       # before any submission code ran: the sandbox itself failed
+                return self._fail(f"could not be started in its sandbox ({self._ending(stage)}; see its output)")
+            return self._fail(self._ending(stage))
         except channel.ChannelError as error:
             return self._fail(f"sent an unusable result: {error}")
-        return _outcome(message)
+        if self.output_overflowed():
+            return self._fail(f"printed more than {MAX_OUTPUT_BYTES >> 20} MB")
+        outcome = self._outcome(message, stage)
+        if outcome is None:
+            return self._fail(f"sent an unusable result {WHERE[stage]}")
+        return replace(outcome, output=self._new_output())
+
+    def _outcome(self, message, stage: str) -> CallOutcome | None:
+        """The outcome a well-formed message of `stage` describes; None for anything else."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind not in EXPECTED[stage]:
+            return None
+        blocked = message.get("blocked_imports", [])
+        if not (isinstance(blocked, list) and all(isinstance(name, str) for name in blocked)):
+            return None
+        outcome = CallOutcome(blocked_imports=tuple(name[:100] for name in blocked[:10]))
+        if kind == "result":
+            outputs, problems = message.get("outputs"), message.get("problems")
+            if not (isinstance(outputs, dict) and isinstance(problems, dict)):
+                return None
+            outcome = replace(outcome, outputs={k: v for k, v in outputs.items() if isinstance(v, np.ndarray)},
+                              unusable={k: str(v)[:200] for k, v in problems.items()})
+        elif kind == "no_entry_point":
+            outcome = replace(outcome, reason=f"defines no function {self.entry_point!r}")
+        elif kind == "bad_return":
+            outcome = replace(outcome, reason=str(message.get("message"))[:500])
+        elif kind == "error":
+            outcome = replace(outcome, reason=self._error_reason(message, stage),
+                              traceback=str(message.get("traceback", ""))[:4000])
+        if outcome.blocked_imports:
+            flag = f"tried to import {', '.join(outcome.blocked_imports)}, which submissions may not"
+            outcome = replace(outcome, reason=f"{outcome.reason} ({flag})" if outcome.reason else flag)
+        return outcome
+
+    def _error_reason(self, message: dict, stage: str) -> str:
+        kind, text = str(message.get("kind"))[:100], str(message.get("message"))[:1000]
+        if kind == "SystemExit":
+            return f"exited with sys.exit({text}) {WHERE[stage]}"
+        if kind == "MemoryError":
+            return f"ran out of memory {WHERE[stage]} (the limit is {self.limits.memory_mb} MB)"
+        return f"raised {kind} {WHERE[stage]}: {text}"
+
+    def _ending(self, stage: str) -> str:
+        """Why the channel closed: how the supervisor says the worker ended."""
+        if self.output_overflowed():
+            return f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
+        status = self._worker_status()
+        if status is None:
+            return f"closed its result channel {WHERE[stage]}"
+        if status >= 0:
+            return f"exited with status {status} {WHERE[stage]}"
+        number = -status
+        if number == signal.SIGXCPU:
+            return f"used more than {cpu_seconds_per_call(self.limits)} s of CPU time {WHERE[stage]}"
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"was killed by {name}{SIGNAL_HINTS.get(number, '')} {WHERE[stage]}"
+
+    def _worker_status(self) -> int | None:
+        deadline = time.monotonic() + STATUS_SECONDS
+
+        def read(n):
+            _wait_until_ready(self.control.fileno(), deadline)
+            return self.control.recv(n)
+
+        try:
+            message = channel.read_message(read, max_bytes=0)
+        except (TimeoutError, EOFError, OSError, channel.ChannelError):
+            return None
+        status = message.get("status") if isinstance(message, dict) else None
+        return status if type(status) is int else None
 
     def _fail(self, reason: str) -> CallOutcome:
         self.close()
-        return CallOutcome(reason=reason)
-
-    def _death_reason(self) -> str:
-        try:
-            code = self.process.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            return "closed its result channel"
-        if self.output_overflowed():
-            return f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
-        if code < 0:
-            name = signal.Signals(-code).name
-            hint = " (out of memory?)" if -code in (signal.SIGKILL, signal.SIGSEGV) else ""
-            return f"was killed by {name}{hint}"
-        return f"exited with status {code} during the call"
+        return CallOutcome(reason=reason, output=self._new_output())
 
     def output_overflowed(self) -> bool:
         return any(os.fstat(f.fileno()).st_size >= MAX_OUTPUT_BYTES for f in (self.stdout, self.stderr))
 
-    def captured_output(self) -> str:
-        """The start of what the submission printed (stdout, then stderr)."""
-        parts = []
-        for f in (self.stdout, self.stderr):
-            f.seek(0)
-            parts.append(f.read(SHOWN_OUTPUT_BYTES).decode(errors="replace"))
-        return "".join(parts)[:SHOWN_OUTPUT_BYTES]
+    def _new_output(self) -> str:
+        """What the submission printed since the last outcome (stdout, then stderr), each
+        cut to SHOWN_OUTPUT_BYTES. pread leaves the offset the child writes at alone."""
+        parts = [self._carried_output]
+        self._carried_output = ""
+        for i, f in enumerate(() if self.stdout.closed else (self.stdout, self.stderr)):
+            end = os.fstat(f.fileno()).st_size
+            start = min(self._shown_up_to[i], end)
+            self._shown_up_to[i] = end
+            parts.append(os.pread(f.fileno(), min(end - start, SHOWN_OUTPUT_BYTES), start).decode(errors="replace"))
+            if end - start > SHOWN_OUTPUT_BYTES:
+                parts.append(f"\n[… {end - start - SHOWN_OUTPUT_BYTES} more bytes]\n")
+        return "".join(parts)
 
     def close(self) -> None:
-        if self.alive:
-            self.alive = False
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
-            os.close(self.channel_fd)
-            self.process.stdin.close()
+        """Stop the sandbox; returns once the child and all its descendants are gone."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.control.close()                  # the supervisor kills everything, then exits
+        deadline = time.monotonic() + CLOSE_SECONDS
+        while not _has_exited(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        try:                                  # whatever is left in the group (the child is not reaped yet)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        os.close(self.channel_fd)
+        self.process.stdin.close()
+        self._carried_output = self._new_output()     # what was printed last, for _fail
+        self.stdout.close()
+        self.stderr.close()
 
 
-def _outcome(message) -> CallOutcome:
-    if not isinstance(message, dict):
-        return CallOutcome(reason="sent an unusable result")
-    kind = message.get("type")
-    if kind == "result":
-        outputs = {k: v for k, v in message.get("outputs", {}).items() if isinstance(v, np.ndarray)}
-        unusable = {str(k): str(v)[:200] for k, v in message.get("problems", {}).items()}
-        return CallOutcome(outputs=outputs, unusable=unusable)
-    if kind == "ready":
-        return CallOutcome()
-    if kind == "bad_return":
-        return CallOutcome(reason=str(message.get("message"))[:500])
-    if kind == "error":
-        blocked = tuple(str(name) for name in message.get("blocked_imports", []))[:10]
-        where = "while importing" if message.get("stage") == "import" else "during the call"
-        if message.get("kind") == "NoEntryPoint":
-            return CallOutcome(reason=str(message.get("message")))
-        text = f"raised {message.get('kind')} {where}: {message.get('message')}"[:1000]
-        if blocked:
-            text += f" (tried to import {', '.join(blocked)}, which submissions may not)"
-        return CallOutcome(reason=text, traceback=str(message.get("traceback", ""))[:4000],
-                           blocked_imports=blocked)
-    return CallOutcome(reason="sent an unusable result")
+def _has_exited(pid: int) -> bool:
+    """Without reaping it, so its pid (and process group id) stays reserved."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _wait_until_ready(fd: int, deadline: float, write: bool = False) -> None:
+    """Until `fd` can be read (or written); TimeoutError at the deadline."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    readable, writable, _ = select.select([] if write else [fd], [fd] if write else [], [], remaining)
+    if not (readable or writable):
+        raise TimeoutError

@@ -65,9 +65,9 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, pro
 
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,
                limits_override: dict | None = None, entry: str | None = None,
-               prepared: tuple[Reference, ...] | None = None) -> Report:
-    """Grade the submission at `path`, a file or a folder (see `entry_file`); `prepared`
-    as for `grade`."""
+               prepared: tuple[Reference, ...] | None = None, isolation: str = "auto", hide=()) -> Report:
+    """Grade the submission at `path`, a file or a folder (see `entry_file`); `prepared`,
+    `isolation` and `hide` as for `grade`."""
     path = Path(path)
     if path.is_dir():
         found, reason = entry_file(path, entry, problem_set.entry_point)
@@ -77,7 +77,8 @@ def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool =
         path = found
     elif not path.is_file():
         raise SubmissionMissing(f"submission {path} {'is not a file or folder' if path.exists() else 'does not exist'}")
-    return grade(problem_set, path, include_hidden, limits_override, prepared)
+    return grade(problem_set, path, include_hidden, limits_override, prepared,
+                 isolation=isolation, hide=hide)
 
 
 def student_id(path: Path) -> str:

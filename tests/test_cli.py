@@ -81,7 +81,7 @@ def test_output_file_is_written_and_stdout_stays_empty(capsys, tmp_path):
 
 @pytest.mark.parametrize("source, status, message", [
     ("def backward(trace:\n", "error", "the submission raised SyntaxError while importing"),
-    ("def forward(trace):\n    return {}\n", "error", "the submission no function 'backward' defined"),
+    ("def forward(trace):\n    return {}\n", "error", "the submission defines no function 'backward'"),
     ("def backward(trace):\n    raise ValueError('shape mismatch in my code')\n", "error",
      "the submission raised ValueError during the call: shape mismatch in my code"),
     ("def backward(trace):\n    return None\n", "error", "the submission returned NoneType, not a mapping"),

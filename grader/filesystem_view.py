@@ -1,0 +1,129 @@
+"""The filesystem a submission sees at the `namespaces` isolation level (Linux).
+
+Runs inside the child (see child.py), in the user and mount namespaces unshare(1) made,
+and imports only the standard library: it is loaded by file path.
+
+`build`, in the supervisor (which holds CAP_SYS_ADMIN in that user namespace), replaces
+the root by a fresh tmpfs holding only:
+  - the `visible` paths (system folders, the Python installation, the submission's
+    folder, a few devices), bound read-only at the same place;
+  - an empty, writable, size-limited /tmp, and a /proc of the sandbox's PID namespace;
+with every `hidden` path that shows up inside them covered by an empty folder or file.
+The old root is detached (pivot_root), so no path or `..` leads back to it.
+
+`lock`, in the worker before any submission code runs, enters a nested user and mount
+namespace: the kernel then locks every mount above (MNT_LOCKED, MNT_LOCK_READONLY), so
+the submission, root in its namespace, can neither unmount a cover nor remount anything
+writable.
+"""
+import ctypes
+import os
+import platform
+
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 0x2, 0x4, 0x8, 0x1000, 0x4000
+MNT_DETACH = 0x2
+CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
+SYS_MOUNT_SETATTR = 442                  # Linux ≥ 5.12; the same number on every architecture
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+STAGING = "/tmp"                         # where the new root is assembled before pivot_root
+TMP_SIZE = "64m"                         # the private /tmp: tmpfs pages are memory, so bounded
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in ("attr_set", "attr_clr", "propagation", "userns_fd")]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(encode(source), target.encode(), encode(fstype), flags, encode(data)), f"mount {target}")
+
+
+def _syscall(number: int, *args) -> int:
+    return _libc.syscall(ctypes.c_long(number), *args)
+
+
+def _set_readonly(path: str, readonly: bool, recursive: bool) -> None:
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0) if readonly else _MountAttr(0, MOUNT_ATTR_RDONLY, 0, 0)
+    _check(_syscall(SYS_MOUNT_SETATTR, ctypes.c_long(AT_FDCWD), path.encode(),
+                    ctypes.c_long(AT_RECURSIVE if recursive else 0), ctypes.byref(attr),
+                    ctypes.c_long(ctypes.sizeof(attr))), f"mount_setattr {path}")
+
+
+def _identity(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def _depth(path: str) -> int:
+    return path.rstrip("/").count("/")
+
+
+def _mount_point(target: str, is_dir: bool) -> None:
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+
+
+def build(visible: list[str], hidden: list[str], cwd: str) -> None:
+    """Make the submission's view this mount namespace's root, then chdir to `cwd` in it.
+
+    Paths are absolute and resolved, except that a visible symbolic link (e.g. /bin →
+    usr/bin) is recreated as a link. Requires a private mount namespace."""
+    visible = sorted((p for p in set(visible) if os.path.lexists(p)), key=_depth)
+    links = {p: os.readlink(p) for p in visible if os.path.islink(p)}
+    kept = [p for p in visible if p not in links
+            and not any(p.startswith(q.rstrip("/") + "/") for q in visible if q != p and q not in links)]
+    anchors = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in kept}      # before STAGING is covered
+    is_dir = {p: os.path.isdir(p) for p in kept}
+    covered = {p: _identity(p) for p in hidden if os.path.exists(p)}
+    new = lambda path: STAGING + path  # noqa: E731  (where `path` lands in the new root)
+
+    _mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    private_tmp = "/tmp" not in kept
+    if private_tmp:
+        _mount_point(new("/tmp"), True)
+        _mount("tmpfs", new("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMP_SIZE},mode=1777")
+    for path in kept:
+        _mount_point(new(path), is_dir[path])
+        _mount(f"/proc/self/fd/{anchors[path]}", new(path), None, MS_BIND | MS_REC)
+        os.close(anchors[path])
+    for path, target in links.items():
+        _mount_point(os.path.dirname(new(path)), True)
+        os.symlink(target, new(path))
+    for path, identity in covered.items():
+        if os.path.exists(new(path)) and _identity(new(path)) == identity:
+            if os.path.isdir(new(path)):
+                _mount("tmpfs", new(path), "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,mode=755")
+            else:
+                _mount("/dev/null", new(path), None, MS_BIND)
+    _mount_point(new("/proc"), True)
+    _mount("proc", new("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _set_readonly(STAGING, readonly=True, recursive=True)
+    if private_tmp:
+        _set_readonly(new("/tmp"), readonly=False, recursive=False)
+
+    os.chdir(STAGING)
+    pivot_root = SYS_PIVOT_ROOT.get(platform.machine())
+    if pivot_root is None:
+        raise OSError(f"pivot_root: no system call number known for {platform.machine()}")
+    _check(_syscall(pivot_root, b".", b"."), "pivot_root")          # the old root now lies on top
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir(cwd)
+
+
+def lock() -> None:
+    """Enter a nested user and mount namespace, which locks every mount made by `build`.
+    The calling process must be single-threaded (a fresh fork is)."""
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")

@@ -1,0 +1,154 @@
+"""How a submission's process is confined: the isolation levels, strongest first, the one
+this host allows, and the limits the submission runs under. The child applies them
+(child.py, filesystem_view.py); the README's "Security model" says what each protects.
+
+Adding a level is one entry in LEVELS: the command that wraps the child, and whether the
+child builds the private filesystem view inside it.
+"""
+import functools
+import json
+import math
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import grader
+import reference
+from grader.errors import SandboxUnavailable
+from grader.problems import Limits
+
+CHILD = Path(__file__).with_name("child.py")
+MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each, over the process's life
+MAX_OPEN_FILES = 64
+MAX_PROCESSES = 64               # where the kernel counts them for the sandbox alone (not for root)
+PROBE_SECONDS = 10.0
+PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+# What the submission sees at the namespaces level besides its own folder and Python.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+                "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/ssl/private")
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    wrapper: tuple[str, ...]     # the command put before the child's own
+    private_view: bool           # the child builds filesystem_view.build's root
+
+
+LEVELS = {level.name: level for level in (
+    Level("namespaces", ("unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--ipc",
+                         "--uts", "--fork", "--kill-child"), private_view=True),
+    Level("rlimits", (), private_view=False),
+)}
+CHOICES = ("auto", *LEVELS)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How every process of one grading run is confined."""
+    level: Level
+    visible: tuple[str, ...]     # bound read-only into the submission's root (private_view only)
+    hidden: tuple[str, ...]      # covered wherever they show up in it
+    user: int | None             # the uid the worker switches to, if any (rlimits level as root)
+
+    def command(self, settings: dict) -> list[str]:
+        """The child's command line; `settings` is what child.py reads (see its docstring)."""
+        return [*self.level.wrapper, sys.executable, "-I", "-B", "-u", str(CHILD), json.dumps(settings)]
+
+    def settings(self, submission: Path) -> dict:
+        """The confinement part of the child's settings, for `submission` (resolved)."""
+        view = {"visible": [*self.visible, str(submission.parent)], "hidden": list(self.hidden),
+                "cwd": str(submission.parent)}
+        return {"view": view if self.level.private_view else None, "user": self.user}
+
+    def resource_limits(self, limits: Limits, calls: int) -> dict[str, int]:
+        """setrlimit values (soft = hard) for a worker serving `calls` calls. CPU time is
+        budgeted for the import and every call; the worker lowers the soft CPU limit to
+        `cpu_seconds_per_call(limits)` more before each call."""
+        rlimits = {"RLIMIT_AS": limits.memory_mb << 20, "RLIMIT_CPU": cpu_seconds_per_call(limits) * (calls + 1),
+                   "RLIMIT_FSIZE": MAX_OUTPUT_BYTES, "RLIMIT_NOFILE": MAX_OPEN_FILES, "RLIMIT_CORE": 0}
+        if self.level.private_view or self.user is not None:
+            rlimits["RLIMIT_NPROC"] = MAX_PROCESSES
+        return rlimits
+
+
+def cpu_seconds_per_call(limits: Limits) -> int:
+    """CPU seconds a call may use: the timeout rounded up, plus one (rlimits count whole
+    seconds; one thread uses no more CPU than wall-clock time, so the timeout comes first)."""
+    return math.ceil(limits.timeout) + 1
+
+
+def child_environment() -> dict[str, str]:
+    """The child's whole environment: nothing of the grader's beyond locale and PATH."""
+    env = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    return {**env, **threads, "PYTHONHASHSEED": "0"}
+
+
+def _python_paths() -> list[str]:
+    return sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)})
+
+
+def _package_dir(package) -> str:
+    return os.path.realpath(os.path.dirname(package.__file__))
+
+
+def _unprivileged_uid() -> int:
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return 65534
+
+
+@functools.cache
+def unavailable(name: str) -> str | None:
+    """Why level `name` cannot confine a submission on this host, or None when it can.
+
+    A trial run of the child's whole set-up (namespaces, the private root, the nested
+    namespace that locks it), done once per grader process."""
+    level = LEVELS[name]
+    if not level.wrapper:
+        return None
+    if shutil.which(level.wrapper[0]) is None:
+        return f"{level.wrapper[0]} is not installed"
+    trial = Sandbox(level, tuple(SYSTEM_PATHS) + tuple(_python_paths()), (_package_dir(grader), *SYSTEM_SECRETS), None)
+    settings = {**trial.settings(CHILD), "probe": True}
+    try:
+        done = subprocess.run(trial.command(settings), env=child_environment(), capture_output=True,
+                              text=True, timeout=PROBE_SECONDS, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return lines[-1] if lines else f"the trial run exited with status {done.returncode}"
+    return None
+
+
+def choose(requested: str = "auto") -> Level:
+    """The level to use: the strongest available for "auto", else the one named.
+    Raises SandboxUnavailable when a named level cannot run here."""
+    if requested == "auto":
+        return next(LEVELS[name] for name in LEVELS if unavailable(name) is None)
+    if requested not in LEVELS:
+        raise SandboxUnavailable(f"unknown isolation level {requested!r}: choose one of {', '.join(CHOICES)}")
+    reason = unavailable(requested)
+    if reason:
+        raise SandboxUnavailable(f"isolation level {requested!r} is not available here: {reason}")
+    return LEVELS[requested]
+
+
+def sandbox_for(problem_set: str | Path, isolation: str = "auto", hide=()) -> Sandbox:
+    """The confinement for grading against `problem_set`: the problem set, the grader's and
+    the reference's sources, system secrets and every path in `hide` are never readable
+    (at the namespaces level, where the view is private)."""
+    level = choose(isolation)
+    hidden = (_package_dir(grader), _package_dir(reference), os.path.realpath(problem_set),
+              *SYSTEM_SECRETS, *(os.path.realpath(p) for p in hide))
+    user = _unprivileged_uid() if not level.private_view and os.geteuid() == 0 else None
+    return Sandbox(level, tuple(SYSTEM_PATHS) + tuple(_python_paths()), hidden, user)
