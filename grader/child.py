@@ -150,7 +150,8 @@ def confine(settings: dict) -> int:
         os.setuid(settings["user"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     for name, value in settings.get("rlimits", {}).items():
-        set_limit(getattr(resource, name), value, value)
+        if hasattr(resource, name):           # every one exists on Linux
+            set_limit(getattr(resource, name), value, value)
     return requests
 
 

@@ -24,11 +24,12 @@ from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_sec
 SHOWN_OUTPUT_BYTES = 4000        # of stdout and of stderr, per call, in the report
 MAX_RESULT_BYTES = 64 << 20      # arrays a call may send back
 START_SECONDS = 10.0             # for the sandbox to start, before the import's own limit
-STATUS_SECONDS = 1.0             # for the supervisor to say how the worker ended
+STATUS_SECONDS = 1.0             # at least, for the supervisor to say how the worker ended
 CLOSE_SECONDS = 2.0              # for the supervisor to kill everything and exit
 WHERE = {"start": "while starting", "import": "while importing", "call": "during the call"}
 EXPECTED = {"start": {"started"}, "import": {"ready", "no_entry_point", "error"},
             "call": {"result", "bad_return", "error"}}
+OUTPUT_OVERFLOW = f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
 SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
                 signal.SIGBUS: " (a bus error)"}
 
@@ -76,6 +77,7 @@ class SubmissionProcess:
         if started.reason:
             return started
         ready = self._receive(time.monotonic() + self.limits.timeout, "import")
+        ready = replace(ready, output=started.output + ready.output)    # the import may print before we look
         if not ready.reason:
             self._carried_output = ready.output       # shown with the first call
         return ready
@@ -87,9 +89,9 @@ class SubmissionProcess:
         try:
             self._send(channel.encode(request), deadline)
         except TimeoutError:
-            return self._fail(f"timed out after {self.limits.timeout:g} s")
+            return self._fail(self._timed_out("call"))
         except OSError:
-            return self._fail(self._ending("call"))
+            return self._fail(self._ending("call", deadline))
         return self._receive(deadline, "call")
 
     def _send(self, data: bytes, deadline: float) -> None:
@@ -108,18 +110,15 @@ class SubmissionProcess:
         try:
             message = channel.read_message(read, MAX_RESULT_BYTES)
         except TimeoutError:
-            if stage == "start":
-                return self._fail(f"could not be started within {START_SECONDS:g} s")
-            what = " importing the submission" if stage == "import" else ""
-            return self._fail(f"timed out after {self.limits.timeout:g} s{what}")
+            return self._fail(self._timed_out(stage))
         except EOFError:
             if stage == "start":       # before any submission code ran: the sandbox itself failed
-                return self._fail(f"could not be started in its sandbox ({self._ending(stage)}; see its output)")
-            return self._fail(self._ending(stage))
+                return self._fail(f"could not be started in its sandbox ({self._ending(stage, deadline)}; see its output)")
+            return self._fail(self._ending(stage, deadline))
         except channel.ChannelError as error:
             return self._fail(f"sent an unusable result: {error}")
         if self.output_overflowed():
-            return self._fail(f"printed more than {MAX_OUTPUT_BYTES >> 20} MB")
+            return self._fail(OUTPUT_OVERFLOW)
         outcome = self._outcome(message, stage)
         if outcome is None:
             return self._fail(f"sent an unusable result {WHERE[stage]}")
@@ -160,11 +159,17 @@ class SubmissionProcess:
             return f"ran out of memory {WHERE[stage]} (the limit is {self.limits.memory_mb} MB)"
         return f"raised {kind} {WHERE[stage]}: {text}"
 
-    def _ending(self, stage: str) -> str:
-        """Why the channel closed: how the supervisor says the worker ended."""
+    def _timed_out(self, stage: str) -> str:
+        if stage == "start":
+            return f"could not be started within {START_SECONDS:g} s"
+        return f"timed out after {self.limits.timeout:g} s" + (" importing the submission" if stage == "import" else "")
+
+    def _ending(self, stage: str, deadline: float) -> str:
+        """Why the channel closed: how the supervisor says the worker ended (it may take
+        until the stage's deadline, or STATUS_SECONDS, to say)."""
         if self.output_overflowed():
-            return f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
-        status = self._worker_status()
+            return OUTPUT_OVERFLOW
+        status = self._worker_status(max(deadline, time.monotonic() + STATUS_SECONDS))
         if status is None:
             return f"closed its result channel {WHERE[stage]}"
         if status >= 0:
@@ -178,9 +183,8 @@ class SubmissionProcess:
             name = f"signal {number}"
         return f"was killed by {name}{SIGNAL_HINTS.get(number, '')} {WHERE[stage]}"
 
-    def _worker_status(self) -> int | None:
-        deadline = time.monotonic() + STATUS_SECONDS
-
+    def _worker_status(self, deadline: float) -> int | None:
+        """The worker's exit status (negative: the signal that killed it), or None."""
         def read(n):
             _wait_until_ready(self.control.fileno(), deadline)
             return self.control.recv(n)
@@ -219,10 +223,11 @@ class SubmissionProcess:
             return
         self.alive = False
         self.control.close()                  # the supervisor kills everything, then exits
-        deadline = time.monotonic() + CLOSE_SECONDS
-        while not _has_exited(self.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        try:                                  # whatever is left in the group (the child is not reaped yet)
+        try:
+            self.process.wait(timeout=CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        try:                                  # whatever is left in its process group
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
@@ -232,11 +237,6 @@ class SubmissionProcess:
         self._carried_output = self._new_output()     # what was printed last, for _fail
         self.stdout.close()
         self.stderr.close()
-
-
-def _has_exited(pid: int) -> bool:
-    """Without reaping it, so its pid (and process group id) stays reserved."""
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _wait_until_ready(fd: int, deadline: float, write: bool = False) -> None:

@@ -61,8 +61,9 @@ def processes_naming(marker: str) -> list[int]:
 def grade_attack(tmp_path, capsys):
     """grade_attack(name, *options, isolation="auto") grades tests/hostile/NAME.py against
     test_cli's two-problem set from the CLI, with --output and --timeout 1 (options may
-    override it), and returns a Graded. The submission gets a world-readable folder of
-    its own (at the rlimits level as root it runs as nobody), beside an honest correct.py."""
+    override it; "{folder}" in one is the submission's folder), and returns a Graded. The
+    submission gets a world-readable folder of its own (at the rlimits level as root it
+    runs as nobody), beside an honest correct.py and an answers.txt."""
     folders = []
     listener = socket.create_server(("127.0.0.1", 0))
 
@@ -80,14 +81,15 @@ def grade_attack(tmp_path, capsys):
         elsewhere = tmp_path / "another-student" / "solution.py"      # anything outside its view
         elsewhere.parent.mkdir(exist_ok=True)
         elsewhere.write_text("def backward(trace): ...\n")
+        (folder / "answers.txt").write_text("what an instructor left beside the submission\n")
         (folder / "targets.json").write_text(json.dumps({
             "reference": str(ROOT / "reference" / "scalar.py"), "grader": str(ROOT / "grader" / "grading.py"),
-            "problem_set": str(problem_set), "elsewhere": str(elsewhere), "report": str(report),
-            "port": listener.getsockname()[1]}))
+            "problem_set": str(problem_set), "elsewhere": str(elsewhere), "answers": str(folder / "answers.txt"),
+            "report": str(report), "port": listener.getsockname()[1]}))
         for path in folder.iterdir():
             path.chmod(path.stat().st_mode | stat.S_IROTH)
-        code = main(["grade", str(problem_set), str(folder / "submission.py"), "--format", "json",
-                     "--output", str(report), "--isolation", isolation, "--timeout", "1", *options])
+        code = main(["grade", str(problem_set), str(folder / "submission.py"), "--format", "json", "--output",
+                     str(report), "--isolation", isolation, "--timeout", "1", *(o.format(folder=folder) for o in options)])
         assert capsys.readouterr().out == ""
         document = json.loads(report.read_text())
         jsonschema.validate(document, REPORT_SCHEMA)
@@ -114,11 +116,9 @@ ATTACKS = [
     ("forged_stdout", [], ("failed", 0, "dL_ds first diverges at t = 4; dL_dw differs; dL_dv differs"), "failed"),
     ("sys_exit", [], ("error", 0, "the submission exited with sys.exit(0) during the call"), "passed"),
     ("os_exit", [], ("error", 0, "the submission exited with status 0 during the call"), "passed"),
-    ("daemon_rewrites_report", [], ("passed", 10, "every graded output matches"), "passed"),
     ("monkeypatched_comparisons", [], ("failed", 0, "dL_ds first diverges at t = 4"), "failed"),
     ("lying_numbers", [], ("failed", 0, "dL_ds first diverges at t = 4; dL_dw differs; dL_dv differs"), "failed"),
     ("output_flood", [], ("error", 0, "the submission printed more than 16 MB"), "passed"),
-    ("process_storm", [], ("passed", 10, "every graded output matches"), "passed"),
     ("nan_inf", [], ("error", 2, "dL_ds is NaN at t = 2; dL_dw is infinite"), "error"),
     ("wrong_shapes", [], ("error", 0, "dL_ds has shape (4, 1), expected (4,); dL_dw has 2 values, expected shape (); "
                                       "dL_dv is a str, not numbers"), "error"),
@@ -154,26 +154,27 @@ def test_attack_is_contained_with_its_exact_outcome(grade_attack, name, options,
     assert graded.leftovers == []
 
 
-# Attacks whose outcome is the same at every level, graded at each one.
-EVERY_LEVEL = ["infinite_loop", "os_exit", "segfault", "output_flood", "process_storm", "daemon_rewrites_report",
-               "forged_stdout", "import_reference"]
+# Attacks whose outcome is the same at every level, graded at the weaker one too (the table
+# above runs at "auto": the strongest this host allows).
+EVERY_LEVEL = ["infinite_loop", "os_exit", "segfault", "output_flood", "forged_stdout", "import_reference"]
 
 
-@pytest.mark.parametrize("isolation", LEVELS)
 @pytest.mark.parametrize("name", EVERY_LEVEL)
-def test_attack_is_contained_at_every_isolation_level(grade_attack, name, isolation):
+def test_attack_is_contained_at_the_rlimits_level(grade_attack, name):
     _, options, (status, score, message), second_status = next(a for a in ATTACKS if a[0] == name)
-    graded = grade_attack(name, *options, isolation=isolation)
-    assert graded.report["metadata"] == {"isolation": isolation}
+    graded = grade_attack(name, *options, isolation="rlimits")
+    assert graded.report["metadata"] == {"isolation": "rlimits"}
     assert (graded.first["status"], graded.first["score"], graded.second["status"]) == (status, score, second_status)
     assert message in graded.first["message"]
     assert graded.leftovers == []
 
 
-def test_report_file_is_the_graders_after_a_daemon_tried_to_rewrite_it(grade_attack):
-    graded = grade_attack("daemon_rewrites_report")
+@pytest.mark.parametrize("isolation", LEVELS)
+def test_a_daemon_that_ran_is_gone_and_the_report_is_the_graders(grade_attack, isolation):
+    graded = grade_attack("daemon_rewrites_report", isolation=isolation)
     report = Path(json.loads((graded.folder / "targets.json").read_text())["report"])
-    assert graded.leftovers == []
+    assert (graded.code, graded.report["score"], graded.leftovers) == (0, 14, [])
+    assert graded.first["submission_output"] == "daemon up\n"
     assert json.loads(report.read_text()) == graded.report
 
 
@@ -197,9 +198,12 @@ def test_raised_error_shows_only_the_students_frames(grade_attack):
     assert "child.py" not in traceback and traceback.endswith("ValueError: my bug\n")
 
 
-def test_process_storm_children_are_all_gone_when_the_grader_returns(grade_attack):
-    graded = grade_attack("process_storm")
-    assert (graded.first["status"], graded.leftovers) == ("passed", [])
+@pytest.mark.parametrize("isolation", LEVELS)
+def test_process_storm_children_are_all_gone_when_the_grader_returns(grade_attack, isolation):
+    graded = grade_attack("process_storm", isolation=isolation)
+    started = int(graded.first["submission_output"].removeprefix("children started: "))
+    assert (graded.code, graded.report["score"], graded.leftovers) == (0, 14, [])
+    assert started > 0
 
 
 @NAMESPACES
@@ -215,9 +219,15 @@ def test_kill_everything_reaches_only_the_sandbox(grade_attack):
 
 
 @NAMESPACES
-def test_hidden_files_are_not_readable(grade_attack):
+def test_only_the_submissions_own_folder_is_readable(grade_attack):
     graded = grade_attack("reads_hidden_files")
     assert graded.first["status"] == "passed"
+    assert graded.first["submission_output"] == "readable: ['answers']\n"
+
+
+@NAMESPACES
+def test_hide_covers_a_file_in_the_submissions_folder(grade_attack):
+    graded = grade_attack("reads_hidden_files", "--hide", "{folder}/answers.txt")
     assert graded.first["submission_output"] == "readable: []\n"
 
 
@@ -230,7 +240,7 @@ def test_problem_set_beside_the_submission_is_hidden_too(grade_attack, tmp_path,
     targets = json.loads((graded.folder / "targets.json").read_text())
     (graded.folder / "targets.json").write_text(json.dumps({**targets, "problem_set": str(beside)}))
     assert main(["grade", str(beside), str(graded.folder / "submission.py"), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["problems"][0]["submission_output"] == "readable: []\n"
+    assert json.loads(capsys.readouterr().out)["problems"][0]["submission_output"] == "readable: ['answers']\n"
 
 
 @NAMESPACES
@@ -255,7 +265,7 @@ def test_limits_are_applied_and_the_trace_holds_no_gradient(grade_attack):
     printed = grade_attack("reports_limits").first["submission_output"].splitlines()
     assert printed == ["uid 65534",                     # unmapped in the worker's nested user namespace
                        "RLIMIT_AS 1073741824 1073741824",
-                       "RLIMIT_CPU 3 6",         # 1 s used at most, + 2 per call; 2 s × (2 calls + import)
+                       "RLIMIT_CPU 3 6",         # soft: ⌈CPU used⌉ = 1, + 2 s a call; hard: 2 s × (2 calls + import)
                        "RLIMIT_FSIZE 16777216 16777216",
                        "RLIMIT_NOFILE 64 64",
                        "RLIMIT_NPROC 64 64",

@@ -1,5 +1,6 @@
-"""Tries to read the reference, the grader, the problem set and a file elsewhere on
-the machine by path (targets.json beside it names them), prints what it could read, answers honestly."""
+"""Tries to read the reference, the grader, the problem set, a file elsewhere on the
+machine and answers.txt in its own folder, by path (targets.json beside it names them),
+prints what it could read, and answers honestly."""
 import json
 import os
 
@@ -17,5 +18,5 @@ def readable(path):
 
 def backward(trace):
     if trace["T"] == 4:
-        print("readable:", [name for name in ("reference", "grader", "problem_set", "elsewhere") if readable(targets[name])])
+        print("readable:", [name for name in ("reference", "grader", "problem_set", "elsewhere", "answers") if readable(targets[name])])
     return honest(trace)
