@@ -127,9 +127,10 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
     student, path = task
     options: Options = _worker["options"]
     try:
+        classmates = [str(p) for p in path.parent.iterdir() if p != path]     # else `from bob import backward`
         report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
                             limits_override=options.limits_override, prepared=_worker["prepared"],
-                            isolation=options.isolation, hide=options.hide)
+                            isolation=options.isolation, hide=(*options.hide, *classmates, str(options.out_dir)))
         for name in options.formats:
             write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}",
                              render(name, report, hidden_visibility=options.hidden_visibility), parents=True)

@@ -300,3 +300,16 @@ def test_an_unavailable_level_asked_for_exits_2(no_unshare, capsys):
     assert code == 2
     assert capsys.readouterr().err == ("bptt-grade: isolation level 'namespaces' is not available here: "
                                        "no-such-unshare is not installed\n")
+
+
+@NAMESPACES
+def test_batch_hides_classmates_from_each_other(tmp_path):
+    """In a class folder of .py files each file's folder is the class's: a copy of a
+    correct classmate must not import it."""
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "ada.py").write_text("def backward(trace):\n    return {}\n")
+    (tmp_path / "class" / "copycat.py").write_text("from ada import backward\n")
+    (tmp_path / "set.yaml").write_text(SMALL_SET)
+    assert main(["batch", str(tmp_path / "set.yaml"), str(tmp_path / "class"), "-o", str(tmp_path / "out")]) == 0
+    copycat = json.loads((tmp_path / "out" / "json" / "copycat.json").read_text())["problems"][0]
+    assert copycat["message"] == "the submission raised ModuleNotFoundError while importing: No module named 'ada'"
