@@ -63,6 +63,10 @@ set -euo pipefail
 AUTOGRADER="${AUTOGRADER:-/autograder}"
 SOURCE="$AUTOGRADER/source"
 mkdir -p "$AUTOGRADER/results"
+# In Docker the sandbox is the rlimits level and the submission runs as nobody (README:
+# Security model): the problem set and the grader are not for it to read; its own files are.
+chmod -R o-rwx "$SOURCE" || true
+chmod -R o+rX "$AUTOGRADER/submission" || true
 status=0
 PYTHONPATH="$SOURCE/@SOURCE_DIR@" "$(cat "$SOURCE/.python")" -P -m grader grade "$SOURCE/@PROBLEM_SET@" \
     "$AUTOGRADER/submission" --include-hidden --format gradescope --output "$AUTOGRADER/results/results.json" \
@@ -88,6 +92,8 @@ if [ -z "$PYTHON" ] || ! has_dependencies; then
     echo '{"gradable": false, "format_errors": ["the grading image has no Python >= 3.11 with numpy, pyyaml and jsonschema: enable networking for the job, or use an image that has them"]}' > "$RESULTS"
     exit 0
 fi
+chmod -R o-rwx "$TESTS" || true                 # as in run_autograder: not for the submission,
+chmod -R o+rX "$GRADE/student" || true         # which may run as nobody, to read
 status=0
 PYTHONPATH="$TESTS/@SOURCE_DIR@" "$PYTHON" -P -m grader grade "$TESTS/@PROBLEM_SET@" "$GRADE/student" \
     --include-hidden --format prairielearn --output "$RESULTS" @OPTIONS@ || status=$?
