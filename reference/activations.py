@@ -51,12 +51,15 @@ def _softplus(z):
 
 
 def _tanh_derivative(s):
-    return 1 - np.tanh(s) ** 2
+    """sech²(s) = 4e^{−2|s|}/(1 + e^{−2|s|})²: unlike 1 − tanh²(s), keeps its relative
+    precision where tanh saturates."""
+    e = np.exp(-2 * np.abs(s))
+    return 4 * e / (1 + e) ** 2
 
 
 def _sigmoid_derivative(s):
-    sig = _sigmoid(s)
-    return sig * (1 - sig)
+    """σ(s)·σ(−s): unlike σ(1 − σ), keeps its relative precision where σ saturates."""
+    return _sigmoid(s) * _sigmoid(-s)
 
 
 LEAKY_SLOPE = 0.01

@@ -44,6 +44,14 @@ def test_complex_step_of_every_activation_is_its_derivative(name):
     np.testing.assert_allclose(a.value(s + 1e-20j).imag / 1e-20, a.derivative(s), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("name, s, exact", [
+    ("tanh", 20.0, 4 * np.exp(-40.0) / (1 + np.exp(-40.0)) ** 2),
+    ("sigmoid", -40.0, np.exp(-40.0) / (1 + np.exp(-40.0)) ** 2),
+])
+def test_saturated_derivatives_keep_their_relative_precision(name, s, exact):
+    assert ACTIVATIONS[name].derivative(np.array([s, -s])) == pytest.approx([exact, exact], rel=1e-14)
+
+
 def test_softplus_and_sigmoid_do_not_overflow():
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         assert ACTIVATIONS["softplus"].value(np.array([1000.0]))[0] == 1000.0
