@@ -94,8 +94,9 @@ def _runs(f: Forward, perturbations) -> tuple[_Runs, list[np.ndarray]]:
 def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
     """Run every perturbed forward from its start step to T.
 
-    Returns per run: Σ_{k ≥ start} weight_k·ℓ_k; Σ_k |weight_k·ℓ_k| (of the imaginary
-    parts for a complex step), for rounding estimates; the number of steps it ran; and
+    Returns per run: Σ_{k ≥ start} weight_k·ℓ_k; Σ_k c_k·|weight_k·ℓ_k| (of the imaginary
+    parts for a complex step, with c_k the loss's conditioning at ŷ_k), for rounding
+    estimates; the number of steps it ran; and
     whether it crossed a kink of φ or θ."""
     T = len(f.x)
     weights = rnn.loss.weights(T)
@@ -106,6 +107,7 @@ def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
     h_prev = np.zeros(R, dtype=dtype)
     total = np.zeros(R, dtype=dtype)
     magnitude = np.zeros(R)
+    conditioning = rnn.loss.conditioning(f.y_hat)
     kinked = np.zeros(R, dtype=bool)
     has_kinks = bool(rnn.phi.kinks or rnn.theta.kinks)
     active_until = np.searchsorted(runs.start, np.arange(T), side="right")
@@ -124,7 +126,7 @@ def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
         if weights[k]:
             term = weights[k] * rnn.loss.term(rnn.theta.value(h), f.y[k])
             total[:n] += term
-            magnitude[:n] += np.abs(term.imag if np.iscomplexobj(term) else term)
+            magnitude[:n] += conditioning[k] * np.abs(term.imag if np.iscomplexobj(term) else term)
         if has_kinks:
             kinked[:n] |= _crosses(rnn.phi, s, f.s[k]) | _crosses(rnn.theta, h, f.h[k + 1])
         h_prev[:n] = h

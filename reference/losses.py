@@ -18,6 +18,9 @@ class Loss:
     weights: Callable[[int], np.ndarray]                               # T → shape (T,)
     prediction_range: tuple[float, float] | None = None   # θ's range must lie inside
     label_range: tuple[float, float] | None = None        # closed interval for y_t
+    # How much rounding ŷ_t (relative error ε) can magnify the error of term'(ŷ_t, y_t):
+    # ŷ → shape (T,). 1 where the term is well conditioned.
+    conditioning: Callable[[np.ndarray], np.ndarray] = np.ones_like
 
 
 LOSSES: dict[str, Loss] = {}
@@ -52,7 +55,9 @@ register(Loss("mean_squared_error", lambda y_hat, y: (y_hat - y) ** 2,
 register(Loss("binary_cross_entropy",
               lambda y_hat, y: -(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat)),
               lambda y_hat, y: (y_hat - y) / (y_hat * (1 - y_hat)),
-              _every_step, prediction_range=(0.0, 1.0), label_range=(0.0, 1.0)))
+              _every_step, prediction_range=(0.0, 1.0), label_range=(0.0, 1.0),
+              # log(1 − ŷ) near ŷ = 1 (and log ŷ near 0) loses ε/(1 − ŷ) of relative precision
+              conditioning=lambda y_hat: 1 / np.minimum(y_hat, 1 - y_hat)))
 register(Loss("last_step_squared_error", _half_square, _difference, _last_step))
 
 

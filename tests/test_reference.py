@@ -92,7 +92,7 @@ def test_reference_agrees_with_finite_differences(model, w, v, h0, T, seed):
     for name, estimate in estimates.items():
         check = check_output(name, ref[name], estimate, scale)
         assert check.agrees, (name, check)
-        if rnn.complex_step:
+        if rnn.complex_step and np.all(rnn.loss.conditioning(f.y_hat) < 1e6):   # not saturated
             assert np.abs(estimate.value - ref[name]).max() <= 1e-7 * max(np.abs(ref[name]).max(), scale * 1e-5)
 
 
