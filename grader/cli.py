@@ -7,6 +7,7 @@ catalogue mistake no problem catches; 2 nothing could be graded.
 """
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -278,3 +279,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("bptt-grade: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:        # the reader went away (`| head`): stop quietly, as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -4,7 +4,8 @@ An output agrees when, at every element not flagged as crossing a kink, the diff
 |ref − fd| is within RTOL of the output's size max(‖ref‖∞, ‖fd‖∞), or within ERROR_MARGIN
 times the finite differences' own error estimate, or below FLOOR times the largest
 gradient of the whole problem (an output that vanishes, say ∂L/∂w = 0 at w = 0, is
-compared on the problem's scale, not its own).
+compared on the problem's scale, not its own). A value that is not finite on either
+side (binary cross-entropy at ŷ = 1, say) disagrees.
 """
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ def check_output(name: str, ref, estimate, problem_scale: float = 0.0) -> Output
     scale = max(np.abs(ref).max(initial=0.0), np.abs(fd).max(initial=0.0))
     relative = float(difference.max(initial=0.0) / scale) if scale > 0 else 0.0
     bad = ((difference > ERROR_MARGIN * error) & (difference > RTOL * scale)
-           & (difference > FLOOR * problem_scale))
+           & (difference > FLOOR * problem_scale)) | ~(np.isfinite(ref) & np.isfinite(fd))
     steps = (lambda mask: [int(t) for t in np.flatnonzero(mask)[::-1] + 1])
     return OutputCheck(name, estimate.method, relative, float(error.max(initial=0.0)),
                        steps(bad), steps(kink), not bad.any())

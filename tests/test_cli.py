@@ -167,3 +167,9 @@ def test_console_script_runs_as_a_module():
 def test_usage_error_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-m", "grader", "grade"], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "usage:" in done.stderr
+
+
+def test_a_closed_pipe_ends_quietly_with_141():
+    done = subprocess.run(f"{sys.executable} -m grader check-reference {SHIPPED_SET} | head -1",
+                          shell=True, capture_output=True, text=True, executable="/bin/bash")
+    assert done.stdout.startswith("tanh-identity-squared: agrees") and "Traceback" not in done.stderr
