@@ -30,4 +30,5 @@ def test_bench_run_quick_prints_the_table():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert all(figure in done.stdout for figure in ("FD check, scalar", "FD accuracy", "Batch grading",
-                                                    "sandbox overhead", "containment"))
+                                                    "sandbox overhead", "containment",
+                                                    "Memory, batch peak RSS"))
