@@ -88,7 +88,10 @@ def kill_when_closed(control: socket.socket, worker: int) -> None:
         control.recv(1)
     except OSError:
         pass
-    os.kill(worker, signal.SIGKILL)
+    try:
+        os.kill(worker, signal.SIGKILL)
+    except ProcessLookupError:
+        pass                                      # it has ended meanwhile
 
 
 def kill_descendants() -> None:
