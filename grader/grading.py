@@ -88,14 +88,16 @@ def effective_limits(problem: Problem, override: dict) -> Limits:
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
           limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None,
-          diagnosis: bool = True, isolation: str = "auto", hide=()) -> Report:
+          diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote") -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
     `diagnosis`, name the catalogue mistakes that reproduce each wrong output.
 
     `prepared` is `references(problem_set, include_hidden)`, when already computed.
     `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
     cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
-    must not read. The report's metadata has `isolation` (the level used),
+    must not read; `start` is how each sandbox begins ("zygote": forked from a clean,
+    pre-started process; "fresh": a new interpreter), the same confinement either way.
+    The report's metadata has `isolation` (the level used),
     `execution_time` (seconds) and, when the submission could not be imported before its
     first call, `import_error` (why)."""
     started_at = time.monotonic()
@@ -113,7 +115,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                 if process is not None:
                     process.close()
                 process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits, sandbox,
-                                            calls=len(selected) - i)
+                                            calls=len(selected) - i, start=start)
                 started = process.start()
                 if started.reason:
                     import_failure = started

@@ -8,8 +8,11 @@ every field of them is checked here: nothing the child says is trusted beyond it
 import os
 import select
 import signal
+import json
 import socket
+import struct
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -21,6 +24,9 @@ from grader import channel
 from grader.problems import Limits
 from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
 
+ZYGOTE = Path(__file__).with_name("zygote.py")
+ZYGOTE_LENGTH = struct.Struct("<Q")   # zygote.LENGTH: a request's size, sent with its file descriptors
+ZYGOTE_TITLE_ROOM = 4096             # bytes of command line for the titles zygote.retitle writes
 SHOWN_OUTPUT_BYTES = 4000        # of stdout and of stderr, per call, in the report
 MAX_RESULT_BYTES = 64 << 20      # arrays a call may send back
 START_SECONDS = 10.0             # for the sandbox to start, before the import's own limit
@@ -50,24 +56,25 @@ class CallOutcome:
 class SubmissionProcess:
     """A sandboxed child with the submission imported, ready to be called."""
 
-    def __init__(self, submission: Path, entry_point: str, limits: Limits, sandbox: Sandbox, calls: int = 1):
-        """`submission` is resolved; `calls` bounds the calls this process will serve."""
+    def __init__(self, submission: Path, entry_point: str, limits: Limits, sandbox: Sandbox, calls: int = 1,
+                 start: str = "zygote"):
+        """`submission` is resolved; `calls` bounds the calls this process will serve;
+        `start` is how the sandbox's processes begin, a key of STARTS."""
         self.limits, self.entry_point = limits, entry_point
         self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         self._shown_up_to = [0, 0]
         self._carried_output = ""    # printed but not yet in an outcome
         read_fd, write_fd = os.pipe()
         self.control, child_control = socket.socketpair()
-        settings = {**sandbox.settings(submission), "channel_fd": write_fd, "control_fd": child_control.fileno(),
-                    "submission": str(submission), "entry_point": entry_point,
+        settings = {**sandbox.settings(submission), "submission": str(submission), "entry_point": entry_point,
                     "rlimits": sandbox.resource_limits(limits, calls),
                     "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
-        self.process = subprocess.Popen(
-            sandbox.command(settings), stdin=subprocess.PIPE, stdout=self.stdout, stderr=self.stderr,
-            pass_fds=(write_fd, child_control.fileno()), env=child_environment(), cwd=submission.parent,
-            start_new_session=True)
-        os.close(write_fd)
-        child_control.close()
+        try:
+            self.process = STARTS[start](sandbox, settings, submission.parent,
+                                         (self.stdout.fileno(), self.stderr.fileno(), write_fd, child_control.fileno()))
+        finally:
+            os.close(write_fd)
+            child_control.close()
         self.channel_fd = read_fd
         self.alive = True
 
@@ -95,7 +102,7 @@ class SubmissionProcess:
         return self._receive(deadline, "call")
 
     def _send(self, data: bytes, deadline: float) -> None:
-        fd = self.process.stdin.fileno()
+        fd = self.process.requests
         os.set_blocking(fd, False)
         view = memoryview(data)
         while view:
@@ -223,17 +230,14 @@ class SubmissionProcess:
             return
         self.alive = False
         self.control.close()                  # the supervisor kills everything, then exits
-        try:
-            self.process.wait(timeout=CLOSE_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
+        self.process.wait(CLOSE_SECONDS)
         try:                                  # whatever is left in its process group
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
         os.close(self.channel_fd)
-        self.process.stdin.close()
+        self.process.release()
         self._carried_output = self._new_output()     # what was printed last, for _fail
         self.stdout.close()
         self.stderr.close()
@@ -247,3 +251,108 @@ def _wait_until_ready(fd: int, deadline: float, write: bool = False) -> None:
     readable, writable, _ = select.select([] if write else [fd], [fd] if write else [], [], remaining)
     if not (readable or writable):
         raise TimeoutError
+
+
+class FreshInterpreter:
+    """A sandbox started as a new interpreter: the level's wrapper + python child.py."""
+
+    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int]):
+        """`fds`: the sandbox's stdout, stderr, result channel (write end) and control socket."""
+        stdout, stderr, channel_fd, control_fd = fds
+        settings = {**settings, "channel_fd": channel_fd, "control_fd": control_fd}
+        self.popen = subprocess.Popen(
+            sandbox.command(settings), stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+            pass_fds=(channel_fd, control_fd), env=child_environment(), cwd=cwd, start_new_session=True)
+        self.pid, self.requests = self.popen.pid, self.popen.stdin.fileno()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether every process of the sandbox is gone (waiting at most `timeout` s)."""
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def release(self) -> None:
+        self.popen.stdin.close()
+
+
+class Forked:
+    """A sandbox forked by the zygote (zygote.py): the same processes, confinement and
+    limits as FreshInterpreter's, without a new interpreter. The zygote's `starter` is
+    the leader of the sandbox's session; `done` reads end-of-file once it has exited,
+    after the supervisor and, with it, every process it had to kill."""
+
+    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int]):
+        requests, self.requests = os.pipe()
+        self.done, done = os.pipe()
+        request = {"settings": settings, "namespaces": list(sandbox.level.namespaces), "cwd": str(cwd)}
+        try:
+            try:
+                self.pid = Zygote.shared().spawn(request, (requests, *fds, done))
+            except OSError:                   # a zygote that died: once more, with a new one
+                self.pid = Zygote.shared().spawn(request, (requests, *fds, done))
+        except BaseException:
+            os.close(self.requests)
+            os.close(self.done)
+            raise
+        finally:
+            os.close(requests)
+            os.close(done)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether every process of the sandbox is gone (waiting at most `timeout` s)."""
+        return bool(select.select([self.done], [], [], timeout)[0])     # nobody writes: readable = closed
+
+    def release(self) -> None:
+        os.close(self.requests)
+        os.close(self.done)
+
+
+class Zygote:
+    """The grader process's zygote (zygote.py): a clean interpreter with numpy and the
+    child's modules imported, started on first use (again if it dies, and in each forked
+    batch worker), that forks one sandbox per request."""
+    _running: dict[int, "Zygote"] = {}       # grader pid → its zygote
+
+    def __init__(self):
+        self.socket, theirs = socket.socketpair()
+        self.socket.settimeout(START_SECONDS)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-u", str(ZYGOTE), str(theirs.fileno()), "-" * ZYGOTE_TITLE_ROOM], pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=child_environment(), cwd="/", start_new_session=True)
+        theirs.close()
+
+    @classmethod
+    def shared(cls) -> "Zygote":
+        zygote = cls._running.get(os.getpid())
+        if zygote is None or zygote.popen.poll() is not None:
+            zygote = cls._running[os.getpid()] = cls()
+        return zygote
+
+    def spawn(self, request: dict, fds: tuple[int, ...]) -> int:
+        """Fork a sandbox: `fds` are its stdin, stdout, stderr, result channel, control
+        socket and `done` pipe (zygote.FDS); returns the starter's pid."""
+        body = json.dumps(request).encode()
+        try:
+            socket.send_fds(self.socket, [ZYGOTE_LENGTH.pack(len(body))], list(fds))
+            self.socket.sendall(body)
+            reply = channel.read_message(self.socket.recv, max_bytes=0)
+        except (OSError, EOFError, channel.ChannelError) as error:
+            self.stop()
+            raise OSError(f"the zygote did not answer: {error}") from error
+        pid = reply.get("pid") if isinstance(reply, dict) else None
+        if type(pid) is not int:
+            self.stop()
+            raise OSError("the zygote sent an unusable reply")
+        return pid
+
+    def stop(self) -> None:
+        self.socket.close()
+        self.popen.kill()
+        self.popen.wait()
+        Zygote._running.pop(os.getpid(), None)
+
+
+STARTS = {"zygote": Forked, "fresh": FreshInterpreter}

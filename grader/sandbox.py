@@ -2,8 +2,9 @@
 this host allows, and the limits the submission runs under. The child applies them
 (child.py, filesystem_view.py); the README's "Security model" says what each protects.
 
-Adding a level is one entry in LEVELS: the command that wraps the child, and whether the
-child builds the private filesystem view inside it.
+Adding a level is one entry in LEVELS: the command that wraps the child, whether the
+child builds the private filesystem view inside it, and the namespaces the wrapper makes
+(which the zygote, zygote.py, makes itself when it forks a sandbox).
 """
 import functools
 import json
@@ -39,11 +40,13 @@ class Level:
     name: str
     wrapper: tuple[str, ...]     # the command put before the child's own
     private_view: bool           # the child builds filesystem_view.build's root
+    namespaces: tuple[str, ...] = ()    # the wrapper's namespaces, for a sandbox the zygote forks
 
 
+NAMESPACES = ("user", "mount", "net", "pid", "ipc", "uts")
 LEVELS = {level.name: level for level in (
-    Level("namespaces", ("unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--ipc",
-                         "--uts", "--fork", "--kill-child"), private_view=True),
+    Level("namespaces", ("unshare", "--map-root-user", *(f"--{name}" for name in NAMESPACES), "--fork",
+                         "--kill-child"), private_view=True, namespaces=NAMESPACES),
     Level("rlimits", (), private_view=False),
 )}
 CHOICES = ("auto", *LEVELS)

@@ -1,0 +1,136 @@
+"""A pre-started, clean process that forks each submission's sandbox, run as a script:
+
+    python -I -B -u zygote.py SOCKET_FD ROOM
+
+It imports numpy and the child's own modules (child.py, channel.py, filesystem_view.py)
+and nothing of the grader's: no problem set, no reference, no expected value is ever in
+its memory. It holds no namespace and no limit itself. For each request on SOCKET_FD (the
+child's settings, the namespaces to create and the folder to start in, with the sandbox's
+stdin, stdout, stderr, result channel, control socket and `done` pipe as passed file
+descriptors) it forks a `starter` that does what `sandbox.Level.wrapper` + a fresh
+`python child.py` would: a new session, the level's namespaces (unshare(2), the outer
+uid and gid mapped to root, mounts made private), then forks the supervisor, which runs
+child.main: the private view, the worker, every per-submission limit, all after the fork.
+The starter waits for the supervisor and exits with its status; the grader learns it is
+gone when `done` (held by the starter alone) reads end-of-file. Replies: {"pid": starter}.
+
+ROOM is padding: the space in the command line the zygote writes its own title into
+("bptt-grade zygote"), and each sandbox's ("bptt-grade sandbox SUBMISSION"), so that, as
+with a fresh child's settings, `ps` and /proc/PID/cmdline name a sandbox's submission.
+"""
+import ctypes
+import json
+import os
+import pathlib
+import signal
+import socket
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import channel  # noqa: E402
+import child  # noqa: E402  (numpy, filesystem_view: imported once, shared by every fork)
+
+del sys.path[0]
+LENGTH = struct.Struct("<Q")
+FDS = ("stdin", "stdout", "stderr", "channel_fd", "control_fd", "done")
+CLONE_FLAGS = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "user": 0x10000000,
+               "pid": 0x20000000, "net": 0x40000000}
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def retitle(title: str) -> None:
+    """Make /proc/self/cmdline `title` (cut to the room the command line holds)."""
+    after_name = pathlib.Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    start, end = int(after_name[45]), int(after_name[46])      # fields 48 and 49: arg_start, arg_end
+    text = title.encode()[:end - start - 1]
+    ctypes.memset(start, 0, end - start)
+    ctypes.memmove(start, text, len(text))
+
+
+def enter_namespaces(names: list[str]) -> None:
+    """unshare(1) --map-root-user with `names`: the caller becomes root of a new user
+    namespace (mapped to its own uid and gid outside) and its mounts stop propagating."""
+    if not names:
+        return
+    uid, gid = os.getuid(), os.getgid()
+    flags = 0
+    for name in names:
+        flags |= CLONE_FLAGS[name]
+    _check(_libc.unshare(flags), "unshare")
+    if "user" in names:
+        for file, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{file}", "w") as f:
+                f.write(text)
+    if "mount" in names:
+        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+
+
+def start(request: dict, fds: dict[str, int]) -> None:
+    """In the forked starter: never returns."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        child.prctl(child.PR_SET_DUMPABLE, 1)    # as after exec: the sandbox's processes as a fresh child's
+        os.setsid()
+        retitle(f"bptt-grade sandbox {request['settings']['submission']}")
+        for target, name in enumerate(("stdin", "stdout", "stderr")):
+            os.dup2(fds[name], target)
+        os.chdir(request["cwd"])
+        enter_namespaces(request["namespaces"])
+        settings = {**request["settings"], "channel_fd": fds["channel_fd"], "control_fd": fds["control_fd"]}
+        supervisor = os.fork()                    # PID 1 of a new PID namespace
+        if supervisor == 0:
+            child.prctl(child.PR_SET_PDEATHSIG, signal.SIGKILL)     # unshare --kill-child
+            for name in ("stdin", "stdout", "stderr", "done"):
+                os.close(fds[name])
+            child.main(settings)                  # never returns
+        for name in ("stdin", "stdout", "stderr", "channel_fd", "control_fd"):
+            os.close(fds[name])
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        _, status = os.waitpid(supervisor, 0)
+        code = os.waitstatus_to_exitcode(status)
+    except BaseException as error:
+        os.write(2, f"the sandbox could not be started: {error}\n".encode())
+    finally:
+        os._exit(code if 0 <= code < 256 else 1)
+
+
+def receive(sock: socket.socket) -> tuple[dict, dict[str, int]] | None:
+    """The next request and its file descriptors by name; None when the grader has gone."""
+    head, fds, _, _ = socket.recv_fds(sock, LENGTH.size, len(FDS))
+    if not head:
+        return None
+    head += channel.read_exactly(sock.recv, LENGTH.size - len(head))
+    body = channel.read_exactly(sock.recv, LENGTH.unpack(head)[0])
+    if len(fds) != len(FDS):
+        raise OSError(f"expected {len(FDS)} file descriptors, got {len(fds)}")
+    return json.loads(body), dict(zip(FDS, fds))
+
+
+def serve(sock: socket.socket) -> None:
+    child.prctl(child.PR_SET_DUMPABLE, 0)            # a submission of the grader's own uid cannot ptrace us
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)    # starters are reaped by the kernel
+    while (received := receive(sock)) is not None:
+        request, fds = received
+        starter = os.fork()
+        if starter == 0:
+            sock.close()
+            start(request, fds)
+        for fd in fds.values():
+            os.close(fd)
+        sock.sendall(channel.encode({"pid": starter}))
+
+
+if __name__ == "__main__":
+    retitle("bptt-grade zygote")
+    serve(socket.socket(fileno=int(sys.argv[1])))
