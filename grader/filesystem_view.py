@@ -11,6 +11,9 @@ the root by a fresh tmpfs holding only:
 with every `hidden` path that shows up inside them covered by an empty folder or file.
 The old root is detached (pivot_root), so no path or `..` leads back to it.
 
+`enter_namespaces`, in a sandbox the zygote forks (zygote.py), makes the namespaces that
+unshare(1) makes for a fresh child.
+
 `lock`, in the worker before any submission code runs, enters a nested user and mount
 namespace: the kernel then locks every mount above (MNT_LOCKED, MNT_LOCK_READONLY), so
 the submission, root in its namespace, can neither unmount a cover nor remount anything
@@ -20,9 +23,11 @@ import ctypes
 import os
 import platform
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 0x2, 0x4, 0x8, 0x1000, 0x4000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000
 MNT_DETACH = 0x2
 CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
+CLONE_FLAGS = {"mount": CLONE_NEWNS, "uts": 0x4000000, "ipc": 0x8000000, "user": CLONE_NEWUSER,
+               "pid": 0x20000000, "net": 0x40000000}
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
 SYS_MOUNT_SETATTR = 442                  # Linux ≥ 5.12; the same number on every architecture
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
@@ -127,3 +132,18 @@ def lock() -> None:
     """Enter a nested user and mount namespace, which locks every mount made by `build`.
     The calling process must be single-threaded (a fresh fork is)."""
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+
+
+def enter_namespaces(names: list[str]) -> None:
+    """unshare(1) --map-root-user with `names`: the caller becomes root of a new user
+    namespace (mapped to its own uid and gid outside) and its mounts stop propagating."""
+    if not names:
+        return
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(sum(CLONE_FLAGS[name] for name in set(names))), "unshare")
+    if "user" in names:
+        for file, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{file}", "w") as f:
+                f.write(text)
+    if "mount" in names:
+        _mount("none", "/", None, MS_REC | MS_PRIVATE)

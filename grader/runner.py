@@ -4,11 +4,15 @@ One sandbox serves a submission's problems in turn; a call that hangs, crashes o
 its process is reported on its own and a fresh sandbox is started for the next call.
 Only channel messages come back (a JSON header and float64 arrays, see channel.py), and
 every field of them is checked here: nothing the child says is trusted beyond its numbers.
+
+A sandbox's processes begin in one of two ways (STARTS), with the same confinement: forked
+by the grader process's zygote (zygote.py; the default, no new interpreter per sandbox), or
+as a fresh interpreter running child.py under the level's wrapper.
 """
+import json
 import os
 import select
 import signal
-import json
 import socket
 import struct
 import subprocess

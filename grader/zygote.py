@@ -29,48 +29,23 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402
-import child  # noqa: E402  (numpy, filesystem_view: imported once, shared by every fork)
+import child  # noqa: E402  (numpy, channel, filesystem_view: imported once, shared by every fork)
+import filesystem_view  # noqa: E402
 
 del sys.path[0]
 LENGTH = struct.Struct("<Q")
 FDS = ("stdin", "stdout", "stderr", "channel_fd", "control_fd", "done")
-CLONE_FLAGS = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "user": 0x10000000,
-               "pid": 0x20000000, "net": 0x40000000}
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
 def retitle(title: str) -> None:
-    """Make /proc/self/cmdline `title` (cut to the room the command line holds)."""
+    """Make /proc/self/cmdline `title` (cut to the room the command line holds); Linux only."""
+    if sys.platform != "linux":
+        return
     after_name = pathlib.Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
     start, end = int(after_name[45]), int(after_name[46])      # fields 48 and 49: arg_start, arg_end
     text = title.encode()[:end - start - 1]
     ctypes.memset(start, 0, end - start)
     ctypes.memmove(start, text, len(text))
-
-
-def enter_namespaces(names: list[str]) -> None:
-    """unshare(1) --map-root-user with `names`: the caller becomes root of a new user
-    namespace (mapped to its own uid and gid outside) and its mounts stop propagating."""
-    if not names:
-        return
-    uid, gid = os.getuid(), os.getgid()
-    flags = 0
-    for name in names:
-        flags |= CLONE_FLAGS[name]
-    _check(_libc.unshare(flags), "unshare")
-    if "user" in names:
-        for file, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
-            with open(f"/proc/self/{file}", "w") as f:
-                f.write(text)
-    if "mount" in names:
-        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
 
 
 def start(request: dict, fds: dict[str, int]) -> None:
@@ -84,7 +59,7 @@ def start(request: dict, fds: dict[str, int]) -> None:
         for target, name in enumerate(("stdin", "stdout", "stderr")):
             os.dup2(fds[name], target)
         os.chdir(request["cwd"])
-        enter_namespaces(request["namespaces"])
+        filesystem_view.enter_namespaces(request["namespaces"])
         settings = {**request["settings"], "channel_fd": fds["channel_fd"], "control_fd": fds["control_fd"]}
         supervisor = os.fork()                    # PID 1 of a new PID namespace
         if supervisor == 0:
