@@ -5,7 +5,8 @@ problem_sets/scalar_bptt.yaml, every problem, as --include-hidden does), per pro
 sandboxed at each isolation level this host allows, against the in-process floor: the
 same problems graded by calling the entry point directly in the grader's own process (no
 isolation at all). The sandbox is the slower, so the ratio (floor / sandboxed) is below 1;
-the note gives the sandbox's start-up, paid once per submission.
+the note gives the sandbox's start-up, paid once per submission. Start-up: a sandbox
+forked by the zygote against one started as a fresh interpreter, each to its first answer.
 
 Containment: a submission that hangs on every problem, graded with a short timeout,
 against problems × timeout, the bound the README promises (plus a small constant).
@@ -54,13 +55,14 @@ def grade_in_process(problem_set, backward) -> None:
         score_outputs(problem, expected, CallOutcome(outputs=outputs))
 
 
-def start_up_time(problem_set, level: str) -> float:
-    """Seconds from starting a sandbox to the submission imported and ready."""
+def start_up_time(problem_set, level: str, start: str = "zygote") -> float:
+    """Seconds from starting a sandbox (forked by the zygote, or a fresh interpreter) to
+    the submission imported, called once and its sandbox gone."""
     problem = problem_set.problems[0]
     confinement = sandbox.sandbox_for(problem_set.path, level)
 
     def start_and_stop():
-        process = SubmissionProcess(EXAMPLE, problem_set.entry_point, problem.limits, confinement)
+        process = SubmissionProcess(EXAMPLE, problem_set.entry_point, problem.limits, confinement, start=start)
         process.start()
         process.call(trace_of(problem, problem.forward()), output_shapes(problem))
         process.close()
@@ -78,9 +80,12 @@ def overhead_rows(problem_set, repeat: int) -> list[Row]:
         report = grade(problem_set, EXAMPLE, include_hidden=True, isolation=level)      # warm: probe, caches
         assert report.passed, f"the example fails at the {level} level"
         sandboxed = best_time(lambda: grade(problem_set, EXAMPLE, include_hidden=True, isolation=level), repeat) / n
+        forked, fresh = start_up_time(problem_set, level), start_up_time(problem_set, level, "fresh")
         rows.append(Row("sandbox overhead", f"{n} problems, {level}", sandboxed, "in-process call", floor,
                         note=f"{sandboxed / floor:,.0f}× the floor; start-up "
-                             f"{start_up_time(problem_set, level) * 1e3:.0f} ms once per submission"))
+                             f"{forked * 1e3:.0f} ms once per submission"))
+        rows.append(Row("sandbox start-up", level, forked, "a fresh interpreter", fresh, "",
+                        "forked by the zygote, to the first call's answer"))
     return rows
 
 
