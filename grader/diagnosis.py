@@ -33,13 +33,16 @@ def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, toleranc
     return reproduces & shows
 
 
-def diagnose(problem: Problem, f: Forward, reference: dict,
-             outputs: tuple[OutputResult, ...]) -> tuple[Diagnosis, ...]:
+def diagnose(problem: Problem, f: Forward, reference: dict, outputs: tuple[OutputResult, ...],
+             memo: dict | None = None) -> tuple[Diagnosis, ...]:
     """Every mistake variant that explains a failing output, by output in grading order,
     then in catalogue order. `f` is the problem's forward pass, `reference` every gradient
-    of the seed's BPTT on it (reference.scalar.backward)."""
+    of the seed's BPTT on it (reference.scalar.backward). `memo` (mistake id → its
+    variants on this problem) keeps each mistake's run for the next submission."""
     wrong = {o.name: o.comparison for o in outputs if o.comparison is not None and not o.passed}
-    runs = {m.id: m.run(problem.rnn, f, reference) for m in MISTAKES.values() if set(m.outputs) & set(wrong)}
+    memo = {} if memo is None else memo
+    runs = {m.id: memo[m.id] if m.id in memo else memo.setdefault(m.id, m.run(problem.rnn, f, reference))
+            for m in MISTAKES.values() if set(m.outputs) & set(wrong)}
     diagnoses = []
     for name, c in wrong.items():
         tried = [(mistake, variants) for mistake, variants in runs.items() if name in MISTAKES[mistake].outputs]

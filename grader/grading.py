@@ -67,10 +67,12 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
 
 
 class Reference(NamedTuple):
-    """A problem's forward pass (what the submission sees) and the reference gradients."""
+    """A problem's forward pass (what the submission sees) and the reference gradients,
+    with the catalogue mistakes' runs on it, filled in as diagnoses need them."""
     problem: Problem
     forward: Forward
     expected: dict
+    mistake_runs: dict              # mistake id → reference.mistakes.Variants
 
 
 def references(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[Reference, ...]:
@@ -78,7 +80,7 @@ def references(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[R
     prepared = []
     for problem in problem_set.selected(include_hidden):
         f = problem.forward()
-        prepared.append(Reference(problem, f, backward(problem.rnn, f)))
+        prepared.append(Reference(problem, f, backward(problem.rnn, f), {}))
     return tuple(prepared)
 
 
@@ -108,7 +110,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
-        for i, (problem, f, expected) in enumerate(selected):
+        for i, (problem, f, expected, mistake_runs) in enumerate(selected):
             limits = effective_limits(problem, override)
             if import_failure is None and (process is None or not process.alive or process.limits != limits):
                 first_start = process is None
@@ -124,7 +126,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
             outcome = import_failure or process.call(trace_of(problem, f), output_shapes(problem))
             result = problem_result(problem, expected, outcome)
             if diagnosis:
-                result = replace(result, diagnosis=diagnose(problem, f, expected, result.outputs))
+                result = replace(result, diagnosis=diagnose(problem, f, expected, result.outputs, mistake_runs))
             results.append(result)
     finally:
         if process is not None:

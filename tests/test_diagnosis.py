@@ -147,3 +147,21 @@ def test_across_problems_is_empty_when_one_wrong_output_is_unexplained():
 
 def test_across_problems_needs_two_failing_problems():
     assert across_problems((result("a", {"dL_ds": [("nonzero_boundary", {})]}),)) == ()
+
+
+def test_a_kept_mistake_run_serves_the_next_submission_without_running_it_again(monkeypatch):
+    problem = make_problem()
+    f = problem.forward()
+    reference = backward(problem.rnn, f)
+    returned = submitted("missing_recurrent_term", problem)
+    outcome = CallOutcome(outputs={name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade})
+    outputs = score_outputs(problem, reference, outcome)
+    memo = {}
+    first = diagnose(problem, f, reference, outputs, memo)
+    assert set(memo) == {m.id for m in MISTAKES.values() if set(m.outputs) & set(GRADE)}
+
+    def must_not_run(*args):
+        raise AssertionError("ran again")
+    monkeypatch.setattr(type(MISTAKES["missing_recurrent_term"]), "run", must_not_run)
+    assert diagnose(problem, f, reference, outputs, memo) == first
+    assert "missing_recurrent_term" in {d.mistake for d in first}
