@@ -133,15 +133,16 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
         report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
                             limits_override=options.limits_override, prepared=_worker["prepared"],
                             isolation=options.isolation, hide=(*options.hide, *classmates, str(options.out_dir)))
+        recorded = render_json(report)          # the record's copy, and the json format's file
         for name in options.formats:
-            write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}",
-                             render(name, report, hidden_visibility=options.hidden_visibility), parents=True)
+            text = recorded if name == "json" else render(name, report, hidden_visibility=options.hidden_visibility)
+            write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}", text, parents=True)
     except GraderError as error:
         return student, str(error)
     except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
         return student, f"internal error {type(error).__name__}: {error}"
     return Graded(student, str(path), report.score, report.max_score, submission_status(report),
-                  {p.id: p.score for p in report.problems}, render_json(report))
+                  {p.id: p.score for p in report.problems}, recorded)
 
 
 class Progress:
