@@ -3,7 +3,8 @@ student id being its name), hidden problems included, `jobs` at a time, each in 
 sandbox as usual.
 
 The reference values are computed once, before the worker processes start (they inherit
-them). A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
+them); each worker keeps each catalogue mistake's run on each problem for the diagnoses
+(grading.Reference.mistake_runs), and forks every sandbox from its own zygote. A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
 atomically; then the parent records the result in OUT_DIR/results.sqlite in one
 transaction. So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
