@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -318,10 +319,12 @@ class Zygote:
     child's modules imported, started on first use (again if it dies, and in each forked
     batch worker), that forks one sandbox per request."""
     _running: dict[int, "Zygote"] = {}       # grader pid → its zygote
+    _starting = threading.Lock()
 
     def __init__(self):
         self.socket, theirs = socket.socketpair()
         self.socket.settimeout(START_SECONDS)
+        self.lock = threading.Lock()
         self.popen = subprocess.Popen(
             [sys.executable, "-I", "-B", "-u", str(ZYGOTE), str(theirs.fileno()), "-" * ZYGOTE_TITLE_ROOM], pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -330,19 +333,21 @@ class Zygote:
 
     @classmethod
     def shared(cls) -> "Zygote":
-        zygote = cls._running.get(os.getpid())
-        if zygote is None or zygote.popen.poll() is not None:
-            zygote = cls._running[os.getpid()] = cls()
-        return zygote
+        with cls._starting:
+            zygote = cls._running.get(os.getpid())
+            if zygote is None or zygote.popen.poll() is not None:
+                zygote = cls._running[os.getpid()] = cls()
+            return zygote
 
     def spawn(self, request: dict, fds: tuple[int, ...]) -> int:
         """Fork a sandbox: `fds` are its stdin, stdout, stderr, result channel, control
         socket and `done` pipe (zygote.FDS); returns the starter's pid."""
         body = json.dumps(request).encode()
         try:
-            socket.send_fds(self.socket, [ZYGOTE_LENGTH.pack(len(body))], list(fds))
-            self.socket.sendall(body)
-            reply = channel.read_message(self.socket.recv, max_bytes=0)
+            with self.lock:                   # one request and its reply at a time, whatever the thread
+                socket.send_fds(self.socket, [ZYGOTE_LENGTH.pack(len(body))], list(fds))
+                self.socket.sendall(body)
+                reply = channel.read_message(self.socket.recv, max_bytes=0)
         except (OSError, EOFError, channel.ChannelError) as error:
             self.stop()
             raise OSError(f"the zygote did not answer: {error}") from error
