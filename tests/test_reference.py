@@ -171,8 +171,9 @@ def test_an_activation_without_complex_input_falls_back_to_richardson():
 
 def test_a_gradient_that_is_not_finite_disagrees():
     rnn = ScalarRNN.named("identity", "sigmoid", "binary_cross_entropy")
-    f = forward(rnn, 1.0, 1.0, 0.0, [40.0], [0.0])            # ŷ_1 = σ(40) rounds to 1
-    ref = backward(rnn, f)
+    with np.errstate(all="ignore"):
+        f = forward(rnn, 1.0, 1.0, 0.0, [40.0], [0.0])        # ŷ_1 = σ(40) rounds to 1
+        ref = backward(rnn, f)
+        check = check_output("dL_ds", ref["dL_ds"], finite_differences(rnn, f, ("dL_ds",))["dL_ds"])
     assert not np.isfinite(ref["dL_ds"][0])
-    check = check_output("dL_ds", ref["dL_ds"], finite_differences(rnn, f, ("dL_ds",))["dL_ds"])
     assert (check.agrees, check.disagreeing_timesteps) == (False, [1])
