@@ -26,12 +26,15 @@ class OutputCheck:
     method: str
     relative_error: float            # over the elements checked
     estimated_error: float           # largest FD error estimate, absolute
-    disagreeing_timesteps: list[int] # 1-based, BPTT order; [] for scalars that agree
+    disagreeing_timesteps: list[int] # 1-based, BPTT order; [] for a parameter
     kink_timesteps: list[int]        # 1-based, skipped: a perturbation crossed a kink
     agrees: bool
 
 
-def check_output(name: str, ref, estimate, problem_scale: float = 0.0) -> OutputCheck:
+def check_output(name: str, ref, estimate, problem_scale: float = 0.0, per_step: bool | None = None) -> OutputCheck:
+    """`ref` and `estimate.value` alike: (T,) or (T, K) per step, with row t-1 for step t
+    (`per_step`, the default for any array that is not 0-d), else a parameter's values."""
+    per_step = np.ndim(estimate.value) > 0 if per_step is None else per_step
     ref, fd = np.atleast_1d(ref), np.atleast_1d(estimate.value)
     error, kink = np.atleast_1d(estimate.error), np.atleast_1d(estimate.kink)
     difference = np.where(kink, 0.0, np.abs(ref - fd))
@@ -39,7 +42,12 @@ def check_output(name: str, ref, estimate, problem_scale: float = 0.0) -> Output
     relative = float(difference.max(initial=0.0) / scale) if scale > 0 else 0.0
     bad = ((difference > ERROR_MARGIN * error) & (difference > RTOL * scale)
            & (difference > FLOOR * problem_scale)) | ~(np.isfinite(ref) & np.isfinite(fd))
-    steps = (lambda mask: [int(t) for t in np.flatnonzero(mask)[::-1] + 1])
+
+    def steps(mask):
+        """1-based t of every step with a flagged value, in BPTT order."""
+        if not per_step:
+            return []
+        return [int(t) for t in np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[::-1] + 1]
     return OutputCheck(name, estimate.method, relative, float(error.max(initial=0.0)),
                        steps(bad), steps(kink), not bad.any())
 

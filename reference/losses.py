@@ -3,6 +3,8 @@
 A loss is L = Σ_t weight_t · term(ŷ_t, y_t) over t = 1..T, so that per-step pieces can be
 evaluated on their own (the finite-difference checker needs that) and
 ∂L/∂ŷ_t = weight_t · term'(ŷ_t, y_t). `term` accepts complex ŷ for the complex step.
+A term is element-wise, except for a loss over `classes`, whose term reduces the last axis
+(the O outputs of one step) and so needs a vector model with O ≥ 2.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -21,6 +23,7 @@ class Loss:
     # How much rounding ŷ_t (relative error ε) can magnify the error of term'(ŷ_t, y_t):
     # ŷ → shape (T,). 1 where the term is well conditioned.
     conditioning: Callable[[np.ndarray], np.ndarray] = np.ones_like
+    classes: bool = False     # term(ŷ, y) reduces the last axis: ŷ_t are logits over O classes
 
 
 LOSSES: dict[str, Loss] = {}
@@ -59,6 +62,25 @@ register(Loss("binary_cross_entropy",
               # log(1 − ŷ) near ŷ = 1 (and log ŷ near 0) loses ε/(1 − ŷ) of relative precision
               conditioning=lambda y_hat: 1 / np.minimum(y_hat, 1 - y_hat)))
 register(Loss("last_step_squared_error", _half_square, _difference, _last_step))
+
+
+def _log_sum_exp(z):
+    """log Σ_o exp(z_o) over the last axis, shifted by the largest real part (complex-safe)."""
+    shift = np.max(np.real(z), axis=-1, keepdims=True)
+    return shift[..., 0] + np.log(np.sum(np.exp(z - shift), axis=-1))
+
+
+def softmax(z):
+    """exp(z_o) / Σ_o' exp(z_o') over the last axis."""
+    e = np.exp(z - np.max(np.real(z), axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+# −Σ_o y_o·log softmax(ŷ)_o = Σ_o y_o·(log Σ exp ŷ − ŷ_o); y_t is one-hot or a distribution.
+register(Loss("softmax_cross_entropy",
+              lambda y_hat, y: np.sum(y, axis=-1) * _log_sum_exp(y_hat) - np.sum(y * y_hat, axis=-1),
+              lambda y_hat, y: softmax(y_hat) * np.sum(y, axis=-1, keepdims=True) - y,
+              _every_step, classes=True))
 
 
 def total(loss: Loss, y_hat, y):

@@ -14,6 +14,9 @@ SMOOTH = [name for name, a in ACTIVATIONS.items() if not a.kinks]
 
 
 def compatible(theta: str, loss: str) -> bool:
+    """θ's range fits the loss, which scores one output per step (the scalar model's one)."""
+    if LOSSES[loss].classes:
+        return False
     wanted = LOSSES[loss].prediction_range
     got = ACTIVATIONS[theta].output_range
     return wanted is None or (wanted[0] <= got[0] and got[1] <= wanted[1])

@@ -1,0 +1,184 @@
+"""The vector RNN, batched over N sequences: forward pass and backpropagation through time.
+
+    s_t = x_t·Wx + h_{t−1}·Wh + b,   h_t = φ(s_t),   t = 1..T
+
+with x_t of shape (N, D), s_t and h_t (N, H), Wx (D, H), Wh (H, H), b (H,), h_0 (N, H).
+The loss L is one of
+- "upstream": L = Σ_t Σ_n ⟨dh_t, h_t⟩ for a given dh (N, T, H), what CS231n's gradient
+  checks use; ∂L/∂h_t through the output is then dh_t itself;
+- an output layer z_t = h_t·Wy + by (Wy (H, O), by (O,)), ŷ_t = θ(z_t), and a loss of the
+  registry summed over the batch and the outputs: L = Σ_t weight_t Σ_n Σ_o term(ŷ, y)_{n,t,o}.
+
+Arrays are 0-based and batch-first, t is 1-based: x[:, t-1] = x_t, s[:, t-1] = s_t, and h
+has T+1 steps with h[:, 0] = h_0 and h[:, t] = h_t. With N = D = H = O = 1, b = by = 0 and
+Wy = 1 this is the scalar model of reference.scalar, with Wh = w and Wx = v.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.activations import ACTIVATIONS, Activation
+from reference.losses import LOSSES, Loss, softmax
+
+UPSTREAM = "upstream"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    N: int          # sequences in the batch
+    T: int          # steps
+    D: int          # input size
+    H: int          # state size
+    O: int | None = None    # output size, where there is an output layer
+
+
+# Every gradient the reference computes, with its shape; dL_ds, dL_dh, dL_dx are per step (t on axis 1).
+GRADIENT_SHAPES = {
+    "dL_ds": lambda z: (z.N, z.T, z.H),    # dL_ds[:, t-1] = ∂L/∂s_t
+    "dL_dh": lambda z: (z.N, z.T, z.H),    # ∂L/∂h_t, through the output and s_{t+1}
+    "dL_dx": lambda z: (z.N, z.T, z.D),    # ∂L/∂x_t
+    "dL_dWx": lambda z: (z.D, z.H),
+    "dL_dWh": lambda z: (z.H, z.H),
+    "dL_db": lambda z: (z.H,),
+    "dL_dh0": lambda z: (z.N, z.H),
+    "dL_dWy": lambda z: (z.H, z.O),        # output layer only
+    "dL_dby": lambda z: (z.O,),
+}
+PER_STEP = ("dL_ds", "dL_dh", "dL_dx")
+OUTPUT_LAYER_GRADIENTS = ("dL_dWy", "dL_dby")
+
+
+@dataclass(frozen=True)
+class VectorRNN:
+    """A model: φ, and either the upstream loss (theta = loss = None) or θ and a loss."""
+    phi: Activation
+    theta: Activation | None = None
+    loss: Loss | None = None
+
+    @classmethod
+    def named(cls, phi: str, loss: str, theta: str = "identity") -> "VectorRNN":
+        if loss == UPSTREAM:
+            return cls(ACTIVATIONS[phi])
+        return cls(ACTIVATIONS[phi], ACTIVATIONS[theta], LOSSES[loss])
+
+    @property
+    def upstream(self) -> bool:
+        return self.loss is None
+
+    @property
+    def activations(self) -> tuple[Activation, ...]:
+        return (self.phi,) if self.upstream else (self.phi, self.theta)
+
+    @property
+    def complex_step(self) -> bool:
+        """Whether φ and θ take complex input (see reference.activations)."""
+        return all(a.complex_step for a in self.activations)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Wx (D, H), Wh (H, H), b (H,), h0 (N, H); Wy (H, O) and by (O,) where there is an
+    output layer (with the upstream loss they may still be given: Coursera's y_pred)."""
+    Wx: np.ndarray
+    Wh: np.ndarray
+    b: np.ndarray
+    h0: np.ndarray
+    Wy: np.ndarray | None = None
+    by: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class VectorForward:
+    """One forward pass. `target` is dh (N, T, H) for the upstream loss, else y (N, T, O);
+    z and y_hat (N, T, O) exist where Wy does."""
+    params: Params
+    x: np.ndarray
+    target: np.ndarray
+    s: np.ndarray
+    h: np.ndarray           # (N, T+1, H)
+    z: np.ndarray | None
+    y_hat: np.ndarray | None
+    L: float
+
+    @property
+    def sizes(self) -> Sizes:
+        N, T, D = self.x.shape
+        return Sizes(N, T, D, self.s.shape[2], None if self.z is None else self.z.shape[2])
+
+    @property
+    def y_pred(self) -> np.ndarray | None:
+        """softmax(z_t) over the outputs, what Coursera's rnn_forward returns."""
+        return None if self.z is None else softmax(self.z)
+
+
+def loss_value(rnn: VectorRNN, h: np.ndarray, y_hat, target: np.ndarray) -> float:
+    """L from the states h_1..h_T (N, T, H) or the predictions ŷ (N, T, O)."""
+    N, T = target.shape[:2]
+    terms = target * h if rnn.upstream else rnn.loss.term(y_hat, target)
+    return float(step_weights(rnn, T) @ terms.reshape(N, T, -1).sum(axis=(0, 2)))
+
+
+def step_weights(rnn: VectorRNN, T: int) -> np.ndarray:
+    """(T,) weight of each step's loss term: ones for the upstream loss."""
+    return np.ones(T) if rnn.upstream else rnn.loss.weights(T)
+
+
+def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
+    x, target = np.asarray(x, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    N, T, _ = x.shape
+    xw = x @ params.Wx + params.b                  # x_t·Wx + b for every t at once
+    s = np.empty((N, T, params.Wh.shape[0]))
+    h = np.empty((N, T + 1, params.Wh.shape[0]))
+    h[:, 0] = params.h0
+    for t in range(1, T + 1):
+        s[:, t - 1] = xw[:, t - 1] + h[:, t - 1] @ params.Wh
+        h[:, t] = rnn.phi.value(s[:, t - 1])
+    z = None if params.Wy is None else h[:, 1:] @ params.Wy + params.by
+    y_hat = None if rnn.upstream or z is None else rnn.theta.value(z)
+    return VectorForward(params, x, target, s, h, z, y_hat, loss_value(rnn, h[:, 1:], y_hat, target))
+
+
+def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
+    """∂L/∂h_t through step t's own loss term only (h_{t+1} held fixed), (N, T, H): the
+    upstream gradient CS231n's rnn_backward and Coursera's receive."""
+    if rnn.upstream:
+        return f.target
+    return output_gradient(rnn, f) @ f.params.Wy.T
+
+
+def output_gradient(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
+    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O)."""
+    weights = rnn.loss.weights(f.x.shape[1])[None, :, None]
+    return weights * rnn.loss.term_derivative(f.y_hat, f.target) * rnn.theta.derivative(f.z)
+
+
+def backward(rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarray]:
+    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0:
+
+        ∂L/∂h_t = ∂L/∂h_t|direct + ∂L/∂s_{t+1}·Whᵀ,   ∂L/∂s_t = ∂L/∂h_t ⊙ φ'(s_t)
+
+    Returns every gradient of GRADIENT_SHAPES (the output layer's only with one)."""
+    p = f.params
+    N, T, H = f.s.shape
+    dh_direct = direct_dh(rnn, f)
+    dphi = rnn.phi.derivative(f.s)                      # φ'(s_t)
+    ds, dh = np.empty((N, T, H)), np.empty((N, T, H))
+    ds_next = np.zeros((N, H))                          # ∂L/∂s_{T+1}
+    for t in range(T, 0, -1):
+        dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ p.Wh.T
+        ds[:, t - 1] = dh[:, t - 1] * dphi[:, t - 1]
+        ds_next = ds[:, t - 1]
+    gradients = {
+        "dL_ds": ds,
+        "dL_dh": dh,
+        "dL_dx": ds @ p.Wx.T,
+        "dL_dWx": np.einsum("ntd,nth->dh", f.x, ds),
+        "dL_dWh": np.einsum("ntk,nth->kh", f.h[:, :-1], ds),
+        "dL_db": ds.sum(axis=(0, 1)),
+        "dL_dh0": ds[:, 0] @ p.Wh.T,
+    }
+    if not rnn.upstream:
+        dz = output_gradient(rnn, f)
+        gradients["dL_dWy"] = np.einsum("nth,nto->ho", f.h[:, 1:], dz)
+        gradients["dL_dby"] = dz.sum(axis=(0, 1))
+    return gradients

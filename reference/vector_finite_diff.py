@@ -1,0 +1,222 @@
+"""Finite-difference gradients of the vector RNN (reference.vector), independent of its
+BPTT backward, without a Jacobian.
+
+Directional (the default): for each step t, K random directions u_{t,k} in s_t's space
+(N, H); perturbing s_t by δ·u_{t,k} *inside* the forward pass and re-running steps t..T
+estimates ⟨∂L/∂s_t, u_{t,k}⟩. x_t and h_t likewise, and each parameter (Wx, Wh, b, h0, Wy,
+by) along K random directions of its own shape, re-running steps 1..T. A direction has
+max |u| = 1 and δ scales with max(1, max |q|) over the elements it moves.
+
+Element-wise (`directions=None`, for small problems): the directions are the unit vectors,
+one run per element. The N sequences of a batch are independent, so the run for element
+(n, i) of s_t, x_t or h_t carries sequence n alone.
+
+All runs of one quantity advance together as one numpy array of R runs × M sequences × H;
+a run that starts at step t starts from the unperturbed h_{t−1}, and at step k only the runs
+that start at or before k are active: the work is triangular, not T full passes.
+
+Methods, error estimates and kink flags are those of reference.finite_diff: "complex_step"
+(the default where φ and θ take complex input), "richardson", "central".
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.finite_diff import EPS, METHODS
+from reference.vector import VectorForward, VectorRNN, step_weights
+
+# Gradient name → the quantity perturbed; "s", "x", "h" are per step.
+QUANTITIES = {"dL_ds": "s", "dL_dx": "x", "dL_dh": "h", "dL_dWx": "Wx", "dL_dWh": "Wh", "dL_db": "b",
+              "dL_dh0": "h0", "dL_dWy": "Wy", "dL_dby": "by"}
+PER_STEP = ("s", "x", "h")
+DEFAULT_DIRECTIONS = 3
+COMPLEX_STEP = 1e-20
+CENTRAL_FRACTIONS = (1.0, -1.0, 0.5, -0.5)    # δ, −δ, δ/2, −δ/2: both central differences at once
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Directional derivatives of L and their estimated absolute errors: (T, K) for a
+    per-step quantity (row t-1: step t), (K,) for a parameter. `directions` holds the u's,
+    (T, K, N, dim) or (K, *shape); None for element-wise estimates, whose K runs over the
+    elements in C order ((n, i) for a step)."""
+    value: np.ndarray
+    error: np.ndarray
+    kink: np.ndarray
+    method: str
+    per_step: bool
+    directions: np.ndarray | None
+
+    def along(self, gradient: np.ndarray) -> np.ndarray:
+        """The same directional derivatives from an analytic gradient (the quantity's shape,
+        batch-first: (N, T, dim) per step)."""
+        if self.per_step:
+            if self.directions is None:
+                return np.swapaxes(gradient, 0, 1).reshape(gradient.shape[1], -1)
+            return np.einsum("ntd,tknd->tk", gradient, self.directions)
+        if self.directions is None:
+            return gradient.ravel()
+        return np.tensordot(self.directions, gradient, axes=gradient.ndim)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """R perturbed runs of one quantity, sorted by start step: run r adds offset[r] to the
+    quantity (at step start[r] for a per-step one) and carries sequences samples[r] (all N
+    when samples is None)."""
+    start: np.ndarray                # (R,) int, 0-based step
+    samples: np.ndarray | None       # (R, M) int
+    offset: np.ndarray               # (R, M, dim) per step, (R, *shape) for a parameter
+
+
+def _base(f: VectorForward, quantity: str) -> np.ndarray:
+    p = f.params
+    return {"s": f.s, "x": f.x, "h": f.h[:, 1:], "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "h0": p.h0,
+            "Wy": p.Wy, "by": p.by}[quantity]
+
+
+def _unit_runs(f: VectorForward, quantity: str, directions: int | None, rng):
+    """(start, samples, u, scale) for unit-size directions: u (R, ...) with max |u| = 1, and
+    per run the size max(1, max |q|) of what it moves. Also the directions to report."""
+    base = _base(f, quantity)
+    if quantity not in PER_STEP:
+        if directions is None:
+            u = np.eye(base.size).reshape(base.size, *base.shape)
+            scale = np.maximum(1.0, np.abs(base)).ravel()
+        else:
+            u = rng.normal(size=(directions, *base.shape))
+            u /= np.abs(u).reshape(directions, -1).max(axis=1).reshape(-1, *(1,) * base.ndim)
+            scale = np.full(directions, max(1.0, np.abs(base).max()))
+        return np.zeros(len(u), dtype=int), None, u, scale, None if directions is None else u
+    N, T, dim = base.shape
+    if directions is None:                            # run (t, n, i): sequence n, unit vector e_i
+        t, n, i = (a.ravel() for a in np.meshgrid(np.arange(T), np.arange(N), np.arange(dim), indexing="ij"))
+        u = np.zeros((len(t), 1, dim))
+        u[np.arange(len(t)), 0, i] = 1.0
+        return t, n[:, None], u, np.maximum(1.0, np.abs(base[n, t, i])), None
+    reported = rng.normal(size=(T, directions, N, dim))
+    reported /= np.abs(reported).max(axis=(2, 3), keepdims=True)
+    scale = np.repeat(np.maximum(1.0, np.abs(base).max(axis=(0, 2))), directions)
+    return np.repeat(np.arange(T), directions), None, reported.reshape(T * directions, N, dim), scale, reported
+
+
+def _crossed(activation, perturbed, base) -> np.ndarray:
+    """Per run (axis 0): some perturbed argument lies across a kink, or its base value on one."""
+    crossed = np.zeros(perturbed.shape[0], dtype=bool)
+    for kink in activation.kinks:
+        across = (np.sign(np.real(perturbed) - kink) != np.sign(base - kink)) | (base == kink)
+        crossed |= across.reshape(len(across), -1).any(axis=1)
+    return crossed
+
+
+def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs):
+    """Run every perturbed forward from its start step to T.
+
+    Returns per run: Σ_{k ≥ start} weight_k·ℓ_k (ℓ_k summed over the run's sequences);
+    Σ_k |weight_k·ℓ_k| (imaginary parts for a complex step), for rounding estimates; the
+    number of steps run; and whether a kink of φ or θ was crossed."""
+    p, (N, T, H) = f.params, f.s.shape
+    weights = step_weights(rnn, T)
+    R = len(runs.start)
+    M = N if runs.samples is None else runs.samples.shape[1]
+    pick = (lambda a: a[None]) if runs.samples is None else (lambda a: a[runs.samples[:n]])
+    dtype = np.result_type(runs.offset, float)
+    xw = f.x @ p.Wx + p.b
+    h_prev = np.zeros((R, M, H), dtype=dtype)
+    total, magnitude, kinked = np.zeros(R, dtype=dtype), np.zeros(R), np.zeros(R, dtype=bool)
+    check_kinks = any(a.kinks for a in rnn.activations)
+    active_until = np.searchsorted(runs.start, np.arange(T), side="right")
+    first = 0
+    for k in range(T):
+        n = active_until[k]
+        new, offset = slice(first, n), runs.offset[:n]
+        h_prev[new] = f.h[:, k][None] if runs.samples is None else f.h[runs.samples[new], k]
+        if quantity == "h0" and k == 0:
+            h_prev[new] += runs.offset[new]
+        s = pick(xw[:, k]) + h_prev[:n] @ p.Wh
+        if quantity == "Wx":
+            s += f.x[None, :, k] @ offset
+        elif quantity == "Wh":
+            s += h_prev[:n] @ offset
+        elif quantity == "b":
+            s += offset[:, None]
+        elif quantity == "x":
+            s[new] += runs.offset[new] @ p.Wx
+        elif quantity == "s":
+            s[new] += runs.offset[new]
+        h = rnn.phi.value(s)
+        if quantity == "h":
+            h[new] += runs.offset[new]
+        if check_kinks:
+            kinked[:n] |= _crossed(rnn.phi, s, pick(f.s[:, k]))
+        if weights[k]:
+            if rnn.upstream:
+                terms = pick(f.target[:, k]) * h
+            else:
+                z = h @ p.Wy + p.by
+                if quantity == "Wy":
+                    z += h @ offset
+                elif quantity == "by":
+                    z += offset[:, None]
+                terms = rnn.loss.term(rnn.theta.value(z), pick(f.target[:, k]))
+                if check_kinks:
+                    kinked[:n] |= _crossed(rnn.theta, z, pick(f.z[:, k]))
+            term = weights[k] * terms.reshape(n, -1).sum(axis=1)
+            total[:n] += term
+            magnitude[:n] += np.abs(term.imag if np.iscomplexobj(term) else term)
+        h_prev[:n] = h
+        first = n
+    return total, magnitude, T - runs.start, kinked
+
+
+def checkable(rnn: VectorRNN) -> tuple[str, ...]:
+    """The gradients a model has: all of QUANTITIES but the output layer's for the upstream loss."""
+    return tuple(name for name in QUANTITIES if not (rnn.upstream and name in ("dL_dWy", "dL_dby")))
+
+
+def finite_differences(rnn: VectorRNN, f: VectorForward, outputs=None, method: str = "auto",
+                       directions: int | None = DEFAULT_DIRECTIONS, seed: int = 0) -> dict[str, Estimate]:
+    """Directional finite-difference estimates of the named gradients (default: every one
+    the model has) at the point of the forward pass `f`: `directions` random ones per step
+    (or per parameter) drawn from default_rng(seed), or every element when directions is None."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if method == "auto":
+        method = "complex_step" if rnn.complex_step else "richardson"
+    if method == "complex_step" and not rnn.complex_step:
+        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
+    rng = np.random.default_rng(seed)
+    return {name: _estimate(rnn, f, QUANTITIES[name], method, directions, rng)
+            for name in (checkable(rnn) if outputs is None else outputs)}
+
+
+def _estimate(rnn, f, quantity, method, directions, rng) -> Estimate:
+    start, samples, u, scale, reported = _unit_runs(f, quantity, directions, rng)
+    widen = (slice(None),) + (None,) * (u.ndim - 1)
+    if method == "complex_step":
+        delta = COMPLEX_STEP * scale
+        total, magnitude, n_steps, kinked = _suffix_losses(
+            rnn, f, quantity, _Runs(start, samples, 1j * delta[widen] * u))
+        value = total.imag / delta
+        error = 4 * EPS * np.sqrt(n_steps) * magnitude / delta
+    else:
+        delta = (EPS ** (1 / 3) if method == "central" else EPS ** (1 / 5)) * scale
+        fractions = np.repeat(CENTRAL_FRACTIONS, len(start))      # runs stay sorted by start
+        order = np.argsort(np.tile(start, 4), kind="stable")
+        tiled = _Runs(np.tile(start, 4)[order], None if samples is None else np.tile(samples, (4, 1))[order],
+                      (fractions * np.tile(delta, 4))[widen][order] * np.tile(u, (4,) + (1,) * (u.ndim - 1))[order])
+        total_sorted, magnitude_sorted, _, kinked_sorted = _suffix_losses(rnn, f, quantity, tiled)
+        back = np.argsort(order)
+        plus, minus, plus_half, minus_half = total_sorted[back].reshape(4, -1)
+        d_coarse = (plus - minus) / (2 * delta)
+        d_fine = (plus_half - minus_half) / delta
+        error = EPS * magnitude_sorted[back].reshape(4, -1)[2:].sum(axis=0) / delta
+        if method == "richardson":   # error of D(δ/2) bounds that of the extrapolation
+            value, error = (4 * d_fine - d_coarse) / 3, error + np.abs(d_fine - d_coarse) / 3
+        else:                        # D(δ) − D(δ/2) ≈ ¾·(truncation of D(δ))
+            value, error = d_coarse, error + np.abs(d_fine - d_coarse) * 4 / 3
+        kinked = kinked_sorted[back].reshape(4, -1).any(axis=0)
+    per_step = quantity in PER_STEP
+    shape = (f.s.shape[1], -1) if per_step else (-1,)
+    return Estimate(value.reshape(shape), error.reshape(shape), kinked.reshape(shape), method,
+                    per_step, reported)

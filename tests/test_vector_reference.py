@@ -1,0 +1,164 @@
+"""The vector reference: its scalar special case, the maths by hand, and agreement with
+the directional and element-wise finite differences for every activation and loss."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grader.reference_check import check_output
+from reference import scalar
+from reference.activations import ACTIVATIONS, Activation
+from reference.losses import LOSSES, softmax
+from reference.vector import UPSTREAM, Params, VectorRNN, backward, forward
+from reference.vector_finite_diff import QUANTITIES, checkable, finite_differences
+
+SCALAR_LOSSES = [name for name, loss in LOSSES.items() if not loss.classes]
+
+
+def targets(rnn: VectorRNN, rng, N, T, H, O) -> np.ndarray:
+    """dh for the upstream loss, else labels the loss accepts."""
+    if rnn.upstream:
+        return rng.normal(size=(N, T, H))
+    if rnn.loss.classes:
+        return np.eye(O)[rng.integers(0, O, (N, T))]
+    if rnn.loss.label_range:
+        return rng.integers(0, 2, (N, T, O)).astype(float)
+    return rng.normal(size=(N, T, O))
+
+
+def theta_for(loss: str, theta: str) -> str:
+    """θ itself, or sigmoid where the loss needs predictions in (0, 1)."""
+    return "sigmoid" if loss != UPSTREAM and LOSSES[loss].prediction_range else theta
+
+
+def instance(phi, loss, theta, N, T, D, H, O, seed, scale=0.6):
+    rng = np.random.default_rng(seed)
+    rnn = VectorRNN.named(phi, loss, theta_for(loss, theta))
+    output = () if rnn.upstream else (rng.normal(0, scale, (H, O)), rng.normal(0, scale, O))
+    params = Params(rng.normal(0, scale, (D, H)), rng.normal(0, scale, (H, H)), rng.normal(0, scale, H),
+                    rng.normal(0, scale, (N, H)), *output)
+    return rnn, forward(rnn, params, rng.normal(size=(N, T, D)), targets(rnn, rng, N, T, H, O))
+
+
+def agrees_with_finite_differences(rnn, f, directions):
+    ref = backward(rnn, f)
+    estimates = finite_differences(rnn, f, directions=directions)
+    projected = {name: estimate.along(ref[name]) for name, estimate in estimates.items()}
+    scale = max(np.abs(value).max() for value in projected.values())
+    return {name: check_output(name, projected[name], estimate, scale, estimate.per_step)
+            for name, estimate in estimates.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(ACTIVATIONS)), st.sampled_from(sorted(ACTIVATIONS)), st.sampled_from(SCALAR_LOSSES),
+       st.floats(-1.5, 1.5), st.floats(-1.5, 1.5), st.floats(-1, 1), st.integers(1, 30), st.integers(0, 2**32 - 1))
+def test_the_scalar_model_is_the_vector_model_with_one_of_everything(phi, theta, loss, w, v, h0, T, seed):
+    theta = theta_for(loss, theta)
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=T), (rng.integers(0, 2, T).astype(float) if LOSSES[loss].label_range else rng.normal(size=T))
+    rnn = scalar.ScalarRNN.named(phi, theta, loss)
+    expected = scalar.backward(rnn, scalar.forward(rnn, w, v, h0, x, y))
+    params = Params(np.array([[v]]), np.array([[w]]), np.zeros(1), np.array([[h0]]), np.ones((1, 1)), np.zeros(1))
+    got = backward(VectorRNN.named(phi, loss, theta), forward(VectorRNN.named(phi, loss, theta), params,
+                                                               x.reshape(1, T, 1), y.reshape(1, T, 1)))
+    for vector_name, scalar_name in [("dL_ds", "dL_ds"), ("dL_dh", "dL_dh"), ("dL_dx", "dL_dx"),
+                                     ("dL_dWh", "dL_dw"), ("dL_dWx", "dL_dv"), ("dL_dh0", "dL_dh0")]:
+        np.testing.assert_allclose(got[vector_name].ravel(), np.ravel(expected[scalar_name]), rtol=1e-13, atol=1e-300)
+
+
+def test_backward_matches_the_recursion_by_hand():
+    rnn = VectorRNN.named("tanh", UPSTREAM)
+    Wx, Wh, b, h0 = np.array([[0.5, -0.2]]), np.array([[0.3, 0.1], [-0.4, 0.2]]), np.array([0.1, 0.0]), np.zeros((1, 2))
+    x, dh = np.array([[[1.0], [-2.0]]]), np.array([[[0.5, 1.0], [-1.0, 2.0]]])
+    f = forward(rnn, Params(Wx, Wh, b, h0), x, dh)
+    g = backward(rnn, f)
+    s1 = x[0, 0] @ Wx + b
+    s2 = x[0, 1] @ Wx + np.tanh(s1) @ Wh + b
+    ds2 = dh[0, 1] * (1 - np.tanh(s2) ** 2)                          # ∂L/∂s_{T+1} = 0
+    ds1 = (dh[0, 0] + ds2 @ Wh.T) * (1 - np.tanh(s1) ** 2)
+    np.testing.assert_allclose(g["dL_ds"][0], [ds1, ds2], rtol=1e-15)
+    np.testing.assert_allclose(g["dL_dWh"], np.outer(np.tanh(s1), ds2), rtol=1e-15)
+    np.testing.assert_allclose(g["dL_dWx"], np.outer(x[0, 0], ds1) + np.outer(x[0, 1], ds2), rtol=1e-15)
+    np.testing.assert_allclose(g["dL_db"], ds1 + ds2, rtol=1e-15)
+    np.testing.assert_allclose(g["dL_dh0"][0], ds1 @ Wh.T, rtol=1e-15)
+    assert f.L == pytest.approx(dh[0, 0] @ np.tanh(s1) + dh[0, 1] @ np.tanh(s2), rel=1e-15)
+
+
+def test_softmax_cross_entropy_is_minus_the_log_probability_of_the_label():
+    loss = LOSSES["softmax_cross_entropy"]
+    z, y = np.array([[2.0, -1.0, 0.5]]), np.array([[0.0, 0.0, 1.0]])
+    assert loss.term(z, y)[0] == pytest.approx(-np.log(softmax(z)[0, 2]), rel=1e-15)
+    np.testing.assert_allclose(loss.term_derivative(z, y), softmax(z) - y, rtol=1e-15)
+    assert loss.term(np.array([[1000.0, 0.0]]), np.array([[1.0, 0.0]]))[0] == 0.0    # no overflow
+
+
+@pytest.mark.parametrize("phi", sorted(ACTIVATIONS))
+@settings(max_examples=12, deadline=None)
+@given(loss=st.sampled_from([UPSTREAM, *LOSSES]), theta=st.sampled_from(sorted(ACTIVATIONS)),
+       sizes=st.tuples(*[st.integers(1, 4)] * 4, st.integers(2, 3)), seed=st.integers(0, 2**32 - 1))
+def test_reference_agrees_with_directional_finite_differences(phi, loss, theta, sizes, seed):
+    rnn, f = instance(phi, loss, theta, *sizes, seed)
+    for name, check in agrees_with_finite_differences(rnn, f, directions=3).items():
+        assert check.agrees, (name, check)
+
+
+@pytest.mark.parametrize("loss", [UPSTREAM, *LOSSES])
+def test_reference_agrees_with_elementwise_finite_differences(loss):
+    rnn, f = instance("tanh", loss, "tanh", 3, 5, 4, 3, 3, seed=11)
+    checks = agrees_with_finite_differences(rnn, f, directions=None)
+    assert sorted(checks) == sorted(checkable(rnn))
+    assert all(check.agrees and check.relative_error < 1e-12 for check in checks.values()), checks
+
+
+def test_elementwise_estimates_are_the_gradient_itself():
+    rnn, f = instance("sin", "squared_error", "tanh", 2, 4, 3, 3, 2, seed=5)
+    ref = backward(rnn, f)
+    estimates = finite_differences(rnn, f, ("dL_ds", "dL_dWh"), directions=None)
+    np.testing.assert_allclose(estimates["dL_ds"].value, np.swapaxes(ref["dL_ds"], 0, 1).reshape(4, 6), rtol=1e-12)
+    np.testing.assert_allclose(estimates["dL_dWh"].value, ref["dL_dWh"].ravel(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("t", [1, 4, 7])
+def test_a_gradient_wrong_at_one_step_disagrees_at_exactly_that_step(t):
+    rnn, f = instance("tanh", UPSTREAM, "identity", 3, 7, 4, 4, 1, seed=2)
+    ds = backward(rnn, f)["dL_ds"]
+    ds[1, t - 1, 2] += 1e-4
+    estimate = finite_differences(rnn, f, ("dL_ds",))["dL_ds"]
+    check = check_output("dL_ds", estimate.along(ds), estimate, per_step=True)
+    assert (check.agrees, check.disagreeing_timesteps) == (False, [t])
+
+
+def test_a_model_without_complex_input_falls_back_to_richardson():
+    real_only = Activation("abs", np.abs, np.sign, complex_step=False, kinks=(0.0,))
+    rnn, f = instance("tanh", UPSTREAM, "identity", 2, 3, 2, 2, 1, seed=3)
+    rnn = VectorRNN(real_only)
+    f = forward(rnn, f.params, f.x, f.target)
+    assert finite_differences(rnn, f, ("dL_ds",))["dL_ds"].method == "richardson"
+    with pytest.raises(ValueError, match="complex step needs φ and θ that take complex input"):
+        finite_differences(rnn, f, method="complex_step")
+
+
+@pytest.mark.parametrize("method", ["central", "richardson"])
+def test_real_step_methods_report_an_honest_error(method):
+    rnn, f = instance("sin", "mean_squared_error", "tanh", 2, 6, 3, 3, 2, seed=4)
+    ref = backward(rnn, f)
+    for name, estimate in finite_differences(rnn, f, method=method).items():
+        assert estimate.method == method
+        assert np.all(np.abs(estimate.value - estimate.along(ref[name])) <= estimate.error), name
+
+
+@pytest.mark.parametrize("method", ["complex_step", "richardson"])
+def test_a_state_on_the_relu_kink_is_flagged_not_compared(method):
+    rnn = VectorRNN.named("relu", UPSTREAM)
+    # s_1 = x_1·Wx = [0.5, 0]: its second element sits on relu's kink
+    params = Params(np.array([[0.5, 0.0]]), np.eye(2), np.zeros(2), np.zeros((1, 2)))
+    f = forward(rnn, params, np.array([[[1.0], [0.3], [0.2]]]), np.ones((1, 3, 2)))
+    estimate = finite_differences(rnn, f, ("dL_ds",), method)["dL_ds"]
+    assert estimate.method == method
+    assert estimate.kink.any(axis=1).tolist() == [True, True, True]
+    check = check_output("dL_ds", estimate.along(backward(rnn, f)["dL_ds"]), estimate, per_step=True)
+    assert check.agrees and check.kink_timesteps == [3, 2, 1]
+
+
+def test_every_gradient_has_a_quantity_to_perturb():
+    rnn, f = instance("tanh", "squared_error", "identity", 1, 2, 1, 1, 1, seed=0)
+    assert set(backward(rnn, f)) == set(QUANTITIES) == set(checkable(rnn))
