@@ -24,9 +24,9 @@ import numpy as np
 from bench.table import Row, best_time
 from grader import problem_set as problem_sets
 from grader import sandbox
-from grader.grading import grade, output_shapes, score_outputs, trace_of
+from grader.contracts import exercise
+from grader.grading import grade, score_outputs
 from grader.runner import CallOutcome, SubmissionProcess
-from reference.scalar import backward as reference_backward
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
@@ -48,11 +48,10 @@ def load_entry_point(path: Path):
 def grade_in_process(problem_set, backward) -> None:
     """What grading costs with no isolation: build each trace, call, compare."""
     for problem in problem_set.problems:
-        f = problem.forward()
-        expected = reference_backward(problem.rnn, f)
-        returned = backward(types.MappingProxyType(trace_of(problem, f)))
+        ex = exercise(problem, problem_set.entry_point)
+        returned = backward(types.MappingProxyType(ex.arguments))
         outputs = {name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade}
-        score_outputs(problem, expected, CallOutcome(outputs=outputs))
+        score_outputs(problem, ex.expected, CallOutcome(outputs=outputs))
 
 
 def start_up_time(problem_set, level: str, start: str = "zygote") -> float:
@@ -60,11 +59,12 @@ def start_up_time(problem_set, level: str, start: str = "zygote") -> float:
     the submission imported, called once and its sandbox gone."""
     problem = problem_set.problems[0]
     confinement = sandbox.sandbox_for(problem_set.path, level)
+    ex = exercise(problem, problem_set.entry_point)
 
     def start_and_stop():
         process = SubmissionProcess(EXAMPLE, problem_set.entry_point, problem.limits, confinement, start=start)
         process.start()
-        process.call(trace_of(problem, problem.forward()), output_shapes(problem))
+        process.call(ex.arguments, ex.shapes, ex.call.how(ex.functions))
         process.close()
     return best_time(start_and_stop)
 

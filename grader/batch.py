@@ -4,7 +4,7 @@ sandbox as usual.
 
 The reference values are computed once, before the worker processes start (they inherit
 them); each worker keeps each catalogue mistake's run on each problem for the diagnoses
-(grading.Reference.mistake_runs), and forks every sandbox from its own zygote. A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
+(contracts.Exercise.mistake_runs), and forks every sandbox from its own zygote. A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
 atomically; then the parent records the result in OUT_DIR/results.sqlite in one
 transaction. So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on

@@ -9,14 +9,17 @@ grader closes the control socket. It is PID 1 of the sandbox's PID namespace (so
 kills everything in it) or, at the rlimits level, a subreaper (so orphans come back to it).
 
 The worker locks the view, drops what it may not keep, applies the resource limits,
-imports the submission and serves calls: a request (a forward trace and the outputs to
-return, with their shapes) comes on stdin; the returned values go back on the channel as
-float64 arrays (channel.py). It never sees an expected value, and the grader's packages
-are unimportable before the submission runs.
+imports the submission and serves calls: a request (the arguments, how to call which of
+the submission's functions — see submission_calls.py — and the outputs to return, with
+their shapes) comes on stdin; the returned values go back on the channel as float64
+arrays (channel.py). Objects the submission keeps between its functions (a cache) stay
+here. It never sees an expected value, and the grader's packages are unimportable before
+the submission runs.
 
-SETTINGS_JSON: channel_fd, control_fd, submission, entry_point (the submission, resolved),
-view (null or filesystem_view.build's keyword arguments), user (null or a uid to switch
-to), rlimits ({name: value}), cpu_seconds_per_call, probe (true: set up, then exit).
+SETTINGS_JSON: channel_fd, control_fd, submission (resolved), entry_points (the functions,
+comma-separated, the submission must define to be served at all; may be empty), view
+(null or filesystem_view.build's keyword arguments), user (null or a uid to switch to),
+rlimits ({name: value}), cpu_seconds_per_call, probe (true: set up, then exit).
 """
 import ctypes
 import importlib.abc
@@ -31,12 +34,12 @@ import socket
 import sys
 import threading
 import traceback
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402  (siblings, loaded before the grader's folder is hidden)
 import filesystem_view  # noqa: E402
 import numpy as np  # noqa: E402
+import submission_calls  # noqa: E402
 
 del sys.path[0]
 BLOCKED_PACKAGES = ("grader", "reference")
@@ -209,13 +212,12 @@ def as_float_array(value, shape: tuple[int, ...]):
     return array, None
 
 
-def read_trace(request: dict) -> types.MappingProxyType:
-    trace = {}
-    for key, value in request["trace"].items():
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False
-        trace[key] = value
-    return types.MappingProxyType(trace)
+def missing_function(module, names) -> dict | None:
+    """The message for the first of `names` the submission does not define, if any."""
+    for name in names:
+        if not callable(getattr(module, name, None)):
+            return flagged({"type": "no_entry_point", "name": name})
+    return None
 
 
 def serve(settings: dict, requests: int) -> None:
@@ -229,11 +231,11 @@ def serve(settings: dict, requests: int) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)
-        function = getattr(module, settings["entry_point"], None)
     except BaseException as error:  # SyntaxError, SystemExit, KeyboardInterrupt: all reported
         channel.write_message(fd, describe(error, "import", submission_dir))
         return
-    channel.write_message(fd, flagged({"type": "ready" if callable(function) else "no_entry_point"}))
+    missing = missing_function(module, [name for name in settings["entry_points"].split(",") if name])
+    channel.write_message(fd, missing or flagged({"type": "ready"}))
     read = lambda n: os.read(requests, n)  # noqa: E731
     cpu_per_call = settings["cpu_seconds_per_call"]
     while True:
@@ -243,8 +245,17 @@ def serve(settings: dict, requests: int) -> None:
             return
         used = math.ceil(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
         set_limit(resource.RLIMIT_CPU, used + cpu_per_call, resource.getrlimit(resource.RLIMIT_CPU)[1])
+        how = request["call"]
+        missing = missing_function(module, how["functions"])
+        if missing:
+            channel.write_message(fd, missing)
+            continue
+        functions = [getattr(module, name) for name in how["functions"]]
         try:
-            returned = function(read_trace(request))
+            returned = submission_calls.STYLES[how["style"]](functions, request["arguments"], how)
+        except submission_calls.ContractViolation as violation:
+            channel.write_message(fd, flagged({"type": "bad_return", "message": str(violation)}))
+            continue
         except BaseException as error:
             channel.write_message(fd, describe(error, "call", submission_dir))
             continue

@@ -17,7 +17,7 @@ from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
 from grader.export import PLATFORMS, export
-from grader.reference_check import check_problem
+from grader.reference_check import check_problem, sampling
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
 from grader.results import Report
@@ -164,14 +164,17 @@ def cmd_check_reference(args) -> int:
     problem_set = problem_sets.load(args.problem_set)
     disagreements = 0
     for problem in problem_set.problems:
-        checks = check_problem(problem, args.method)
+        checks = check_problem(problem, args.method, args.directions)
         bad = [c for c in checks if not c.agrees]
         disagreements += len(bad)
         worst = max(c.relative_error for c in checks)
         kinks = sorted({t for c in checks for t in c.kink_timesteps}, reverse=True)
         note = f"; kink crossed at t = {', '.join(map(str, kinks[:8]))}: not compared there" if kinks else ""
+        how = "" if problem.kind == "scalar" else (
+            "element-wise, " if sampling(problem, args.directions) is None else
+            f"{sampling(problem, args.directions)} random directions per step and parameter, ")
         print(f"{problem.id}: {'agrees' if not bad else 'DISAGREES'} "
-              f"({checks[0].method}, max relative error {worst:.1e}){note}")
+              f"({checks[0].method}, {how}max relative error {worst:.1e}){note}")
         for c in bad:
             where = f" at t = {', '.join(map(str, c.disagreeing_timesteps[:8]))}" if c.disagreeing_timesteps else ""
             print(f"  {c.name}: relative error {c.relative_error:.1e}{where}, "
@@ -260,6 +263,9 @@ def parser() -> argparse.ArgumentParser:
     c = commands.add_parser("check-reference", help="reference backward vs finite differences")
     c.add_argument("problem_set", metavar="PROBLEM_SET")
     c.add_argument("--method", choices=METHODS, default="auto")
+    c.add_argument("--directions", type=int, metavar="K",
+                   help="vector problems: K random directions per step and parameter (0: every element); "
+                        "default: every element for small problems, else 3")
     c.set_defaults(run=cmd_check_reference)
 
     s = commands.add_parser("scaffold", help="write a starter submission")

@@ -1,8 +1,10 @@
 """Compare a submission's gradient with the reference's, element by element.
 
 An element diverges when |got − expected| > atol + rtol·|expected|. Per-timestep outputs
-are arrays of shape (T,) with index t-1 holding step t; BPTT computes them from t = T down
-to 1, so the *first* divergence is the largest diverging t.
+hold step t at index t-1 along their time axis (axis 0 of the scalar model's (T,) arrays);
+a step diverges when any of its elements does. BPTT computes gradients from t = T down to 1,
+so their *first* divergence is the largest diverging t; a forward value (h_t) is computed
+from t = 1 up, so its first divergence is the smallest.
 """
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ class Comparison:
     got: np.ndarray
     abs_error: np.ndarray
     diverging: np.ndarray          # bool, same shape as expected
+    time_axis: int = 0             # where t runs, for a per-timestep output
+    order: str = "backward"        # "backward" (BPTT: t = T first) or "forward" (t = 1 first)
 
     @property
     def passed(self) -> bool:
@@ -26,14 +30,38 @@ class Comparison:
     def max_abs_error(self) -> float:
         return float(self.abs_error.max(initial=0.0))
 
+    def _by_step(self, array: np.ndarray) -> np.ndarray:
+        """array with t on axis 0 and every other axis flattened into axis 1."""
+        stepped = np.moveaxis(array, self.time_axis, 0)
+        return stepped.reshape(len(stepped), -1)
+
+    @property
+    def diverging_steps(self) -> np.ndarray:
+        """(T,) bool: whether step t (index t-1) has a diverging element."""
+        return self.diverging if self.diverging.ndim <= 1 else self._by_step(self.diverging).any(axis=1)
+
     @property
     def diverging_timesteps(self) -> list[int]:
-        """1-based t of every diverging element, in BPTT order (t = T first)."""
-        return [int(t) for t in np.flatnonzero(self.diverging)[::-1] + 1]
+        """1-based t of every diverging step, in this output's order."""
+        steps = np.flatnonzero(self.diverging_steps) + 1
+        return [int(t) for t in (steps if self.order == "forward" else steps[::-1])]
 
     @property
     def first_divergence(self) -> int | None:
-        return first_divergence(self.diverging)
+        if self.order == "forward":
+            where = np.flatnonzero(self.diverging_steps)
+            return int(where[0]) + 1 if where.size else None
+        return first_divergence(self.diverging_steps)
+
+    def at_step(self, t: int) -> tuple[float, float, float]:
+        """(expected, got, |error|) at step t: the element itself for (T,) arrays, else the
+        element of step t with the largest error."""
+        if self.expected.ndim <= 1:
+            return float(self.expected[t - 1]), float(self.got[t - 1]), float(self.abs_error[t - 1])
+        errors = self._by_step(self.abs_error)[t - 1]
+        i = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+        return (float(self._by_step(self.expected)[t - 1, i]), float(self._by_step(self.got)[t - 1, i]),
+                float(errors[i]))
 
 
 def first_divergence(diverging: np.ndarray) -> int | None:
@@ -42,8 +70,8 @@ def first_divergence(diverging: np.ndarray) -> int | None:
     return int(where[-1]) + 1 if where.size else None
 
 
-def compare(expected, got, tolerance: Tolerance) -> Comparison:
+def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: str = "backward") -> Comparison:
     expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
     abs_error = np.abs(got - expected)
     diverging = ~(abs_error <= tolerance.atol + tolerance.rtol * np.abs(expected))   # NaN diverges
-    return Comparison(expected, got, abs_error, diverging)
+    return Comparison(expected, got, abs_error, diverging, time_axis, order)

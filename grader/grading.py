@@ -1,31 +1,23 @@
-"""Grade a submission: build each problem's trace, call the submission in its own
-process, and compare every graded output with the reference."""
+"""Grade a submission: build each problem's exercise (grader.contracts), call the
+submission in its own process, and compare every graded output with the reference."""
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
+from grader import contracts
 from grader.compare import compare
 from grader.diagnosis import across_problems, diagnose
-from grader.problems import Limits, Problem, ProblemSet
+from grader.localization import derived_dL_ds
+from grader.problems import Limits, ProblemSet
 from grader.results import OutputResult, ProblemResult, Report
 from grader.runner import CallOutcome, SubmissionProcess
 from grader.sandbox import sandbox_for
-from reference.scalar import GRADIENT_SHAPES, Forward, backward
 
 
-def trace_of(problem: Problem, f: Forward) -> dict:
-    """What the submission sees: the forward pass, never a gradient."""
-    return {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h,
-            "y_hat": f.y_hat, "T": problem.T, "phi": problem.phi, "theta": problem.theta,
-            "loss": problem.loss}
-
-
-def usable_output(name: str, raw: np.ndarray, T: int) -> tuple[np.ndarray | None, str | None]:
-    """The returned value reshaped to the output's shape, or why it cannot be graded."""
-    shape = GRADIENT_SHAPES[name](T)
+def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:
+    """The returned value reshaped to `shape`, or why it cannot be graded."""
     if shape == () and raw.size == 1:
         raw = raw.reshape(())
     if raw.shape != shape:
@@ -33,66 +25,84 @@ def usable_output(name: str, raw: np.ndarray, T: int) -> tuple[np.ndarray | None
     bad = ~np.isfinite(raw)
     if bad.any():
         kind = "NaN" if np.isnan(raw[bad]).any() else "infinite"
-        where = f" at t = {int(np.flatnonzero(bad)[0]) + 1}" if shape else ""
+        where = ""
+        if time_axis is not None:
+            steps = np.moveaxis(bad, time_axis, 0).reshape(shape[time_axis], -1).any(axis=1)
+            where = f" at t = {int(np.flatnonzero(steps)[0]) + 1}"
         return None, f"is {kind}{where}"
     return raw, None
 
 
-def score_outputs(problem: Problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
+def score_outputs(problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
+    """One result per graded output, in grade order."""
+    call = contracts.call_for(problem)
     results = []
     for name, points in problem.grade.items():
-        per_timestep = GRADIENT_SHAPES[name](problem.T) != ()
+        out = call.outputs[name]
         if name in outcome.outputs:
-            got, why = usable_output(name, outcome.outputs[name], problem.T)
+            got, why = usable_output(outcome.outputs[name], np.shape(expected[name]), out.time_axis)
         else:
             got, why = None, outcome.unusable.get(name, "is missing")
-        comparison = None if got is None else compare(expected[name], got, problem.tolerance)
-        results.append(OutputResult(name, points, per_timestep, comparison, why))
+        comparison = None if got is None else compare(expected[name], got, problem.tolerance, out.time_axis or 0,
+                                                      "forward" if out.forward else "backward")
+        results.append(OutputResult(name, points, out.time_axis is not None, comparison, why))
     return tuple(results)
 
 
+def localized(problem, exercise: contracts.Exercise, outcome: CallOutcome,
+              outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
+    """The outputs in the order a student should read them: forward values first (every
+    gradient depends on them), then ∂L/∂s_t derived from dx where the contract returns no
+    ∂L/∂s_t, then the rest."""
+    call = exercise.call
+    first = tuple(o for o in outputs if call.outputs[o.name].forward)
+    rest = tuple(o for o in outputs if not call.outputs[o.name].forward)
+    derived = None
+    if call.dx and call.dx in outcome.outputs:
+        dx, _ = usable_output(outcome.outputs[call.dx], np.shape(exercise.expected[call.dx]),
+                              call.outputs[call.dx].time_axis)
+        derived = None if dx is None else derived_dL_ds(exercise, dx, problem.tolerance)
+    return first + (() if derived is None else (derived,)) + rest
+
+
+def _divergence(o: OutputResult) -> str:
+    name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
+        if o.derived_from else o.name
+    if not o.per_timestep:
+        return f"{name} differs"
+    order = " (forward order)" if o.comparison.order == "forward" else ""
+    return f"{name} first diverges at t = {o.comparison.first_divergence}{order}"
+
+
 def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
-    """(status, message) for a problem whose call returned."""
-    unusable = [f"{o.name} {o.problem}" for o in outputs if o.comparison is None]
-    wrong = []
-    for o in outputs:
-        if o.comparison is not None and not o.passed:
-            t = o.comparison.first_divergence
-            wrong.append(f"{o.name} first diverges at t = {t}" if o.per_timestep else f"{o.name} differs")
+    """(status, message) for a problem whose call returned; a derived output never changes the status."""
+    graded = [o for o in outputs if o.derived_from is None]
+    unusable = [f"{o.name} {o.problem}" for o in graded if o.comparison is None]
+    wrong = [_divergence(o) for o in outputs if o.comparison is not None and not o.passed]
     if unusable:
         return "error", "; ".join(unusable + wrong)
-    if wrong:
+    if not all(o.passed for o in graded):
         return "failed", "; ".join(wrong)
     return "passed", "every graded output matches"
 
 
-class Reference(NamedTuple):
-    """A problem's forward pass (what the submission sees) and the reference gradients,
-    with the catalogue mistakes' runs on it, filled in as diagnoses need them."""
-    problem: Problem
-    forward: Forward
-    expected: dict
-    mistake_runs: dict              # mistake id → reference.mistakes.Variants
+def references(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[contracts.Exercise, ...]:
+    """The exercise of every selected problem (its call and its reference values): computed
+    once, it grades any number of submissions."""
+    return tuple(contracts.exercise(problem, problem_set.entry_point)
+                 for problem in problem_set.selected(include_hidden))
 
 
-def references(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[Reference, ...]:
-    """The reference of every selected problem: computed once, it grades any number of submissions."""
-    prepared = []
-    for problem in problem_set.selected(include_hidden):
-        f = problem.forward()
-        prepared.append(Reference(problem, f, backward(problem.rnn, f), {}))
-    return tuple(prepared)
-
-
-def effective_limits(problem: Problem, override: dict) -> Limits:
+def effective_limits(problem, override: dict) -> Limits:
     return Limits(**{**problem.limits.__dict__, **{k: v for k, v in override.items() if v is not None}})
 
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
-          limits_override: dict | None = None, prepared: tuple[Reference, ...] | None = None,
+          limits_override: dict | None = None, prepared: tuple[contracts.Exercise, ...] | None = None,
           diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote") -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
-    `diagnosis`, name the catalogue mistakes that reproduce each wrong output.
+    `diagnosis`, name the catalogue mistakes that reproduce each wrong output (of a scalar
+    problem: the catalogue is the seed's).
 
     `prepared` is `references(problem_set, include_hidden)`, when already computed.
     `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
@@ -105,28 +115,32 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     started_at = time.monotonic()
     override = limits_override or {}
     sandbox = sandbox_for(problem_set.path, isolation, hide)
-    selected = prepared or references(problem_set, include_hidden)
+    exercises = prepared or references(problem_set, include_hidden)
+    entry_points = ",".join(contracts.functions_everywhere([ex.problem for ex in exercises], problem_set.entry_point))
     results, metadata = [], {"isolation": sandbox.level.name}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
-        for i, (problem, f, expected, mistake_runs) in enumerate(selected):
+        for i, exercise in enumerate(exercises):
+            problem = exercise.problem
             limits = effective_limits(problem, override)
             if import_failure is None and (process is None or not process.alive or process.limits != limits):
                 first_start = process is None
                 if process is not None:
                     process.close()
-                process = SubmissionProcess(submission.resolve(), problem_set.entry_point, limits, sandbox,
-                                            calls=len(selected) - i, start=start)
+                process = SubmissionProcess(submission.resolve(), entry_points, limits, sandbox,
+                                            calls=len(exercises) - i, start=start)
                 started = process.start()
                 if started.reason:
                     import_failure = started
                     if first_start:
                         metadata["import_error"] = f"the submission {started.reason}"
-            outcome = import_failure or process.call(trace_of(problem, f), output_shapes(problem))
-            result = problem_result(problem, expected, outcome)
-            if diagnosis:
-                result = replace(result, diagnosis=diagnose(problem, f, expected, result.outputs, mistake_runs))
+            outcome = import_failure or process.call(exercise.arguments, exercise.shapes,
+                                                     exercise.call.how(exercise.functions))
+            result = problem_result(problem, exercise, outcome)
+            if diagnosis and problem.kind == "scalar":
+                result = replace(result, diagnosis=diagnose(problem, exercise.forward, exercise.values, result.outputs,
+                                                            exercise.mistake_runs))
             results.append(result)
     finally:
         if process is not None:
@@ -136,16 +150,12 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                   diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
 
 
-def output_shapes(problem: Problem) -> dict[str, tuple[int, ...]]:
-    return {name: GRADIENT_SHAPES[name](problem.T) for name in problem.grade}
-
-
-def problem_result(problem, expected, outcome: CallOutcome) -> ProblemResult:
+def problem_result(problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
     common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
                   max_score=problem.points, submission_output=outcome.output)
     if outcome.reason:
         return ProblemResult(status="error", message=f"the submission {outcome.reason}",
                              traceback=outcome.traceback, **common)
-    outputs = score_outputs(problem, expected, outcome)
+    outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
     status, message = summarise(outputs)
     return ProblemResult(status=status, message=message, outputs=outputs, **common)

@@ -13,6 +13,9 @@ class OutputResult:
     per_timestep: bool                 # shape (T,) indexed t-1, else a scalar
     comparison: Comparison | None      # None when the output was unusable
     problem: str | None = None         # why it was unusable ("missing", "NaN at t = 3")
+    derived_from: str | None = None    # e.g. "dx": not returned but recovered from it (worth no points)
+    localization: str | None = None    # for a derived output: "full" or "partial"
+    note: str = ""                     # how it was derived, in a sentence
 
     @property
     def passed(self) -> bool:

@@ -11,6 +11,7 @@ as a fresh interpreter running child.py under the level's wrapper.
 """
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -39,8 +40,9 @@ STATUS_SECONDS = 1.0             # at least, for the supervisor to say how the w
 CLOSE_SECONDS = 2.0              # for the supervisor to kill everything and exit
 WHERE = {"start": "while starting", "import": "while importing", "call": "during the call"}
 EXPECTED = {"start": {"started"}, "import": {"ready", "no_entry_point", "error"},
-            "call": {"result", "bad_return", "error"}}
+            "call": {"result", "no_entry_point", "bad_return", "error"}}
 OUTPUT_OVERFLOW = f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
                 signal.SIGBUS: " (a bus error)"}
 
@@ -61,17 +63,18 @@ class CallOutcome:
 class SubmissionProcess:
     """A sandboxed child with the submission imported, ready to be called."""
 
-    def __init__(self, submission: Path, entry_point: str, limits: Limits, sandbox: Sandbox, calls: int = 1,
+    def __init__(self, submission: Path, entry_points: str, limits: Limits, sandbox: Sandbox, calls: int = 1,
                  start: str = "zygote"):
-        """`submission` is resolved; `calls` bounds the calls this process will serve;
+        """`submission` is resolved; `entry_points` the functions (comma-separated) it must
+        define to be served at all; `calls` bounds the calls this process will serve;
         `start` is how the sandbox's processes begin, a key of STARTS."""
-        self.limits, self.entry_point = limits, entry_point
+        self.limits = limits
         self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         self._shown_up_to = [0, 0]
         self._carried_output = ""    # printed but not yet in an outcome
         read_fd, write_fd = os.pipe()
         self.control, child_control = socket.socketpair()
-        settings = {**sandbox.settings(submission), "submission": str(submission), "entry_point": entry_point,
+        settings = {**sandbox.settings(submission), "submission": str(submission), "entry_points": entry_points,
                     "rlimits": sandbox.resource_limits(limits, calls),
                     "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
         try:
@@ -94,10 +97,12 @@ class SubmissionProcess:
             self._carried_output = ready.output       # shown with the first call
         return ready
 
-    def call(self, trace: dict, outputs: dict[str, tuple[int, ...]]) -> CallOutcome:
-        """Call the entry point on `trace`, asking for `outputs` (name → shape)."""
+    def call(self, arguments: dict, outputs: dict[str, tuple[int, ...]], how: dict) -> CallOutcome:
+        """Call the submission's functions on `arguments` as `how` says
+        (grader.contracts.Call.how), asking for `outputs` (name → shape)."""
         deadline = time.monotonic() + self.limits.timeout
-        request = {"trace": trace, "outputs": {name: list(shape) for name, shape in outputs.items()}}
+        request = {"arguments": arguments, "outputs": {name: list(shape) for name, shape in outputs.items()},
+                   "call": how}
         try:
             self._send(channel.encode(request), deadline)
         except TimeoutError:
@@ -152,7 +157,10 @@ class SubmissionProcess:
             outcome = replace(outcome, outputs={k: v for k, v in outputs.items() if isinstance(v, np.ndarray)},
                               unusable={k: str(v)[:200] for k, v in problems.items()})
         elif kind == "no_entry_point":
-            outcome = replace(outcome, reason=f"defines no function {self.entry_point!r}")
+            name = message.get("name")
+            if not (isinstance(name, str) and IDENTIFIER.fullmatch(name)):
+                return None
+            outcome = replace(outcome, reason=f"defines no function {name!r}")
         elif kind == "bad_return":
             outcome = replace(outcome, reason=str(message.get("message"))[:500])
         elif kind == "error":

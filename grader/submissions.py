@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from grader.errors import SubmissionMissing, UsageError
-from grader.grading import Reference, grade
+from grader.contracts import Exercise
+from grader.grading import grade
 from grader.problems import Problem, ProblemSet
 from grader.results import ProblemResult, Report
 
@@ -65,7 +66,7 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, pro
 
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,
                limits_override: dict | None = None, entry: str | None = None,
-               prepared: tuple[Reference, ...] | None = None, isolation: str = "auto", hide=()) -> Report:
+               prepared: tuple[Exercise, ...] | None = None, isolation: str = "auto", hide=()) -> Report:
     """Grade the submission at `path`, a file or a folder (see `entry_file`); `prepared`,
     `isolation` and `hide` as for `grade`."""
     path = Path(path)

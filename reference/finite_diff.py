@@ -152,16 +152,23 @@ def _scale(f: Forward, names) -> dict[str, np.ndarray]:
     return {name: np.maximum(1.0, np.abs(base[QUANTITIES[name]])) for name in names}
 
 
+def resolve_method(method: str, complex_step: bool) -> str:
+    """The method to use for a model whose φ and θ take complex input (or not): "auto" made
+    concrete; ValueError for an unknown method or a complex step the model cannot take."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if method == "auto":
+        return "complex_step" if complex_step else "richardson"
+    if method == "complex_step" and not complex_step:
+        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
+    return method
+
+
 def finite_differences(rnn: ScalarRNN, f: Forward, outputs=DEFAULT_OUTPUTS,
                        method: str = "auto") -> dict[str, Estimate]:
     """Finite-difference estimates of the named gradients (keys of QUANTITIES) at the
     point of the forward pass `f`."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if method == "auto":
-        method = "complex_step" if rnn.complex_step else "richardson"
-    if method == "complex_step" and not rnn.complex_step:
-        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
+    method = resolve_method(method, rnn.complex_step)
     scale = _scale(f, outputs)
     if method == "complex_step":
         return _complex_step(rnn, f, outputs, scale)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.finite_diff import EPS, METHODS
+from reference.finite_diff import EPS, resolve_method
 from reference.vector import VectorForward, VectorRNN, step_weights
 
 # Gradient name → the quantity perturbed; "s", "x", "h" are per step.
@@ -179,12 +179,7 @@ def finite_differences(rnn: VectorRNN, f: VectorForward, outputs=None, method: s
     """Directional finite-difference estimates of the named gradients (default: every one
     the model has) at the point of the forward pass `f`: `directions` random ones per step
     (or per parameter) drawn from default_rng(seed), or every element when directions is None."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if method == "auto":
-        method = "complex_step" if rnn.complex_step else "richardson"
-    if method == "complex_step" and not rnn.complex_step:
-        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
+    method = resolve_method(method, rnn.complex_step)
     rng = np.random.default_rng(seed)
     return {name: _estimate(rnn, f, QUANTITIES[name], method, directions, rng)
             for name in (checkable(rnn) if outputs is None else outputs)}

@@ -10,12 +10,13 @@ from reference.mistakes import MISTAKES
 
 
 def _numbers(array: np.ndarray):
-    """Plain floats (or a list of them); non-finite values become null."""
+    """Plain floats (or nested lists of them, as the array's shape); non-finite values become null."""
     values = np.asarray(array, dtype=np.float64)
     if values.ndim == 0:
         value = float(values)
         return value if math.isfinite(value) else None
-    return [v if math.isfinite(v) else None for v in values.tolist()]
+    return [_numbers(row) for row in values] if values.ndim > 1 else [
+        v if math.isfinite(v) else None for v in values.tolist()]
 
 
 def output_json(o: OutputResult) -> dict:
@@ -26,8 +27,10 @@ def output_json(o: OutputResult) -> dict:
     data.update(expected=_numbers(c.expected), got=_numbers(c.got), max_abs_error=c.max_abs_error)
     if o.per_timestep:
         t = c.first_divergence
-        data.update(first_divergence=None if t is None else {"t": t, "order": "backward"},
+        data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
                     diverging_timesteps=c.diverging_timesteps)
+    if o.derived_from:
+        data.update(derived=True, derived_from=o.derived_from, localization=o.localization, note=o.note)
     return data
 
 

@@ -1,14 +1,23 @@
 """The text report, for a student: a line per problem and, for a per-timestep output
-that diverges, a short table around the first divergence with one sentence; then, where a
+that diverges, a short table around the first divergence with one sentence (a vector
+output's row for step t shows its element with the largest error there); then, where a
 catalogue mistake reproduces the wrong outputs, a short paragraph naming it."""
 import textwrap
+
+import numpy as np
 
 from grader.reports import register
 from grader.results import OutputResult, ProblemResult, Report
 from reference.mistakes import MISTAKES
 
 SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dw": "∂L/∂w",
-           "dL_dv": "∂L/∂v", "dL_dh0": "∂L/∂h_0"}
+           "dL_dv": "∂L/∂v", "dL_dh0": "∂L/∂h_0",
+           # vector outputs: the trace contract's, CS231n's and Coursera's names
+           "dL_dWx": "∂L/∂Wx", "dL_dWh": "∂L/∂Wh", "dL_db": "∂L/∂b", "dL_dWy": "∂L/∂Wy", "dL_dby": "∂L/∂by",
+           "h": "h_t", "dx": "∂L/∂x_t", "dh0": "∂L/∂h_0", "dWx": "∂L/∂Wx", "dWh": "∂L/∂Wh", "db": "∂L/∂b",
+           "next_h": "h_1", "dprev_h": "∂L/∂h_0",
+           "a": "a⟨t⟩", "y_pred": "ŷ⟨t⟩", "da0": "∂L/∂a⟨0⟩", "dWax": "∂L/∂Wax", "dWaa": "∂L/∂Waa", "dba": "∂L/∂ba",
+           "a_next": "a⟨1⟩", "yt_pred": "ŷ⟨1⟩", "dxt": "∂L/∂x⟨1⟩", "da_prev": "∂L/∂a⟨0⟩"}
 CONTEXT = 2     # table rows shown on each side of the first divergence
 
 
@@ -19,6 +28,10 @@ def _number(value) -> str:
 def divergence_sentence(o: OutputResult, T: int) -> str:
     t = o.comparison.first_divergence
     symbol = SYMBOLS.get(o.name, o.name)
+    if o.comparison.order == "forward":
+        matched = "" if t == 1 else f"matches for t = 1{'' if t == 2 else f'…{t - 1}'} and "
+        return (f"{symbol} {matched}first diverges at t = {t} (forward order): the forward pass is wrong "
+                "there, and every gradient depends on it, so fix the forward pass first.")
     if t == T:
         return (f"{symbol} already diverges at t = T = {T}, the first step BPTT computes: look at "
                 f"the local term ∂L/∂ŷ_T·θ'(h_T)·φ'(s_T) and the boundary ∂L/∂s_{{T+1}} = 0.")
@@ -28,19 +41,45 @@ def divergence_sentence(o: OutputResult, T: int) -> str:
 
 
 def divergence_table(o: OutputResult, T: int) -> list[str]:
+    """Rows around the first divergence, in the order the values are computed."""
     c = o.comparison
     t0 = c.first_divergence
     rows = range(min(T, t0 + CONTEXT), max(1, t0 - CONTEXT) - 1, -1)
+    if c.order == "forward":
+        rows = rows[::-1]
+    ends = (T, 1) if c.order == "backward" else (1, T)
     lines = [f"      {'t':>5}  {'expected':>13}  {'got':>13}  {'|error|':>10}"]
-    if rows[0] < T:
+    if rows[0] != ends[0]:
         lines.append(f"      {'…':>5}")
     for t in rows:
-        mark = "  ← first divergence" if t == t0 else ("  ✗" if c.diverging[t - 1] else "")
-        lines.append(f"      {t:>5}  {_number(c.expected[t - 1]):>13}  {_number(c.got[t - 1]):>13}"
-                     f"  {c.abs_error[t - 1]:>10.3g}{mark}")
-    if rows[-1] > 1:
+        expected, got, error = c.at_step(t)
+        mark = "  ← first divergence" if t == t0 else ("  ✗" if c.diverging_steps[t - 1] else "")
+        lines.append(f"      {t:>5}  {_number(expected):>13}  {_number(got):>13}  {error:>10.3g}{mark}")
+    if rows[-1] != ends[1]:
         lines.append(f"      {'…':>5}")
     return lines
+
+
+def difference(o: OutputResult) -> str:
+    """One line for an output without timesteps: its value, or for an array its worst element."""
+    c, symbol = o.comparison, SYMBOLS.get(o.name, o.name)
+    if c.expected.ndim == 0:
+        return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
+    worst = np.unravel_index(np.argmax(np.where(np.isnan(c.abs_error), np.inf, c.abs_error)), c.abs_error.shape)
+    where = ", ".join(map(str, worst))
+    return (f"  {symbol}: {int(c.diverging.sum())} of {c.diverging.size} elements differ; the largest error is at "
+            f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")
+
+
+def _table_shown(o: OutputResult, outputs: tuple[OutputResult, ...]) -> bool:
+    """A per-timestep output gets a table unless something read first already locates the
+    bug: a wrong forward value (then every gradient is off), or ∂L/∂s_t derived from dx."""
+    failing = [other for other in outputs if other.comparison is not None and not other.passed]
+    if o.comparison.order == "forward":
+        return True
+    if any(other.comparison.order == "forward" for other in failing):
+        return False
+    return o.name == "dL_ds" or not any(other.derived_from for other in failing)
 
 
 def _listed(items: list[str], last: str = "and") -> str:
@@ -98,14 +137,19 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     for o in p.outputs:
         if o.comparison is None or o.passed:
             continue
-        if o.per_timestep:
-            lines.append(f"  {SYMBOLS.get(o.name, o.name)}, diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps:")
+        symbol = SYMBOLS.get(o.name, o.name)
+        if o.per_timestep and _table_shown(o, p.outputs):
+            derived = f" (derived from {o.derived_from})" if o.derived_from else ""
+            lines.append(f"  {symbol}{derived}, diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps:")
             lines += divergence_table(o, p.T)
             lines.append("    " + divergence_sentence(o, p.T))
+            if o.localization == "partial":
+                lines.append("    Localization is " + o.note + ".")
+        elif o.per_timestep:
+            lines.append(f"  {symbol}: diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps, "
+                         f"first at t = {o.comparison.first_divergence} (BPTT order)")
         else:
-            c = o.comparison
-            lines.append(f"  {SYMBOLS.get(o.name, o.name)}: expected {_number(c.expected).strip()}, "
-                         f"got {_number(c.got).strip()}")
+            lines.append(difference(o))
     if p.diagnosis:
         lines += diagnosis_paragraph(p, set() if explained is None else explained)
     if p.traceback:

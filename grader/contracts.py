@@ -1,0 +1,227 @@
+"""Submission contracts: which functions a submission defines, what they receive, what
+they return. One registry entry per contract; a problem set chooses one
+(`contract: trace | cs231n | coursera`, default trace).
+
+A contract has a Call per kind of problem it grades: "scalar" (the seed's model),
+"sequence" (a vector problem) and "step" (a vector problem with `step: true` and T = 1,
+graded through single-step functions). A Call names the submission's functions, builds
+their arguments from the reference's values, and says for each output they return which
+reference value it is and how the submission lays it out. The child process knows only
+the call styles (grader/submission_calls.py): "trace", `backward(trace) -> mapping`, and
+"forward_backward", `forward(*arguments[:-1]) -> (*forward_returns, cache)` then
+`backward(arguments[-1], cache) -> backward_returns` (a tuple in that order, or a mapping
+when backward_returns is None). The cache stays in the child; only arrays come back.
+
+Reference values are batch-first (reference.vector): x (N, T, D), h (N, T+1, H), h_t
+(N, T, H) without h_0, dh_direct (N, T, H) the upstream gradient ∂L/∂h_t through step t's
+own output, and the gradients dL_ds, dL_dWx, … .
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from reference import scalar, vector
+
+SCALAR_TRACE = ("x", "y", "w", "v", "h0", "s", "h", "y_hat", "T", "phi", "theta", "loss")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a submission holds an array the reference holds batch-first, and back."""
+    to_submission: Callable[[np.ndarray], np.ndarray]
+    to_reference: Callable[[np.ndarray], np.ndarray]
+
+
+SAME = Layout(lambda a: a, lambda a: a)
+TRANSPOSED = Layout(np.transpose, np.transpose)                                  # (D, H) ↔ (H, D)
+COLUMN = Layout(lambda a: a.reshape(-1, 1), lambda a: a.reshape(-1))              # (H,) ↔ (H, 1)
+FEATURES_FIRST = Layout(lambda a: np.transpose(a, (2, 0, 1)),                    # (N, T, D) ↔ (D, N, T)
+                        lambda a: np.transpose(a, (1, 2, 0)))
+FIRST_STEP = Layout(lambda a: a[:, 0], lambda a: a[:, None])                      # (N, 1, D) ↔ (N, D)
+FIRST_STEP_FEATURES_FIRST = Layout(lambda a: a[:, 0].T, lambda a: a.T[:, None])   # (N, 1, D) ↔ (D, N)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A returned array: the reference value it is, in the submission's layout."""
+    source: str
+    layout: Layout = SAME
+    time_axis: int | None = None    # the axis of t in the submission's layout (per-step outputs)
+    forward: bool = False           # a forward value: it first goes wrong in forward order (t = 1 up)
+
+
+@dataclass(frozen=True)
+class Call:
+    functions: tuple[str, ...]                  # the submission's, in call order; () = the set's entry_point
+    arguments: Callable[[dict], dict]           # reference values → the functions' arguments, in call order
+    outputs: dict[str, Output]
+    style: str = "trace"                        # a call style of grader/submission_calls.STYLES
+    forward_returns: tuple[str, ...] = ()       # forward_backward: forward's results before the cache
+    backward_returns: tuple[str, ...] | None = None   # … and backward's, in order; None: a mapping
+    dx: str | None = None                       # the output holding ∂L/∂x_t, where none holds ∂L/∂s_t
+
+    def how(self, functions: tuple[str, ...]) -> dict:
+        """What the child needs to make the call (sent with every request)."""
+        return {"style": self.style, "functions": list(functions), "forward_returns": list(self.forward_returns),
+                "backward_returns": None if self.backward_returns is None else list(self.backward_returns)}
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    calls: dict[str, Call]                      # problem kind → call
+    description: str = ""
+
+
+CONTRACTS: dict[str, Contract] = {}
+
+
+def register(contract: Contract) -> Contract:
+    CONTRACTS[contract.name] = contract
+    return contract
+
+
+def _vector_trace(v: dict) -> dict:
+    """The forward pass a vector `backward(trace)` sees; never a gradient."""
+    keys = ["x", "h0", "Wx", "Wh", "b", "s", "h", "T", "N", "D", "H", "phi", "loss"]
+    keys += ["dh"] if v["loss"] == vector.UPSTREAM else ["y", "Wy", "by", "y_hat", "O", "theta"]
+    return {key: v[key] for key in keys}
+
+
+def _coursera_parameters(v: dict) -> dict:
+    parameters = {"Wax": v["Wx"].T, "Waa": v["Wh"].T, "ba": v["b"].reshape(-1, 1)}
+    if v["Wy"] is not None:
+        parameters.update(Wya=v["Wy"].T, by=v["by"].reshape(-1, 1))
+    return parameters
+
+
+register(Contract("trace", {
+    "scalar": Call((), lambda v: {key: v[key] for key in SCALAR_TRACE}, {
+        name: Output(name, time_axis=0 if shape(1) else None) for name, shape in scalar.GRADIENT_SHAPES.items()}),
+    "sequence": Call((), _vector_trace, {
+        name: Output(name, time_axis=1 if name in vector.PER_STEP else None) for name in vector.GRADIENT_SHAPES}),
+}, "backward(trace) -> {dL_ds, …}: the forward pass in, the gradients out"))
+
+register(Contract("cs231n", {
+    "sequence": Call(
+        ("rnn_forward", "rnn_backward"),
+        lambda v: {"x": v["x"], "h0": v["h0"], "Wx": v["Wx"], "Wh": v["Wh"], "b": v["b"], "dh": v["dh_direct"]},
+        {"h": Output("h_t", time_axis=1, forward=True),
+         "dx": Output("dL_dx", time_axis=1),
+         "dh0": Output("dL_dh0"),
+         "dWx": Output("dL_dWx"),
+         "dWh": Output("dL_dWh"),
+         "db": Output("dL_db")},
+        "forward_backward", ("h",), ("dx", "dh0", "dWx", "dWh", "db"), dx="dx"),
+    "step": Call(
+        ("rnn_step_forward", "rnn_step_backward"),
+        lambda v: {"x": v["x"][:, 0], "prev_h": v["h0"], "Wx": v["Wx"], "Wh": v["Wh"], "b": v["b"],
+                   "dnext_h": v["dh_direct"][:, 0]},
+        {"next_h": Output("h_t", FIRST_STEP, forward=True),
+         "dx": Output("dL_dx", FIRST_STEP),
+         "dprev_h": Output("dL_dh0"),
+         "dWx": Output("dL_dWx"),
+         "dWh": Output("dL_dWh"),
+         "db": Output("dL_db")},
+        "forward_backward", ("next_h",), ("dx", "dprev_h", "dWx", "dWh", "db")),
+}, "rnn_forward(x, h0, Wx, Wh, b) -> (h, cache); rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)"))
+
+register(Contract("coursera", {
+    "sequence": Call(
+        ("rnn_forward", "rnn_backward"),
+        lambda v: {"x": FEATURES_FIRST.to_submission(v["x"]), "a0": v["h0"].T, "parameters": _coursera_parameters(v),
+                   "da": FEATURES_FIRST.to_submission(v["dh_direct"])},
+        {"a": Output("h_t", FEATURES_FIRST, time_axis=2, forward=True),
+         "y_pred": Output("y_pred", FEATURES_FIRST, time_axis=2, forward=True),
+         "dx": Output("dL_dx", FEATURES_FIRST, time_axis=2),
+         "da0": Output("dL_dh0", TRANSPOSED),
+         "dWax": Output("dL_dWx", TRANSPOSED),
+         "dWaa": Output("dL_dWh", TRANSPOSED),
+         "dba": Output("dL_db", COLUMN)},
+        "forward_backward", ("a", "y_pred"), None, dx="dx"),
+    "step": Call(
+        ("rnn_cell_forward", "rnn_cell_backward"),
+        lambda v: {"xt": v["x"][:, 0].T, "a_prev": v["h0"].T, "parameters": _coursera_parameters(v),
+                   "da_next": v["dh_direct"][:, 0].T},
+        {"a_next": Output("h_t", FIRST_STEP_FEATURES_FIRST, forward=True),
+         "yt_pred": Output("y_pred", FIRST_STEP_FEATURES_FIRST, forward=True),
+         "dxt": Output("dL_dx", FIRST_STEP_FEATURES_FIRST),
+         "da_prev": Output("dL_dh0", TRANSPOSED),
+         "dWax": Output("dL_dWx", TRANSPOSED),
+         "dWaa": Output("dL_dWh", TRANSPOSED),
+         "dba": Output("dL_db", COLUMN)},
+        "forward_backward", ("a_next", "yt_pred"), None),
+}, "rnn_forward(x, a0, parameters) -> (a, y_pred, caches); rnn_backward(da, caches) -> gradients"))
+
+
+def vector_outputs() -> list[str]:
+    """Every output some contract returns for a vector problem, in registry order."""
+    names = {}
+    for contract in CONTRACTS.values():
+        for kind, call in contract.calls.items():
+            if kind != "scalar":
+                names.update(dict.fromkeys(call.outputs))
+    return list(names)
+
+
+def call_for(problem) -> Call:
+    return CONTRACTS[problem.contract].calls[problem.kind]
+
+
+def functions_everywhere(problems, entry_point: str) -> list[str]:
+    """The functions every one of `problems` calls: a submission without them can be
+    graded on none, so their absence is an import error."""
+    needed = [call_for(problem).functions or (entry_point,) for problem in problems]
+    return [name for name in needed[0] if all(name in functions for functions in needed)] if needed else []
+
+
+def reference_values(problem, f) -> dict:
+    """Everything the reference knows about a problem whose forward pass is `f`, by name:
+    inputs, forward values and gradients (see the module docstring)."""
+    if problem.kind == "scalar":
+        trace = {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h, "y_hat": f.y_hat,
+                 "T": problem.T, "phi": problem.phi, "theta": problem.theta, "loss": problem.loss}
+        return {**trace, **scalar.backward(problem.rnn, f)}
+    rnn, p, z = problem.rnn, f.params, f.sizes
+    target = "dh" if rnn.upstream else "y"
+    return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
+            "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
+            "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
+            "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": problem.phi, "theta": problem.theta,
+            "loss": problem.loss}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """What one problem asks of a submission: the functions its call needs, their
+    arguments, the outputs to request, and every output's expected value in the
+    submission's layout. Computed once per problem, it grades any number of submissions
+    (and keeps the catalogue mistakes' runs on it for each later diagnosis)."""
+    problem: object
+    forward: object                         # the problem's forward pass (reference.scalar or .vector)
+    functions: tuple[str, ...]
+    arguments: dict
+    requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it
+    expected: dict[str, np.ndarray]
+    values: dict = field(repr=False)        # the reference values they came from
+    mistake_runs: dict = field(default_factory=dict, repr=False)   # mistake id → its run, as diagnoses need them
+
+    @property
+    def call(self) -> Call:
+        return call_for(self.problem)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The requested outputs' shapes in the submission's layout."""
+        return {name: np.shape(self.expected[name]) for name in self.requested}
+
+
+def exercise(problem, entry_point: str) -> Exercise:
+    call = call_for(problem)
+    f = problem.forward()
+    values = reference_values(problem, f)
+    expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
+                for name, out in call.outputs.items() if values.get(out.source) is not None}
+    requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]
+    return Exercise(problem, f, call.functions or (entry_point,), call.arguments(values), requested, expected, values)

@@ -1,0 +1,46 @@
+"""∂L/∂s_t for a submission whose contract does not return it, from its dx_t = ∂L/∂s_t·Wxᵀ.
+
+Where Wx (D, H) has full column rank (so D ≥ H), the student's ∂L/∂s_t is recovered exactly
+by least squares, ∂L/∂s_t = dx_t·(Wx⁺)ᵀ, and compared step by step as if it had been
+returned. Where its rank r is below H (D < H, say), dx_t shows only the part of ∂L/∂s_t in
+Wx's row space: that part is recovered and compared, and a divergence in the other H − r
+directions is invisible — the localization is partial.
+
+A recovered element diverges when it differs from the reference by more than the problem's
+tolerance plus what dx's own tolerance becomes through least squares, ‖atol + rtol·|dx_ref|‖₂
+/ σ_min(Wx) for its (n, t): a dx that matches never makes ∂L/∂s_t diverge.
+"""
+import numpy as np
+
+from grader.compare import Comparison
+from grader.results import OutputResult
+
+EPS = np.finfo(np.float64).eps
+
+
+def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
+    """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), as
+    an output worth no points; None where Wx = 0 leaves nothing to recover."""
+    v, out = exercise.values, exercise.call.outputs[exercise.call.dx]
+    Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
+    D, H = Wx.shape
+    U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
+    rank = int(np.sum(S > S[0] * max(D, H) * EPS))
+    if rank == 0:
+        return None
+    row_space = Vt[:rank]                                          # (r, H), orthonormal
+    got = (out.layout.to_reference(dx) @ U[:, :rank] / S[:rank]) @ row_space
+    expected = ds_ref if rank == H else ds_ref @ row_space.T @ row_space
+    slack = np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref), axis=-1, keepdims=True) / S[rank - 1]
+    abs_error = np.abs(got - expected)
+    diverging = ~(abs_error <= tolerance.atol + tolerance.rtol * np.abs(expected) + slack)
+    shown = out.layout.to_submission
+    comparison = Comparison(shown(expected), shown(got), shown(abs_error), shown(diverging), out.time_axis)
+    if rank == H:
+        return OutputResult("dL_ds", 0.0, True, comparison, derived_from=exercise.call.dx, localization="full",
+                            note=f"recovered from {exercise.call.dx} by least squares: "
+                                 "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")
+    return OutputResult("dL_ds", 0.0, True, comparison, derived_from=exercise.call.dx, localization="partial",
+                        note=f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ shows "
+                             f"only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is compared, "
+                             f"and a divergence in the other {H - rank} is invisible here")

@@ -1,0 +1,214 @@
+"""Submission contracts. Sandboxed: a CS231n-style `rnn_layers.py` and a Coursera-style
+file are graded unchanged, and what breaks a contract is reported for its problem alone.
+In-process: the reference itself scores full marks under every contract and kind, and
+∂L/∂s_t derived from dx first diverges exactly where dx does."""
+import json
+from importlib import resources
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grader import problem_set
+from grader.contracts import CONTRACTS, exercise
+from grader.grading import grade, localized, score_outputs, summarise
+from grader.reports import FORMATS
+from grader.runner import CallOutcome
+from tests.conftest import EXAMPLES
+
+REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
+CS231N = EXAMPLES / "cs231n" / "rnn_layers.py"
+COURSERA = EXAMPLES / "coursera" / "rnn_utils.py"
+
+SET = """\
+schema_version: 1
+title: {contract}
+contract: {contract}
+problems:
+  - id: sequence
+    points: 6
+    sizes: {{N: 3, T: 5, D: {D}, H: 3, O: 2}}
+    model: {{loss: upstream}}
+    params: {{random: {{seed: 1, scale: 0.5}}}}
+    data: {{random: {{seed: 2}}}}
+    grade: {sequence}
+  - id: step
+    points: 6
+    step: true
+    sizes: {{N: 3, T: 1, D: 4, H: 3, O: 2}}
+    model: {{loss: upstream}}
+    params: {{random: {{seed: 3, scale: 0.5}}}}
+    data: {{random: {{seed: 4}}}}
+    grade: {step}
+  - id: softmax
+    points: 6
+    sizes: {{N: 2, T: 4, D: 4, H: 3, O: 3}}
+    model: {{loss: softmax_cross_entropy}}
+    params: {{random: {{seed: 5, scale: 0.5}}}}
+    data: {{random: {{seed: 6}}}}
+    grade: {sequence}
+"""
+GRADES = {
+    "cs231n": ("{h: 1, dx: 1, dh0: 1, dWx: 1, dWh: 1, db: 1}", "{next_h: 1, dx: 1, dprev_h: 1, dWx: 1, dWh: 1, db: 1}"),
+    "coursera": ("{a: 1, y_pred: 1, dx: 1, da0: 1, dWax: 1, dWaa: 1}",
+                 "{a_next: 1, yt_pred: 1, dxt: 1, da_prev: 1, dWax: 1, dba: 1}"),
+}
+
+
+def write_set(tmp_path, contract: str, D: int = 4) -> str:
+    sequence, step = GRADES[contract]
+    path = tmp_path / f"{contract}.yaml"
+    path.write_text(SET.format(contract=contract, D=D, sequence=sequence, step=step))
+    return str(path)
+
+
+def graded(tmp_path, contract, submission, D=4):
+    report = grade(problem_set.load(write_set(tmp_path, contract, D)), submission, include_hidden=True)
+    jsonschema.validate(json.loads(FORMATS["json"](report)), REPORT_SCHEMA)
+    return report
+
+
+@pytest.mark.parametrize("contract, submission", [("cs231n", CS231N), ("coursera", COURSERA)])
+def test_a_course_style_file_is_graded_unchanged(tmp_path, contract, submission):
+    report = graded(tmp_path, contract, submission)
+    assert [(p.id, p.status, p.score) for p in report.problems] == [
+        ("sequence", "passed", 6), ("step", "passed", 6), ("softmax", "passed", 6)]
+
+
+@pytest.mark.parametrize("contract, submission", [("cs231n", CS231N), ("coursera", COURSERA)])
+def test_forward_values_come_first_then_dL_ds_derived_from_dx(tmp_path, contract, submission):
+    sequence = graded(tmp_path, contract, submission).problems[0]
+    names = [o.name for o in sequence.outputs]
+    forward = {"cs231n": ["h"], "coursera": ["a", "y_pred"]}[contract]
+    assert names[:len(forward) + 1] == forward + ["dL_ds"]
+    derived = sequence.outputs[len(forward)]
+    assert (derived.derived_from, derived.localization, derived.points, derived.passed) == ("dx", "full", 0, True)
+
+
+def test_a_missing_function_fails_the_problems_that_call_it(tmp_path, write_submission):
+    source = "def rnn_step_forward(*a):\n    pass\n\ndef rnn_step_backward(*a):\n    pass\n"
+    report = graded(tmp_path, "cs231n", write_submission(source))
+    assert [p.message for p in report.problems] == [
+        "the submission defines no function 'rnn_forward'",
+        "the submission returned a NoneType from rnn_step_forward, not the tuple (next_h, cache)",
+        "the submission defines no function 'rnn_forward'"]
+
+
+def test_missing_step_functions_fail_only_the_step_problem(tmp_path, write_submission):
+    source = CS231N.read_text().replace("def rnn_step_forward(", "def step_forward(").replace(
+        "rnn_step_forward(x[:, t, :]", "step_forward(x[:, t, :]")
+    report = graded(tmp_path, "cs231n", write_submission(source))
+    assert [(p.status, p.message) for p in report.problems] == [
+        ("passed", "every graded output matches"),
+        ("error", "the submission defines no function 'rnn_step_forward'"),
+        ("passed", "every graded output matches")]
+
+
+@pytest.mark.parametrize("contract, old, new, message", [
+    ("cs231n", "return dx, dh0, dWx, dWh, db", "return dx, dh0, dWx, dWh",
+     "the submission returned 4 values from rnn_backward, not the 5 of (dx, dh0, dWx, dWh, db)"),
+    ("cs231n", "return h, cache", "return h",
+     "the submission returned a ndarray from rnn_forward, not the tuple (h, cache)"),
+    ("coursera", 'return {"dx": dx, "da0": da0, "dWax": dWax, "dWaa": dWaa, "dba": dba}',
+     "return dx, da0, dWax, dWaa, dba", "the submission returned a tuple from rnn_backward, not a dict of gradients"),
+])
+def test_a_return_that_breaks_the_contract_is_an_error_for_its_problem(tmp_path, write_submission,
+                                                                       contract, old, new, message):
+    source = (CS231N if contract == "cs231n" else COURSERA).read_text()
+    assert old in source
+    report = graded(tmp_path, contract, write_submission(source.replace(old, new)))
+    assert [(p.status, p.message) for p in report.problems] == [
+        ("error", message), ("passed", "every graded output matches"), ("error", message)]
+
+
+def test_a_missing_gradient_in_coursera_dict_is_that_output_alone(tmp_path, write_submission):
+    source = COURSERA.read_text().replace('return {"dx": dx, "da0": da0, "dWax": dWax, "dWaa": dWaa, "dba": dba}',
+                            'return {"dx": dx, "da0": da0, "dWax": dWax, "dba": dba}')
+    sequence = graded(tmp_path, "coursera", write_submission(source)).problems[0]
+    assert (sequence.status, sequence.score, sequence.message) == ("error", 5, "dWaa is missing")
+
+
+def test_the_cache_stays_in_the_child_whatever_it_holds(tmp_path, write_submission):
+    source = CS231N.read_text().replace("cache = (x, prev_h, Wx, Wh, next_h)",
+                                        "cache = (x, prev_h, Wx, Wh, next_h, lambda: None, (i for i in []))")
+    source = source.replace("x, prev_h, Wx, Wh, next_h = cache", "x, prev_h, Wx, Wh, next_h, _, _ = cache")
+    assert graded(tmp_path, "cs231n", write_submission(source)).score == 18
+
+
+def test_a_wrong_forward_is_reported_first_in_forward_order(tmp_path, write_submission):
+    source = CS231N.read_text().replace("prev_h, step_cache = rnn_step_forward(x[:, t, :], prev_h,",
+                                        "prev_h, step_cache = rnn_step_forward(x[:, t, :], h0,")
+    sequence = graded(tmp_path, "cs231n", write_submission(source)).problems[0]
+    h = sequence.outputs[0]
+    assert (h.name, h.comparison.order, h.comparison.first_divergence) == ("h", "forward", 2)
+    assert h.comparison.diverging_timesteps == [2, 3, 4, 5]
+    assert sequence.message.startswith("h first diverges at t = 2 (forward order); ")
+
+
+# --- in-process ---------------------------------------------------------------------------
+
+def reference_outcome(ex) -> CallOutcome:
+    return CallOutcome(outputs={name: np.array(value) for name, value in ex.expected.items()})
+
+
+def vector_problem(tmp_path, contract, kind, D=4, H=3):
+    call = CONTRACTS[contract].calls[kind]
+    names = [n for n, out in call.outputs.items() if out.source not in ("dL_dWy", "dL_dby")]
+    text = (f"schema_version: 1\ntitle: t\ncontract: {contract}\nproblems:\n  - id: p\n"
+            f"    points: {len(names)}\n    step: {str(kind == 'step').lower()}\n"
+            f"    sizes: {{N: 2, T: {1 if kind == 'step' else 6}, D: {D}, H: {H}, O: 2}}\n"
+            "    model: {loss: upstream}\n    params: {random: {seed: 8, scale: 0.6}}\n"
+            f"    data: {{random: {{seed: 9}}}}\n    grade: {{{', '.join(f'{n}: 1' for n in names)}}}\n")
+    if contract == "trace":
+        text = text.replace("    step: false\n", "")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return problem_set.load(str(path)).problems[0]
+
+
+@pytest.mark.parametrize("contract, kind", [(c, k) for c in CONTRACTS for k in CONTRACTS[c].calls if k != "scalar"])
+def test_the_reference_itself_scores_full_marks(tmp_path, contract, kind):
+    problem = vector_problem(tmp_path, contract, kind)
+    ex = exercise(problem, "backward")
+    outputs = localized(problem, ex, reference_outcome(ex), score_outputs(problem, ex.expected, reference_outcome(ex)))
+    assert summarise(outputs) == ("passed", "every graded output matches")
+    assert sum(o.score for o in outputs) == problem.points
+
+
+def with_dx_changed_at(problem, ex, t: int, change):
+    """The reference outcome with dx at step t alone (in the submission's layout) plus change(dx_t)."""
+    outcome = reference_outcome(ex)
+    dx = outcome.outputs["dx"]
+    where = [slice(None)] * dx.ndim
+    where[ex.call.outputs["dx"].time_axis] = t - 1
+    dx[tuple(where)] += change(dx[tuple(where)])
+    return localized(problem, ex, outcome, score_outputs(problem, ex.expected, outcome))
+
+
+@settings(max_examples=20, deadline=None)
+@given(contract=st.sampled_from(["cs231n", "coursera"]), t=st.integers(1, 6))
+def test_dx_wrong_at_step_t_derives_dL_ds_first_diverging_at_t(tmp_path_factory, contract, t):
+    problem = vector_problem(tmp_path_factory.mktemp("p"), contract, "sequence")
+    ex = exercise(problem, "backward")
+    derived = next(o for o in with_dx_changed_at(problem, ex, t, lambda dx: 1e-3 * (1 + np.abs(dx))) if o.name == "dL_ds")
+    assert (derived.comparison.first_divergence, derived.comparison.diverging_timesteps) == (t, [t])
+
+
+@settings(max_examples=20, deadline=None)
+@given(contract=st.sampled_from(["cs231n", "coursera"]), t=st.integers(1, 6))
+def test_a_dx_within_tolerance_never_makes_dL_ds_diverge(tmp_path_factory, contract, t):
+    problem = vector_problem(tmp_path_factory.mktemp("p"), contract, "sequence")
+    ex = exercise(problem, "backward")
+    tolerance = problem.tolerance
+    outputs = with_dx_changed_at(problem, ex, t, lambda dx: 0.9 * (tolerance.atol + tolerance.rtol * np.abs(dx)))
+    assert all(o.passed for o in outputs)
+
+
+def test_localization_is_partial_when_D_is_below_H(tmp_path):
+    problem = vector_problem(tmp_path, "cs231n", "sequence", D=2, H=4)
+    ex = exercise(problem, "backward")
+    derived = next(o for o in with_dx_changed_at(problem, ex, 4, lambda dx: 1e-3 * (1 + np.abs(dx))) if o.name == "dL_ds")
+    assert (derived.localization, derived.comparison.first_divergence) == ("partial", 4)
+    assert derived.note.startswith("partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
+    assert "a divergence in the other 2 is invisible here" in derived.note
