@@ -1,0 +1,139 @@
+"""Every example of every contract graded from the command line against its shipped set
+(hidden problems included): the exact score, where the forward pass first goes wrong
+(forward order) and where ∂L/∂s_t first diverges (BPTT order) on each sequence problem."""
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from grader.cli import main
+from tests.conftest import EXAMPLES, ROOT
+
+REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
+
+# contract → (problem set, forward output, ids of the sequence problems, their T)
+SETS = {
+    "cs231n": ("cs231n_rnn.yaml", "h", ["small-explicit", "gradient-check", "char-rnn", "batch-of-four", "larger"],
+               [3, 10, 8, 7, 40]),
+    "coursera": ("coursera_rnn.yaml", "a", ["forward-backward", "characters", "twelve-steps", "larger"],
+                 [4, 8, 12, 30]),
+    "vector_trace": ("vector_trace.yaml", None, ["tanh-upstream", "sigmoid-squared", "relu-softmax", "long-tanh"],
+                     [5, 6, 10, 60]),
+}
+NONE = [None] * 5
+
+# (contract, example) → (score, first forward divergence, first divergence of ∂L/∂s_t), per sequence problem
+EXPECTED = {
+    ("cs231n", "rnn_layers"): (56, NONE, NONE),
+    # tanh' of next_h: wrong at t = T; the step problem keeps only next_h's point
+    ("cs231n", "wrong_tanh_derivative"): (11, NONE, [3, 10, 8, 7, 40]),
+    ("cs231n", "missing_upstream_dh"): (16, NONE, [2, 9, 7, 6, 39]),
+    ("cs231n", "dprev_h_not_carried"): (16, NONE, [2, 9, 7, 6, 39]),
+    # ∂L/∂s_t right, one gradient wrong: 2 points (dWh) or 1 (dh0) lost per sequence problem
+    ("cs231n", "dWh_not_accumulated"): (46, NONE, NONE),
+    ("cs231n", "h_prev_off_by_one"): (46, NONE, NONE),
+    ("cs231n", "dh0_from_wrong_step"): (51, NONE, NONE),
+    # h wrong from t = 2, and every gradient with it
+    ("cs231n", "forward_reuses_h0"): (6, [2] * 5, [3, 10, 8, 7, 40]),
+    ("coursera", "rnn_utils"): (47, NONE[:4], NONE[:4]),
+    ("coursera", "wrong_tanh_derivative"): (14, NONE[:4], [4, 8, 12, 30]),
+    ("coursera", "missing_upstream_da"): (19, NONE[:4], [3, 7, 11, 29]),
+    ("coursera", "da_prev_not_carried"): (19, NONE[:4], [3, 7, 11, 29]),
+    ("coursera", "dWaa_not_accumulated"): (39, NONE[:4], NONE[:4]),
+    ("coursera", "a_prev_off_by_one"): (38, NONE[:4], NONE[:4]),
+    ("coursera", "da0_from_wrong_step"): (43, NONE[:4], NONE[:4]),
+    ("coursera", "forward_reuses_a0"): (7, [2] * 4, [4, 8, 12, 30]),
+    ("vector_trace", "correct"): (40, NONE[:4], NONE[:4]),
+    ("vector_trace", "missing_recurrent_term"): (5, NONE[:4], [4, 5, 9, 59]),
+    # φ'(h_t) = φ'(s_t) for relu: invisible there
+    ("vector_trace", "activation_derivative_at_h"): (15, NONE[:4], [5, 6, None, 60]),
+    ("vector_trace", "dWh_uses_h_t"): (32, NONE[:4], NONE[:4]),
+}
+
+
+def pruned(value):
+    """The report with every array cut to its first two items: what the schema checks is
+    structure, and a larger problem's full arrays take seconds to validate."""
+    if isinstance(value, dict):
+        return {key: pruned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [pruned(item) for item in value[:2]]
+    return value
+
+
+def first(output: dict | None):
+    divergence = (output or {}).get("first_divergence")
+    return divergence and divergence["t"]
+
+
+def test_every_example_has_an_expectation():
+    shipped = {(folder.name, path.stem) for folder in EXAMPLES.iterdir() if folder.name in SETS
+               for path in folder.glob("*.py")}
+    assert shipped == set(EXPECTED)
+
+
+@pytest.mark.parametrize("contract, example", sorted(EXPECTED))
+def test_example_score_and_first_divergences(capsys, contract, example):
+    set_file, forward, sequence_ids, _ = SETS[contract]
+    score, forward_divergences, ds_divergences = EXPECTED[contract, example]
+    code = main(["grade", str(ROOT / "problem_sets" / set_file), str(EXAMPLES / contract / f"{example}.py"),
+                 "--include-hidden", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    jsonschema.validate(pruned(report), REPORT_SCHEMA)
+    problems = {p["id"]: p for p in report["problems"]}
+    assert (code, report["score"]) == (0 if score == report["max_score"] else 1, score)
+    assert [first(problems[i]["outputs"].get(forward)) for i in sequence_ids] == forward_divergences
+    assert [first(problems[i]["outputs"]["dL_ds"]) for i in sequence_ids] == ds_divergences
+
+
+def test_a_derived_dL_ds_says_so_in_the_json(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "cs231n_rnn.yaml"), str(EXAMPLES / "cs231n" / "missing_upstream_dh.py"),
+          "--format", "json"])
+    ds = json.loads(capsys.readouterr().out)["problems"][1]["outputs"]["dL_ds"]
+    assert (ds["derived"], ds["derived_from"], ds["localization"], ds["points"]) == (True, "dx", "full", 0)
+    assert (ds["first_divergence"], ds["diverging_timesteps"]) == ({"t": 2, "order": "backward"}, [2, 1])
+
+
+def test_a_wrong_forward_is_in_forward_order_in_the_json(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"), str(EXAMPLES / "coursera" / "forward_reuses_a0.py"),
+          "--format", "json"])
+    a = json.loads(capsys.readouterr().out)["problems"][1]["outputs"]["a"]
+    assert (a["first_divergence"], a["diverging_timesteps"]) == ({"t": 2, "order": "forward"}, [2, 3, 4])
+
+
+def test_the_text_report_leads_with_the_forward_pass(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "cs231n_rnn.yaml"), str(EXAMPLES / "cs231n" / "forward_reuses_h0.py")])
+    out = capsys.readouterr().out
+    assert ("small-explicit: 0/10 failed (T = 3) — h first diverges at t = 2 (forward order); dL_ds (derived "
+            "from dx) first diverges at t = 3; dx first diverges at t = 3; dh0 differs") in out
+    assert ("h_t matches for t = 1 and first diverges at t = 2 (forward order): the forward pass is wrong "
+            "there, and every gradient depends on it, so fix the forward pass first.") in out
+    assert "  ∂L/∂s_t: diverging at 3 of 3 steps, first at t = 3 (BPTT order)" in out
+
+
+def test_the_text_report_locates_a_backward_bug_from_dx(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "cs231n_rnn.yaml"), str(EXAMPLES / "cs231n" / "dprev_h_not_carried.py")])
+    out = capsys.readouterr().out
+    assert "  ∂L/∂s_t (derived from dx), diverging at 9 of 10 steps:" in out
+    assert ("∂L/∂s_t matches for t = 10 and first diverges at t = 9 (BPTT order): "
+            "look at how ∂L/∂s_{t+1} is carried back into ∂L/∂s_t.") in out
+    assert "  ∂L/∂x_t: diverging at 9 of 10 steps, first at t = 9 (BPTT order)" in out
+
+
+@pytest.mark.parametrize("contract", sorted(SETS))
+def test_check_reference_passes_on_the_shipped_set(capsys, contract):
+    assert main(["check-reference", str(ROOT / "problem_sets" / SETS[contract][0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(": agrees (complex_step, " in line for line in lines)
+
+
+@pytest.mark.parametrize("contract", sorted(SETS))
+def test_the_scaffold_imports_and_is_graded_as_unfinished(capsys, tmp_path, contract):
+    set_path, starter = str(ROOT / "problem_sets" / SETS[contract][0]), tmp_path / "starter.py"
+    assert main(["scaffold", set_path, "-o", str(starter)]) == 0
+    capsys.readouterr()
+    assert main(["grade", set_path, str(starter), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert all(p["status"] == "error" and "raised NotImplementedError during the call: " in p["message"]
+               for p in report["problems"])
