@@ -15,7 +15,7 @@ from grader import audit as audits
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
-from grader.contracts import call_for
+from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
 from grader.export import PLATFORMS, export
 from grader.reference_check import check_problem, sampling
@@ -186,9 +186,7 @@ def cmd_check_reference(args) -> int:
 def cmd_scaffold(args) -> int:
     problem_set = problem_sets.load(args.problem_set)
     write_atomically(args.output, scaffold(problem_set))
-    functions = sorted({f for p in problem_set.problems for f in call_for(p).functions}) or [
-        f"{problem_set.entry_point}(trace)"]
-    print(f"wrote {args.output}: implement {', '.join(functions)} there")
+    print(f"wrote {args.output}: implement {describe_functions(problem_set)} there")
     return EXIT_PASSED
 
 

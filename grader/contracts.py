@@ -169,6 +169,19 @@ def call_for(problem) -> Call:
     return CONTRACTS[problem.contract].calls[problem.kind]
 
 
+def submission_functions(problem_set) -> list[str]:
+    """Every function a submission to `problem_set` defines, sorted (the entry point for the trace contract)."""
+    return sorted({name for problem in problem_set.problems
+                   for name in call_for(problem).functions or (problem_set.entry_point,)})
+
+
+def describe_functions(problem_set) -> str:
+    """What a submission defines, for a person: "backward(trace)" or "rnn_backward, rnn_forward"."""
+    if problem_set.contract == "trace":
+        return f"{problem_set.entry_point}(trace)"
+    return ", ".join(submission_functions(problem_set))
+
+
 def functions_everywhere(problems, entry_point: str) -> list[str]:
     """The functions every one of `problems` calls: a submission without them can be
     graded on none, so their absence is an import error."""

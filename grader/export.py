@@ -20,6 +20,7 @@ import grader
 import reference
 from grader import problem_set as problem_sets
 from grader.atomic import write_atomically
+from grader.contracts import describe_functions
 from grader.errors import UsageError
 from grader.problems import ProblemSet
 
@@ -101,7 +102,7 @@ exit $(( status == 1 ? 0 : status ))    # 1 only says that the submission lost p
 """
 
 QUESTION_HTML = '''<pl-question-panel>
-  <p>{title}: upload <code>{entry_file}</code>, which defines <code>{entry_point}(trace)</code>.</p>
+  <p>{title}: upload <code>{entry_file}</code>, which defines <code>{functions}</code>.</p>
   <pl-file-upload file-names="{entry_file}"></pl-file-upload>
 </pl-question-panel>
 
@@ -161,7 +162,7 @@ def prairielearn_question(problem_set: ProblemSet, entry: str | None, hidden_vis
             "type": "v3", "singleVariant": True, "gradingMethod": "External",
             "externalGradingOptions": {"enabled": True, "image": PRAIRIELEARN_IMAGE,
                                        "entrypoint": "/grade/tests/run.sh", "timeout": job_timeout(problem_set)}}
-    html = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, entry_point=problem_set.entry_point)
+    html = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, functions=describe_functions(problem_set))
     tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry), **common_files(problem_set.path)}
     return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": html.encode(),
             **{f"tests/{name}": content for name, content in tests.items()}}

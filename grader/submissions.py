@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from grader.errors import SubmissionMissing, UsageError
-from grader.contracts import Exercise
+from grader.contracts import Exercise, submission_functions
 from grader.grading import grade
 from grader.problems import Problem, ProblemSet
 from grader.results import ProblemResult, Report
@@ -71,7 +71,7 @@ def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool =
     `isolation` and `hide` as for `grade`."""
     path = Path(path)
     if path.is_dir():
-        found, reason = entry_file(path, entry, problem_set.entry_point)
+        found, reason = entry_file(path, entry, submission_functions(problem_set)[0])
         if found is None:
             problems = [r.problem for r in prepared] if prepared else problem_set.selected(include_hidden)
             return unlocated_report(problem_set, path, reason, problems)

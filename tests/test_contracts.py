@@ -15,6 +15,7 @@ from grader.contracts import CONTRACTS, exercise
 from grader.grading import grade, localized, score_outputs, summarise
 from grader.reports import FORMATS
 from grader.runner import CallOutcome
+from grader.submissions import grade_path
 from tests.conftest import EXAMPLES
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
@@ -212,3 +213,12 @@ def test_localization_is_partial_when_D_is_below_H(tmp_path):
     assert (derived.localization, derived.comparison.first_divergence) == ("partial", 4)
     assert derived.note.startswith("partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
     assert "a divergence in the other 2 is invisible here" in derived.note
+
+
+def test_a_folder_submission_is_the_file_that_defines_the_contract_functions(tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "rnn_layers.py").write_text(CS231N.read_text())
+    (folder / "layers.py").write_text("def affine_forward(x, w, b):\n    return x @ w + b, None\n")
+    report = grade_path(problem_set.load(write_set(tmp_path, "cs231n")), folder, include_hidden=True)
+    assert (report.submission, report.score) == (str(folder / "rnn_layers.py"), 18)

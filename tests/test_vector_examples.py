@@ -137,3 +137,12 @@ def test_the_scaffold_imports_and_is_graded_as_unfinished(capsys, tmp_path, cont
     report = json.loads(capsys.readouterr().out)
     assert all(p["status"] == "error" and "raised NotImplementedError during the call: " in p["message"]
                for p in report["problems"])
+
+
+def test_platform_feedback_keeps_the_forward_order(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "cs231n_rnn.yaml"), str(EXAMPLES / "cs231n" / "forward_reuses_h0.py"),
+          "--format", "gradescope"])
+    test = json.loads(capsys.readouterr().out)["tests"][1]
+    assert test["extra_data"]["first_divergence"] == {"h": {"t": 2, "order": "forward"},
+                                                      "dL_ds": {"t": 3, "order": "backward"},
+                                                      "dx": {"t": 3, "order": "backward"}}

@@ -12,14 +12,15 @@ def diagnosis(p: ProblemResult) -> list[dict]:
 
 
 def first_divergences(p: ProblemResult) -> dict[str, dict]:
-    """{output name: {"t": t, "order": "backward"}} for each per-timestep output that diverges."""
-    return {o.name: {"t": o.comparison.first_divergence, "order": "backward"} for o in p.outputs
+    """{output name: {"t": t, "order": "backward" | "forward"}} for each per-timestep output that diverges."""
+    return {o.name: {"t": o.comparison.first_divergence, "order": o.comparison.order} for o in p.outputs
             if o.per_timestep and o.comparison is not None and o.comparison.first_divergence is not None}
 
 
 def divergence_summary(p: ProblemResult) -> str:
     """E.g. "∂L/∂s_t at t = 7", or "" when no per-timestep output diverges."""
-    return "; ".join(f"{SYMBOLS.get(name, name)} at t = {d['t']}" for name, d in first_divergences(p).items())
+    return "; ".join(f"{SYMBOLS.get(name, name)} at t = {d['t']}" + (" (forward order)" if d["order"] == "forward" else "")
+                     for name, d in first_divergences(p).items())
 
 
 def problem_feedback(p: ProblemResult) -> str:
