@@ -14,11 +14,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.table import render  # noqa: E402
 
 FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.diagnosis_cost",
-           "bench.sandbox_overhead", "bench.memory"]
+           "bench.sandbox_overhead", "bench.memory", "bench.fd_vector", "bench.grade_vector"]
 QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4},
          "bench.diagnosis_cost": {"sizes": (10, 100), "repeat": 1},
          "bench.sandbox_overhead": {"problems": 2, "repeat": 1, "timeout": 0.2},
-         "bench.memory": {"sizes": (50,)}}
+         "bench.memory": {"sizes": (50,)},
+         "bench.fd_vector": {"N": 4, "T": 20, "D": 8, "H": 8}, "bench.grade_vector": {"repeat": 1}}
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
         h_prev[new] = f.h[:, k][None] if runs.samples is None else f.h[runs.samples[new], k]
         if quantity == "h0" and k == 0:
             h_prev[new] += runs.offset[new]
-        s = pick(xw[:, k]) + h_prev[:n] @ p.Wh
+        s = pick(xw[:, k]) + (h_prev[:n].reshape(-1, H) @ p.Wh).reshape(n, M, H)   # one GEMM for all runs
         if quantity == "Wx":
             s += f.x[None, :, k] @ offset
         elif quantity == "Wh":
