@@ -6,17 +6,23 @@ return them, fail the problem: scored exactly as grading scores a submission
 `audit_params` (truncated_recursion: k = 3). Where a problem does not detect a mistake,
 the audit says why: the outputs it changes are not graded there, a known blind spot
 ("φ = θ"), it changes nothing there, or its change stays within the tolerance.
+
+A vector problem is audited against the vector forms (reference/vector_mistakes.py), their
+gradients returned in its contract's layout; the set's catalogue is the mistakes of the
+models its problems use.
 """
 import json
 from dataclasses import dataclass
 from typing import Callable
 
 
-from grader.grading import score_outputs
+from grader.contracts import Exercise, exercise
+from grader.grading import localized, score_outputs
 from grader.problems import Problem, ProblemSet
 from grader.runner import CallOutcome
 from reference.mistakes import MISTAKES, Mistake, same_up_to_rounding
 from reference.scalar import Forward, backward
+from reference.vector_mistakes import VECTOR_MISTAKES, VectorMistake
 
 
 @dataclass(frozen=True)
@@ -27,24 +33,38 @@ class Detection:
     why_not: str | None = None      # when it does not detect: why
 
 
+def catalogue_of(problem) -> dict:
+    """The mistakes of the problem's model: the seed's catalogue, or its vector forms."""
+    return MISTAKES if problem.kind == "scalar" else VECTOR_MISTAKES
+
+
 @dataclass(frozen=True)
 class Audit:
     problem_set: ProblemSet
-    detections: dict[str, dict[str, Detection]]     # problem id → mistake id → Detection
+    detections: dict[str, dict[str, Detection]]     # problem id → mistake id (of its model) → Detection
+
+    @property
+    def catalogue(self) -> dict[str, Mistake | VectorMistake]:
+        """The mistakes of the models the set's problems use, by id (a scalar entry first)."""
+        entries = {}
+        for problem in self.problem_set.problems:
+            for mistake_id, mistake in catalogue_of(problem).items():
+                entries.setdefault(mistake_id, mistake)
+        return entries
 
     def catchers(self, mistake: str, visible_only: bool = False) -> list[Problem]:
-        return [p for p in self.problem_set.problems
-                if self.detections[p.id][mistake].detects and not (visible_only and p.hidden)]
+        return [p for p in self.problem_set.problems if mistake in self.detections[p.id]
+                and self.detections[p.id][mistake].detects and not (visible_only and p.hidden)]
 
     @property
     def undetected(self) -> list[str]:
         """The mistakes no problem catches."""
-        return [m for m in MISTAKES if not self.catchers(m)]
+        return [m for m in self.catalogue if not self.catchers(m)]
 
     @property
     def not_caught_by_visible(self) -> list[str]:
         """The mistakes no visible problem catches: students cannot check them themselves."""
-        return [m for m in MISTAKES if not self.catchers(m, visible_only=True)]
+        return [m for m in self.catalogue if not self.catchers(m, visible_only=True)]
 
     @property
     def warnings(self) -> list[str]:
@@ -54,7 +74,7 @@ class Audit:
 
     def summary(self, mistake: str) -> str:
         """E.g. "caught by 9 of 10 problems (5 of 6 visible); not by single-step (T = 1)"."""
-        problems = self.problem_set.problems
+        problems = [p for p in self.problem_set.problems if mistake in self.detections[p.id]]
         visible = [p for p in problems if not p.hidden]
         text = (f"caught by {len(self.catchers(mistake))} of {len(problems)} problems "
                 f"({len(self.catchers(mistake, visible_only=True))} of {len(visible)} visible)")
@@ -88,16 +108,48 @@ def detection(problem: Problem, mistake: Mistake, f: Forward, expected: dict) ->
     return Detection(True, t, tuple(o.name for o in failing))
 
 
+def vector_detection(ex: Exercise, mistake: VectorMistake) -> Detection:
+    """Whether the vector problem of exercise `ex` catches `mistake`, its gradients returned
+    in the contract's layout; the first divergence is that of ∂L/∂s_t where it is derived."""
+    problem, call = ex.problem, ex.call
+    changed = mistake.run(problem.rnn, ex.forward)
+    returned = {name: call.outputs[name].layout.to_submission(changed[call.outputs[name].source])
+                if call.outputs[name].source in changed else ex.expected[name] for name in ex.requested}
+    outcome = CallOutcome(outputs=returned)
+    graded = localized(problem, ex, outcome, score_outputs(problem, ex.expected, outcome))
+    failing = [o for o in graded if not o.passed]
+    if not any(o.points for o in failing):
+        return Detection(False, None, (), vector_why_not(ex, mistake, changed))
+    t = next((o.comparison.first_divergence for o in failing if o.per_timestep), None)
+    return Detection(True, t, tuple(o.name for o in failing if o.points))
+
+
+def vector_why_not(ex: Exercise, mistake: VectorMistake, changed: dict) -> str:
+    sources = {ex.call.outputs[name].source for name in ex.problem.grade}
+    if not set(mistake.outputs) & sources:
+        return f"{', '.join(mistake.outputs)} not graded"
+    reason = mistake.blind_spot(ex.problem.rnn, ex.forward)
+    if reason:
+        return reason
+    if all(same_up_to_rounding(changed[source], ex.values[source]) for source in sources if source in changed):
+        return "it changes nothing here"
+    return "its change stays within the tolerance"
+
+
 def audit(problem_set: ProblemSet) -> Audit:
     detections = {}
     for problem in problem_set.problems:
-        f = problem.forward()
-        expected = backward(problem.rnn, f)
-        detections[problem.id] = {m.id: detection(problem, m, f, expected) for m in MISTAKES.values()}
+        if problem.kind == "scalar":
+            f = problem.forward()
+            expected = backward(problem.rnn, f)
+            detections[problem.id] = {m.id: detection(problem, m, f, expected) for m in MISTAKES.values()}
+        else:
+            ex = exercise(problem, problem_set.entry_point)
+            detections[problem.id] = {m.id: vector_detection(ex, m) for m in VECTOR_MISTAKES.values()}
     return Audit(problem_set, detections)
 
 
-def _named(mistake: Mistake) -> str:
+def _named(mistake: Mistake | VectorMistake) -> str:
     params = ", ".join(f"{k} = {v}" for k, v in mistake.audit_params.items())
     return mistake.id + (f" with {params}" if params else "")
 
@@ -111,14 +163,16 @@ def audit_json(result: Audit) -> dict:
                      for pid, by_mistake in result.detections.items()},
         "mistakes": {m.id: {"change": m.change, "params": m.audit_params,
                             "caught_by": [p.id for p in result.catchers(m.id)], "summary": result.summary(m.id)}
-                     for m in MISTAKES.values()},
+                     for m in result.catalogue.values()},
         "undetected": result.undetected,
         "not_caught_by_visible": result.not_caught_by_visible,
         "warnings": result.warnings,
     }
 
 
-def _cell(d: Detection) -> str:
+def _cell(d: Detection | None) -> str:
+    if d is None:
+        return "–"
     if not d.detects:
         return "·"
     return "✓" if d.first_divergence is None else str(d.first_divergence)
@@ -127,18 +181,20 @@ def _cell(d: Detection) -> str:
 def audit_text(result: Audit) -> str:
     problems = result.problem_set.problems
     hidden = sum(p.hidden for p in problems)
-    lines = [f"Audit of {result.problem_set.path}: {len(MISTAKES)} catalogue mistakes against "
+    catalogue = result.catalogue
+    lines = [f"Audit of {result.problem_set.path}: {len(catalogue)} catalogue mistakes against "
              f"{len(problems)} problems ({len(problems) - hidden} visible, {hidden} hidden)", ""]
     id_width = max(len(p.id) for p in problems)
     lines += [f"  {i:>3}  {p.id:<{id_width}}  {p.visibility:<7}  T = {p.T}" for i, p in enumerate(problems, 1)]
-    cells = {m: [_cell(result.detections[p.id][m]) for p in problems] for m in MISTAKES}
+    cells = {m: [_cell(result.detections[p.id].get(m)) for p in problems] for m in catalogue}
     width = max(len(str(len(problems))), *(len(c) for row in cells.values() for c in row))
-    name_width = max(len(m) for m in MISTAKES)
+    name_width = max(len(m) for m in catalogue)
     lines += ["", f"  {'':<{name_width}}  " + " ".join(f"{i:>{width}}" for i in range(1, len(problems) + 1))]
     lines += [f"  {m:<{name_width}}  " + " ".join(f"{c:>{width}}" for c in row) for m, row in cells.items()]
     lines += ["  (t: caught, first diverging at t in BPTT order; ✓: caught by a scalar output only; "
-              "·: not caught)", ""]
-    lines += [f"{_named(m)}: {result.summary(m.id)}" for m in MISTAKES.values()]
+              "·: not caught" + ("; –: not a mistake of the problem's model)" if any(
+                  "–" in row for row in cells.values()) else ")"), ""]
+    lines += [f"{_named(m)}: {result.summary(m.id)}" for m in catalogue.values()]
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from grader import contracts
 from grader.compare import compare
-from grader.diagnosis import across_problems, diagnose
+from grader.diagnosis import across_problems, diagnose, diagnose_vector
 from grader.localization import derived_dL_ds
 from grader.problems import Limits, ProblemSet
 from grader.results import OutputResult, ProblemResult, Report
@@ -101,8 +101,8 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
           limits_override: dict | None = None, prepared: tuple[contracts.Exercise, ...] | None = None,
           diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote") -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
-    `diagnosis`, name the catalogue mistakes that reproduce each wrong output (of a scalar
-    problem: the catalogue is the seed's).
+    `diagnosis`, name the catalogue mistakes that reproduce each wrong output (their
+    vector forms for a vector problem).
 
     `prepared` is `references(problem_set, include_hidden)`, when already computed.
     `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
@@ -138,9 +138,10 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
             outcome = import_failure or process.call(exercise.arguments, exercise.shapes,
                                                      exercise.call.how(exercise.functions))
             result = problem_result(problem, exercise, outcome)
-            if diagnosis and problem.kind == "scalar":
+            if diagnosis:
                 result = replace(result, diagnosis=diagnose(problem, exercise.forward, exercise.values, result.outputs,
-                                                            exercise.mistake_runs))
+                                                            exercise.mistake_runs)
+                                 if problem.kind == "scalar" else diagnose_vector(exercise, result.outputs))
             results.append(result)
     finally:
         if process is not None:

@@ -1,6 +1,7 @@
 """What grading found, as frozen data: one OutputResult per graded output, one
 ProblemResult per problem, one Report per submission, and a Diagnosis wherever a catalogue
-mistake (reference/mistakes.py) reproduces a wrong output. Report formats render these."""
+mistake (reference/mistakes.py, reference/vector_mistakes.py) reproduces a wrong output.
+Report formats render these."""
 from dataclasses import dataclass, field
 
 from grader.compare import Comparison
@@ -34,6 +35,10 @@ class Diagnosis:
     output: str
     params: dict
     indistinguishable_from: tuple[str, ...] = ()
+    # the catalogue's words for the mistake in the problem's model, and its paragraph for the
+    # student: descriptions of `mistake`, not part of what a diagnosis is (so not compared)
+    change: str = field(default="", compare=False)
+    explanation: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class AcrossProblems:
     mistake: str
     params: dict
     problems: tuple[str, ...]
+    change: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ has T+1 steps with h[:, 0] = h_0 and h[:, t] = h_t. With N = D = H = O = 1, b = 
 Wy = 1 this is the scalar model of reference.scalar, with Wh = w and Wx = v.
 """
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -138,6 +139,12 @@ def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
     return VectorForward(params, x, target, s, h, z, y_hat, loss_value(rnn, h[:, 1:], y_hat, target))
 
 
+def output_gradient(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
+    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O)."""
+    weights = rnn.loss.weights(f.x.shape[1])[None, :, None]
+    return weights * rnn.loss.term_derivative(f.y_hat, f.target) * rnn.theta.derivative(f.z)
+
+
 def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
     """∂L/∂h_t through step t's own loss term only (h_{t+1} held fixed), (N, T, H): the
     upstream gradient CS231n's rnn_backward and Coursera's receive."""
@@ -146,26 +153,37 @@ def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
     return output_gradient(rnn, f) @ f.params.Wy.T
 
 
-def output_gradient(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
-    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O)."""
-    weights = rnn.loss.weights(f.x.shape[1])[None, :, None]
-    return weights * rnn.loss.term_derivative(f.y_hat, f.target) * rnn.theta.derivative(f.z)
+@dataclass(frozen=True)
+class BPTT:
+    """Backpropagation through time in named pieces, as reference.scalar.BPTT, so that a
+    classic mistake (reference/vector_mistakes.py) is this with one piece replaced. The
+    per-step pieces map (rnn, f) to (N, T, H) arrays; the sums map (f, ∂L/∂s) to a value."""
+    direct: Callable = direct_dh                                            # ∂L/∂h_t|direct
+    state_derivative: Callable = lambda rnn, f: rnn.phi.derivative(f.s)     # φ'(s_t)
+    recurrent: Callable = lambda f: f.params.Wh.T       # ∂s_{t+1}/∂h_t, applied as ∂L/∂s_{t+1}·Whᵀ
+    boundary: float = 0.0                               # ∂L/∂s_{T+1}, every element
+    dL_dWh: Callable = lambda f, ds: np.einsum("ntk,nth->kh", f.h[:, :-1], ds)   # Σ_t h_{t−1}ᵀ·∂L/∂s_t
+    dL_dh0: Callable = lambda f, ds: ds[:, 0] @ f.params.Wh.T                    # ∂L/∂s_1·Whᵀ
 
 
-def backward(rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarray]:
-    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0:
+SEED = BPTT()
+
+
+def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = SEED) -> dict[str, np.ndarray]:
+    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0 (or `bptt`'s pieces instead of the seed's):
 
         ∂L/∂h_t = ∂L/∂h_t|direct + ∂L/∂s_{t+1}·Whᵀ,   ∂L/∂s_t = ∂L/∂h_t ⊙ φ'(s_t)
 
     Returns every gradient of GRADIENT_SHAPES (the output layer's only with one)."""
     p = f.params
     N, T, H = f.s.shape
-    dh_direct = direct_dh(rnn, f)
-    dphi = rnn.phi.derivative(f.s)                      # φ'(s_t)
+    dh_direct = bptt.direct(rnn, f)
+    dphi = bptt.state_derivative(rnn, f)                # φ'(s_t)
+    recurrent = bptt.recurrent(f)
     ds, dh = np.empty((N, T, H)), np.empty((N, T, H))
-    ds_next = np.zeros((N, H))                          # ∂L/∂s_{T+1}
+    ds_next = np.full((N, H), bptt.boundary)            # ∂L/∂s_{T+1}
     for t in range(T, 0, -1):
-        dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ p.Wh.T
+        dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ recurrent
         ds[:, t - 1] = dh[:, t - 1] * dphi[:, t - 1]
         ds_next = ds[:, t - 1]
     gradients = {
@@ -173,9 +191,9 @@ def backward(rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarray]:
         "dL_dh": dh,
         "dL_dx": ds @ p.Wx.T,
         "dL_dWx": np.einsum("ntd,nth->dh", f.x, ds),
-        "dL_dWh": np.einsum("ntk,nth->kh", f.h[:, :-1], ds),
+        "dL_dWh": bptt.dL_dWh(f, ds),
         "dL_db": ds.sum(axis=(0, 1)),
-        "dL_dh0": ds[:, 0] @ p.Wh.T,
+        "dL_dh0": bptt.dL_dh0(f, ds),
     }
     if not rnn.upstream:
         dz = output_gradient(rnn, f)

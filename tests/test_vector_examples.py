@@ -7,7 +7,9 @@ from importlib import resources
 import jsonschema
 import pytest
 
+from grader import problem_set
 from grader.cli import main
+from grader.grading import grade
 from tests.conftest import EXAMPLES, ROOT
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
@@ -146,3 +148,41 @@ def test_platform_feedback_keeps_the_forward_order(capsys):
     assert test["extra_data"]["first_divergence"] == {"h": {"t": 2, "order": "forward"},
                                                       "dL_ds": {"t": 3, "order": "backward"},
                                                       "dx": {"t": 3, "order": "backward"}}
+
+
+# example → the vector mistake its diagnosis names on every problem it fails (None: none at all)
+DIAGNOSED = {
+    "wrong_tanh_derivative": "activation_derivative_at_h", "activation_derivative_at_h": "activation_derivative_at_h",
+    "missing_upstream_dh": "missing_local_term", "missing_upstream_da": "missing_local_term",
+    "dprev_h_not_carried": "missing_recurrent_term", "da_prev_not_carried": "missing_recurrent_term",
+    "missing_recurrent_term": "missing_recurrent_term",
+    "dWh_not_accumulated": "dWh_not_accumulated", "dWaa_not_accumulated": "dWh_not_accumulated",
+    "h_prev_off_by_one": "dWh_uses_h_t", "a_prev_off_by_one": "dWh_uses_h_t", "dWh_uses_h_t": "dWh_uses_h_t",
+    "dh0_from_wrong_step": "dh0_from_wrong_step", "da0_from_wrong_step": "dh0_from_wrong_step",
+    "forward_reuses_h0": None, "forward_reuses_a0": None,       # a wrong forward pass is no catalogue mistake
+}
+
+
+@pytest.mark.parametrize("contract, example", [key for key in sorted(EXPECTED) if key[1] in DIAGNOSED])
+def test_each_buggy_example_is_diagnosed_with_its_mistake_wherever_it_fails(contract, example):
+    report = grade(problem_set.load(str(ROOT / "problem_sets" / SETS[contract][0])),
+                   EXAMPLES / contract / f"{example}.py", include_hidden=True)
+    failing = [p for p in report.problems if p.status != "passed"]
+    mistake = DIAGNOSED[example]
+    assert failing and all({d.mistake for d in p.diagnosis} == ({mistake} if mistake else set()) for p in failing)
+    assert [a.mistake for a in report.diagnosis_across_problems] == ([mistake] if mistake else [])
+
+
+@pytest.mark.parametrize("contract", sorted(SETS))
+def test_the_correct_example_gets_no_diagnosis(contract):
+    correct = next(example for c, example in EXPECTED if c == contract and example not in DIAGNOSED)
+    report = grade(problem_set.load(str(ROOT / "problem_sets" / SETS[contract][0])),
+                   EXAMPLES / contract / f"{correct}.py", include_hidden=True)
+    assert report.passed and not any(p.diagnosis for p in report.problems)
+
+
+def test_the_text_report_names_the_vector_mistake(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"), str(EXAMPLES / "coursera" / "dWaa_not_accumulated.py")])
+    out = capsys.readouterr().out
+    assert ("Diagnosis: dWh_not_accumulated (∂L/∂Wh = h_0ᵀ·∂L/∂s_1, one term) reproduces your ∂L/∂Waa within "
+            "the tolerance.") in " ".join(line.strip() for line in out.splitlines())

@@ -6,7 +6,6 @@ import numpy as np
 
 from grader.reports import register
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult, Report
-from reference.mistakes import MISTAKES
 
 
 def _numbers(array: np.ndarray):
@@ -35,13 +34,12 @@ def output_json(o: OutputResult) -> dict:
 
 
 def diagnosis_json(d: Diagnosis) -> dict:
-    mistake = MISTAKES[d.mistake]
-    return {"mistake": d.mistake, "output": d.output, "params": d.params, "change": mistake.change,
-            "explanation": mistake.explanation, "indistinguishable_from": list(d.indistinguishable_from)}
+    return {"mistake": d.mistake, "output": d.output, "params": d.params, "change": d.change,
+            "explanation": d.explanation, "indistinguishable_from": list(d.indistinguishable_from)}
 
 
 def across_json(a: AcrossProblems) -> dict:
-    return {"mistake": a.mistake, "params": a.params, "change": MISTAKES[a.mistake].change,
+    return {"mistake": a.mistake, "params": a.params, "change": a.change,
             "problems": list(a.problems)}
 
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from grader.reports import register
 from grader.results import OutputResult, ProblemResult, Report
-from reference.mistakes import MISTAKES
 
 SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dw": "∂L/∂w",
            "dL_dv": "∂L/∂v", "dL_dh0": "∂L/∂h_0",
@@ -98,6 +97,7 @@ def diagnosis_paragraph(p: ProblemResult, explained: set[str]) -> list[str]:
     collects those)."""
     outputs: dict[str, list[str]] = {}      # mistake → the wrong outputs it reproduces
     params: dict[str, list[dict]] = {}      # mistake → the parameters that do
+    entry = {d.mistake: d for d in p.diagnosis}     # mistake → its change and explanation
     for d in p.diagnosis:
         if SYMBOLS.get(d.output, d.output) not in outputs.setdefault(d.mistake, []):
             outputs[d.mistake].append(SYMBOLS.get(d.output, d.output))
@@ -105,14 +105,14 @@ def diagnosis_paragraph(p: ProblemResult, explained: set[str]) -> list[str]:
             params[d.mistake].append(d.params)
     groups: dict[tuple[str, ...], list[str]] = {}       # the same outputs → the mistakes
     for mistake, names in outputs.items():
-        named = f"{_named(mistake, params[mistake])} ({MISTAKES[mistake].change})"
+        named = f"{_named(mistake, params[mistake])} ({entry[mistake].change})"
         groups.setdefault(tuple(names), []).append(named)
     sentences = [f"{mistakes[0]} reproduces your {_listed(list(names))} within the tolerance."
                  if len(mistakes) == 1 else
                  f"{_listed(mistakes)} each reproduce your {_listed(list(names))} within the tolerance: "
                  "indistinguishable on this problem."
                  for names, mistakes in groups.items()]
-    sentences += [MISTAKES[m].explanation for m in outputs if m not in explained]
+    sentences += [entry[m].explanation for m in outputs if m not in explained]
     explained.update(outputs)
     return textwrap.wrap("Diagnosis: " + " ".join(sentences), width=100,
                          initial_indent="  ", subsequent_indent="    ")
@@ -124,7 +124,7 @@ def across_sentence(report: Report) -> list[str]:
         return []
     failing = len(across[0].problems)
     problems = "both failing problems" if failing == 2 else f"all {failing} failing problems"
-    names = _listed([f"{_named(a.mistake, [a.params])} ({MISTAKES[a.mistake].change})" for a in across], "or")
+    names = _listed([f"{_named(a.mistake, [a.params])} ({a.change})" for a in across], "or")
     if len(across) == 1:
         return [f"One mistake explains {problems}: {names}."]
     return [f"Each of these explains {problems}, and no problem tells them apart: {names}."]

@@ -1,0 +1,83 @@
+"""The catalogue's vector forms (reference/vector_mistakes.py): a mistake's gradients,
+returned as a submission under each contract would return them, are diagnosed as that
+mistake wherever they fail; and the audit of every shipped vector set catches each one."""
+import json
+from importlib import resources
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grader import problem_set
+from grader.audit import FORMATS, audit
+from grader.contracts import CONTRACTS, exercise
+from grader.diagnosis import diagnose_vector
+from grader.grading import localized, score_outputs
+from grader.problems import VectorProblem
+from grader.runner import CallOutcome
+from reference.vector import UPSTREAM, Params
+from reference.vector_mistakes import VECTOR_MISTAKES
+from tests.conftest import ROOT
+
+AUDIT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/audit.schema.json").read_text())
+VECTOR_SETS = ["cs231n_rnn.yaml", "coursera_rnn.yaml", "vector_trace.yaml"]
+
+
+def problem(contract: str, phi: str, T: int, seed: int) -> VectorProblem:
+    """N = 3, D = 4, H = 3, O = 2, upstream loss; every output of the contract graded."""
+    rng = np.random.default_rng(seed)
+    N, D, H, O = 3, 4, 3, 2
+    call = CONTRACTS[contract].calls["sequence"]
+    grade = {name: 1.0 for name, out in call.outputs.items() if out.source not in ("dL_dWy", "dL_dby")}
+    params = Params(*(rng.normal(0, 0.6, shape) for shape in [(D, H), (H, H), (H,), (N, H), (H, O), (O,)]))
+    return VectorProblem("p", "p", len(grade), "visible", contract, False, phi, None, UPSTREAM, params,
+                         rng.normal(size=(N, T, D)), rng.normal(size=(N, T, H)), grade)
+
+
+@pytest.mark.parametrize("mistake", list(VECTOR_MISTAKES))
+@pytest.mark.parametrize("contract", list(CONTRACTS))
+@settings(max_examples=6, deadline=None)
+@given(phi=st.sampled_from(["tanh", "sigmoid", "sin", "softplus"]), T=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_grading_a_vector_mistake_diagnoses_it_wherever_it_shows(mistake, contract, phi, T, seed):
+    ex = exercise(problem(contract, phi, T, seed), "backward")
+    changed = VECTOR_MISTAKES[mistake].run(ex.problem.rnn, ex.forward)
+    outputs = ex.call.outputs
+    returned = {name: outputs[name].layout.to_submission(changed[outputs[name].source])
+                if outputs[name].source in changed else ex.expected[name] for name in ex.requested}
+    outcome = CallOutcome(outputs=returned)
+    graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
+    named = {(d.mistake, d.output) for d in diagnose_vector(ex, graded)}
+    assert {(mistake, o.name) for o in graded if not o.passed} <= named
+
+
+@pytest.mark.parametrize("name", VECTOR_SETS)
+def test_each_vector_mistake_is_caught_by_a_visible_and_a_hidden_problem(name):
+    result = audit(problem_set.load(str(ROOT / "problem_sets" / name)))
+    assert list(result.catalogue) == list(VECTOR_MISTAKES)
+    assert result.undetected == [] and result.not_caught_by_visible == [] and result.warnings == []
+    for mistake in VECTOR_MISTAKES:
+        assert any(p.hidden for p in result.catchers(mistake)), mistake
+
+
+def test_the_vector_audit_says_why_a_step_problem_misses_a_recursion_mistake():
+    result = audit(problem_set.load(str(ROOT / "problem_sets" / "cs231n_rnn.yaml")))
+    report = json.loads(FORMATS["json"](result))
+    jsonschema.validate(report, AUDIT_SCHEMA)
+    assert report["problems"]["step"]["missing_recurrent_term"] == {
+        "detects": False, "first_divergence": None, "outputs": [], "why_not": "T = 1"}
+    assert report["problems"]["gradient-check"]["missing_recurrent_term"]["first_divergence"] == 9
+
+
+def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_path):
+    scalar = ("  - id: s\n    points: 1\n    model: {phi: tanh, theta: sigmoid, loss: squared_error}\n"
+              "    params: {w: 0.5, v: 1.0}\n    data: {x: [1.0, 0.5, -0.3], y: [0.0, 1.0, 0.5]}\n    grade: {dL_ds: 1}\n")
+    vector = ("  - id: v\n    points: 1\n    sizes: {N: 2, T: 3, D: 3, H: 2}\n    model: {loss: upstream}\n"
+              "    params: {random: {seed: 1, scale: 0.5}}\n    data: {random: {seed: 2}}\n    grade: {dL_ds: 1}\n")
+    path = tmp_path / "both.yaml"
+    path.write_text("schema_version: 1\ntitle: both\nproblems:\n" + scalar + vector)
+    result = audit(problem_set.load(str(path)))
+    assert set(result.detections["v"]) == set(VECTOR_MISTAKES)
+    assert result.detections["v"]["missing_recurrent_term"].first_divergence == 2
+    assert result.catchers("dWh_uses_h_t") == [] and "dWh_uses_h_t" in result.undetected
+    assert "–" in FORMATS["text"](result)
