@@ -113,7 +113,8 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
     """Run every perturbed forward from its start step to T.
 
     Returns per run: Σ_{k ≥ start} weight_k·ℓ_k (ℓ_k summed over the run's sequences);
-    Σ_k |weight_k·ℓ_k| (imaginary parts for a complex step), for rounding estimates; the
+    Σ_k c_k·|weight_k·ℓ_k| element by element (imaginary parts for a complex step, c_k the
+    loss's conditioning at ŷ_k, as reference.finite_diff), for rounding estimates; the
     number of steps run; and whether a kink of φ or θ was crossed."""
     p, (N, T, H) = f.params, f.s.shape
     weights = step_weights(rnn, T)
@@ -150,6 +151,7 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
         if check_kinks:
             kinked[:n] |= _crossed(rnn.phi, s, pick(f.s[:, k]))
         if weights[k]:
+            conditioning = 1.0
             if rnn.upstream:
                 terms = pick(f.target[:, k]) * h
             else:
@@ -159,11 +161,15 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
                 elif quantity == "by":
                     z += offset[:, None]
                 terms = rnn.loss.term(rnn.theta.value(z), pick(f.target[:, k]))
+                conditioning = rnn.loss.conditioning(pick(f.y_hat[:, k]))
+                if rnn.loss.classes:               # one term per row of O classes
+                    conditioning = conditioning.max(axis=-1)
                 if check_kinks:
                     kinked[:n] |= _crossed(rnn.theta, z, pick(f.z[:, k]))
-            term = weights[k] * terms.reshape(n, -1).sum(axis=1)
-            total[:n] += term
-            magnitude[:n] += np.abs(term.imag if np.iscomplexobj(term) else term)
+            parts = weights[k] * terms.reshape(n, -1)           # per sequence (and output)
+            total[:n] += parts.sum(axis=1)
+            size = np.abs(parts.imag if np.iscomplexobj(parts) else parts)
+            magnitude[:n] += (size * np.broadcast_to(conditioning, terms.shape).reshape(n, -1)).sum(axis=1)
         h_prev[:n] = h
         first = n
     return total, magnitude, T - runs.start, kinked

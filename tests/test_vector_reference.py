@@ -137,9 +137,10 @@ def test_a_model_without_complex_input_falls_back_to_richardson():
         finite_differences(rnn, f, method="complex_step")
 
 
+@pytest.mark.parametrize("loss", ["mean_squared_error", "binary_cross_entropy"])
 @pytest.mark.parametrize("method", ["central", "richardson"])
-def test_real_step_methods_report_an_honest_error(method):
-    rnn, f = instance("sin", "mean_squared_error", "tanh", 2, 6, 3, 3, 2, seed=4)
+def test_real_step_methods_report_an_honest_error(method, loss):
+    rnn, f = instance("sin", loss, "tanh", 2, 6, 3, 3, 2, seed=4)
     ref = backward(rnn, f)
     for name, estimate in finite_differences(rnn, f, method=method).items():
         assert estimate.method == method
