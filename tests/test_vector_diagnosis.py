@@ -81,3 +81,14 @@ def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_pat
     assert result.detections["v"]["missing_recurrent_term"].first_divergence == 2
     assert result.catchers("dWh_uses_h_t") == [] and "dWh_uses_h_t" in result.undetected
     assert "–" in FORMATS["text"](result)
+
+
+def test_each_vector_mistake_runs_once_per_exercise():
+    ex = exercise(problem("cs231n", "tanh", 4, seed=3), "backward")
+    changed = VECTOR_MISTAKES["dWh_uses_h_t"].run(ex.problem.rnn, ex.forward)
+    outcome = CallOutcome(outputs={**ex.expected, "dWh": changed["dL_dWh"]})
+    graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
+    first = diagnose_vector(ex, graded)
+    runs = dict(ex.mistake_runs)
+    assert set(runs) == {m.id for m in VECTOR_MISTAKES.values() if "dL_dWh" in m.outputs}
+    assert diagnose_vector(ex, graded) == first and all(ex.mistake_runs[m] is runs[m] for m in runs)
