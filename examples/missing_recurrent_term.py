@@ -1,5 +1,4 @@
 """Forgets that h_t also feeds s_{t+1}: the ∂L/∂s_{t+1}·w term is dropped."""
-import numpy as np
 from student_math import DERIVATIVE, loss_gradient
 
 

@@ -20,7 +20,7 @@ from grader.contracts import CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError
 from grader.problems import (DEFAULT_ATOL, DEFAULT_MEMORY_MB, DEFAULT_RTOL, DEFAULT_TIMEOUT,
                              Limits, Problem, ProblemSet, Tolerance, VectorProblem)
-from grader.yaml_positions import Document, Path as FieldPath, format_path, parse, position_in
+from grader.yaml_positions import Document, Path as FieldPath, parse, position_in
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss
 from reference.scalar import GRADIENT_SHAPES

@@ -1,6 +1,5 @@
 """The zygote (grader/zygote.py) forks each sandbox instead of starting an interpreter:
 the reports must be exactly those of a fresh interpreter, at every isolation level."""
-import os
 import shutil
 import stat
 import tempfile
