@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.table import Row, best_time
-from grader import problem_set
+from grader import loader
 from grader.diagnosis import diagnose
-from grader.grading import grade, score_outputs
-from grader.problems import Problem
-from grader.runner import CallOutcome
+from grader.grading import grade
+from grader.scoring import score_outputs
+from grader.problem_set import Problem
+from grader.results import CallOutcome
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
 
@@ -42,7 +43,7 @@ def failing_problem(T: int) -> tuple[Problem, object, dict, tuple]:
 def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 7) -> list[Row]:
     result = []
     if end_to_end:
-        shipped = problem_set.load(ROOT / "problem_sets" / "scalar_bptt.yaml")
+        shipped = loader.load(ROOT / "problem_sets" / "scalar_bptt.yaml")
         with_diagnosis = best_time(lambda: grade(shipped, BUGGY, include_hidden=True), repeat)
         without = best_time(lambda: grade(shipped, BUGGY, include_hidden=True, diagnosis=False), repeat)
         result.append(Row("diagnosis, grading", "10 problems, 9 wrong", with_diagnosis,

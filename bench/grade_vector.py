@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bench.table import Row, best_time
-from grader import problem_set
+from grader import loader
 from grader.contracts import exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def run_functions_in_process():
     spec = importlib.util.spec_from_file_location("rnn_layers", SUBMISSION)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    calls = [exercise(p, "backward") for p in problem_set.load(CS231N_SET).problems if p.kind == "sequence"]
+    calls = [exercise(p, "backward") for p in loader.load(CS231N_SET).problems if p.kind == "sequence"]
 
     def run():
         for call in calls:

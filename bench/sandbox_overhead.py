@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.table import Row, best_time
-from grader import problem_set as problem_sets
+from grader import loader
 from grader import sandbox
 from grader.contracts import exercise
-from grader.grading import grade, score_outputs
-from grader.runner import CallOutcome, SubmissionProcess
+from grader.grading import grade
+from grader.scoring import score_outputs
+from grader.results import CallOutcome
+from grader.runner import SubmissionProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
@@ -105,7 +107,7 @@ def containment_row(problem_set, timeout: float) -> Row:
 
 
 def rows(problems: int | None = None, repeat: int = 3, timeout: float = 0.5) -> list[Row]:
-    problem_set = problem_sets.load(str(SHIPPED_SET))
+    problem_set = loader.load(str(SHIPPED_SET))
     if problems is not None:
         problem_set = dataclasses.replace(problem_set, problems=problem_set.problems[:problems])
     return overhead_rows(problem_set, repeat) + [containment_row(problem_set, timeout)]

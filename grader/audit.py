@@ -2,7 +2,7 @@
 
 A problem detects a mistake when the mistake's gradients, returned as a submission would
 return them, fail the problem: scored exactly as grading scores a submission
-(grader.grading.score_outputs). A mistake with parameters is tried with its
+(grader.scoring.score_outputs). A mistake with parameters is tried with its
 `audit_params` (truncated_recursion: k = 3). Where a problem does not detect a mistake,
 the audit says why: the outputs it changes are not graded there, a known blind spot
 ("φ = θ"), it changes nothing there, or its change stays within the tolerance.
@@ -17,9 +17,9 @@ from typing import Callable
 
 
 from grader.contracts import Exercise, exercise
-from grader.grading import localized, score_outputs
-from grader.problems import Problem, ProblemSet
-from grader.runner import CallOutcome
+from grader.scoring import localized, score_outputs
+from grader.problem_set import Problem, ProblemSet
+from grader.results import CallOutcome
 from reference.mistakes import MISTAKES, Mistake, same_up_to_rounding
 from reference.scalar import Forward, backward
 from reference.vector_mistakes import VECTOR_MISTAKES, VectorMistake

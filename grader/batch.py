@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import problem_set as problem_sets
+from grader import loader
 from grader.atomic import write_atomically
 from grader.errors import GraderError, UsageError
-from grader.grading import references
-from grader.problems import ProblemSet
+from grader.grading import prepare_exercises
+from grader.problem_set import ProblemSet
 from grader.reports import EXTENSIONS, render
 from grader.reports.json_report import render as render_json
 from grader.results import Report
@@ -206,7 +206,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
     """Grade every submission in `submissions_dir` not yet recorded in `options.out_dir`
     (with `regrade`, every one again), or only the students `only`."""
     started = time.monotonic()
-    problem_set = problem_sets.load(problem_set_path)
+    problem_set = loader.load(problem_set_path)
     students = class_submissions(submissions_dir)
     chosen = list(students) if only is None else only
     unknown = [s for s in chosen if s not in students]
@@ -221,7 +221,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
         pending = [(s, students[s]) for s in chosen if s not in recorded]
         failures = {}
         if pending:
-            prepared = references(problem_set, include_hidden=True)
+            prepared = prepare_exercises(problem_set, include_hidden=True)
             progress = Progress(len(pending))
             context = multiprocessing.get_context("fork")
             with context.Pool(min(jobs or os.cpu_count() or 1, len(pending)), initializer=_start_worker,

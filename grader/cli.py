@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from grader import audit as audits
-from grader import problem_set as problem_sets
+from grader import loader
 from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
@@ -62,7 +62,7 @@ def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
 def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_none: str) -> int:
     """What `grade` and `check` share: grade, write the report, say whether it passed.
     `when_none` is the advice when no problem is selected."""
-    problem_set = problem_sets.load(problem_set_path)
+    problem_set = loader.load(problem_set_path)
     if not problem_set.selected(include_hidden):
         raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
     hide = [*args.hide, *([args.output] if args.output else [])]   # an earlier report is no hint either
@@ -104,7 +104,7 @@ def find_problem_set(submission: Path) -> Path:
 
 def _is_problem_set(path: Path) -> bool:
     try:
-        problem_sets.load(path)
+        loader.load(path)
     except GraderError:
         return False
     return True
@@ -142,7 +142,7 @@ def cmd_validate(args) -> int:
     failures = 0
     for path in args.problem_sets:
         try:
-            problem_set = problem_sets.load(path)
+            problem_set = loader.load(path)
         except GraderError as error:
             print(error, file=sys.stderr)
             failures += 1
@@ -156,13 +156,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    result = audits.audit(problem_sets.load(args.problem_set))
+    result = audits.audit(loader.load(args.problem_set))
     sys.stdout.write(audits.FORMATS[args.format](result))
     return EXIT_FAILED if result.undetected else EXIT_PASSED
 
 
 def cmd_check_reference(args) -> int:
-    problem_set = problem_sets.load(args.problem_set)
+    problem_set = loader.load(args.problem_set)
     disagreements = 0
     for problem in problem_set.problems:
         checks = check_problem(problem, args.method, args.directions)
@@ -184,7 +184,7 @@ def cmd_check_reference(args) -> int:
 
 
 def cmd_scaffold(args) -> int:
-    problem_set = problem_sets.load(args.problem_set)
+    problem_set = loader.load(args.problem_set)
     write_atomically(args.output, scaffold(problem_set))
     print(f"wrote {args.output}: implement {describe_functions(problem_set)} there")
     return EXIT_PASSED

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.problems import Tolerance
+from grader.problem_set import Tolerance
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from grader.compare import compare
-from grader.problems import Problem, Tolerance
+from grader.problem_set import Problem, Tolerance
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult
 from reference.mistakes import MISTAKES
 from reference.scalar import Forward

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import grader
 import reference
-from grader import problem_set as problem_sets
+from grader import loader
 from grader.atomic import write_atomically
 from grader.contracts import describe_functions
 from grader.errors import UsageError
-from grader.problems import ProblemSet
+from grader.problem_set import ProblemSet
 
 SOURCE_DIR = "bptt_grade"           # the grader's source inside a bundle
 PROBLEM_SET_NAME = "problem_set.yaml"
@@ -199,6 +199,6 @@ PLATFORMS = {"gradescope": (gradescope_bundle, write_zip), "prairielearn": (prai
 def export(platform: str, problem_set_path: str, output: str, entry: str | None = None,
            hidden_visibility: str = "after_published") -> None:
     """Write the bundle of `platform` for the problem set at `problem_set_path` to `output`."""
-    problem_set = problem_sets.load(problem_set_path)
+    problem_set = loader.load(problem_set_path)
     bundle, write = PLATFORMS[platform]
     write(bundle(problem_set, entry, hidden_visibility), output)

@@ -29,10 +29,10 @@ def pytest_configure(config):
         return
     if problem_set_path is None or submission is None:
         raise pytest.UsageError("--bptt-problem-set and --bptt-submission go together: give both")
-    from grader import problem_set as problem_sets
+    from grader import loader
     from grader.errors import GraderError
     try:
-        config.stash[PROBLEM_SET] = problem_sets.load(problem_set_path)
+        config.stash[PROBLEM_SET] = loader.load(problem_set_path)
     except GraderError as error:
         raise pytest.UsageError(str(error)) from None
     if not Path(submission).exists():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.problems import Problem, VectorProblem
+from grader.problem_set import Problem, VectorProblem
 from reference import vector, vector_finite_diff
 from reference.finite_diff import QUANTITIES, finite_differences
 from reference.scalar import backward

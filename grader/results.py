@@ -4,7 +4,22 @@ mistake (reference/mistakes.py, reference/vector_mistakes.py) reproduces a wrong
 Report formats render these."""
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from grader.compare import Comparison
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What one call returned: raw arrays by output name, or why there are none.
+
+    `reason` is None on success; otherwise a sentence for the report."""
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)   # output name → why not numbers
+    reason: str | None = None
+    traceback: str = ""
+    blocked_imports: tuple[str, ...] = ()
+    output: str = ""             # what the submission printed meanwhile: stdout, then stderr
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from grader import channel
-from grader.problems import Limits
+from grader.problem_set import Limits
+from grader.results import CallOutcome
 from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -45,19 +46,6 @@ OUTPUT_OVERFLOW = f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
                 signal.SIGBUS: " (a bus error)"}
-
-
-@dataclass(frozen=True)
-class CallOutcome:
-    """What one call returned: raw arrays by output name, or why there are none.
-
-    `reason` is None on success; otherwise a sentence for the report."""
-    outputs: dict[str, np.ndarray] = field(default_factory=dict)
-    unusable: dict[str, str] = field(default_factory=dict)   # output name → why not numbers
-    reason: str | None = None
-    traceback: str = ""
-    blocked_imports: tuple[str, ...] = ()
-    output: str = ""             # what the submission printed meanwhile: stdout, then stderr
 
 
 class SubmissionProcess:

@@ -20,7 +20,7 @@ from pathlib import Path
 import grader
 import reference
 from grader.errors import SandboxUnavailable
-from grader.problems import Limits
+from grader.problem_set import Limits
 
 CHILD = Path(__file__).with_name("child.py")
 MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each, over the process's life

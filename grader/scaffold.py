@@ -1,6 +1,6 @@
 """A starter submission for a problem set: the signature, the contract, and no answer.
 One starter per contract (STARTERS); the trace contract's for vector problems lists their arrays."""
-from grader.problems import ProblemSet
+from grader.problem_set import ProblemSet
 
 TEMPLATE = '''"""Starter submission for: {title}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from grader.errors import SubmissionMissing, UsageError
 from grader.contracts import Exercise, submission_functions
 from grader.grading import grade
-from grader.problems import Problem, ProblemSet
+from grader.problem_set import Problem, ProblemSet
 from grader.results import ProblemResult, Report
 
 DEFAULT_PATTERN = "*.py"

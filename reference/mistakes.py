@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from reference.scalar import BPTT, GRADIENT_SHAPES, SEED, Forward, ScalarRNN, gradients
+from reference.scalar import BPTT, GRADIENT_SHAPES, CORRECT_BPTT, Forward, ScalarRNN, gradients
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
 SUMS = ("dL_dw", "dL_dv", "dL_dh0")     # the pieces that only add up ∂L/∂s_t
@@ -98,7 +98,7 @@ def backward_at_once(rnn: ScalarRNN, f: Forward, bptt: BPTT) -> dict:
 
 def one_change(**pieces) -> Callable[[ScalarRNN, Forward, dict], Variants]:
     """The variants of the seed's BPTT with `pieces` replaced: a single one, no parameters."""
-    bptt = replace(SEED, **pieces)
+    bptt = replace(CORRECT_BPTT, **pieces)
 
     def variants(rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
         if set(pieces) <= set(SUMS):
@@ -117,8 +117,8 @@ def truncated_recursions(rnn: ScalarRNN, f: Forward, reference: dict) -> Variant
     and ∂L/∂s_t^(k) = Σ_{m<k} ∂ℓ_{t+m}/∂s_t: one vectorised pass per m, a cumulative sum over m."""
     T = len(f.x)
     K = min(T - 1, max(AUDITED_K, SWEEP_ELEMENTS // T))
-    local = SEED.loss_gradient(rnn, f) * SEED.output_derivative(rnn, f)     # ∂L/∂ŷ_t·θ'(h_t)
-    dphi = SEED.state_derivative(rnn, f)                                    # φ'(s_t)
+    local = CORRECT_BPTT.loss_gradient(rnn, f) * CORRECT_BPTT.output_derivative(rnn, f)     # ∂L/∂ŷ_t·θ'(h_t)
+    dphi = CORRECT_BPTT.state_derivative(rnn, f)                                    # φ'(s_t)
     reach = np.zeros((max(K, 1), T))                # reach[m, t-1] = ∂ℓ_{t+m}/∂s_t, 0 past T
     reach[0] = local * dphi
     for m in range(1, K):
@@ -127,7 +127,7 @@ def truncated_recursions(rnn: ScalarRNN, f: Forward, reference: dict) -> Variant
     ds_next = np.zeros_like(ds)                     # ∂L/∂s_{t+1}^(k−1): 0 at t = T and for k = 1
     ds_next[1:, :-1] = ds[:-1, 1:]
     dh = local + ds_next * f.w
-    return Variants(tuple({"k": k} for k in range(2, K + 1)), gradients(f, SEED, ds[1:].T, dh[1:].T))
+    return Variants(tuple({"k": k} for k in range(2, K + 1)), gradients(f, CORRECT_BPTT, ds[1:].T, dh[1:].T))
 
 
 def _only_last_step(dy: np.ndarray) -> np.ndarray:
@@ -192,14 +192,14 @@ register(Mistake(
 
 register(Mistake(
     "loss_derivative_sign", "∂L/∂ŷ_t with the wrong sign", EVERY_OUTPUT,
-    one_change(loss_gradient=lambda rnn, f: -SEED.loss_gradient(rnn, f)),
+    one_change(loss_gradient=lambda rnn, f: -CORRECT_BPTT.loss_gradient(rnn, f)),
     "Your numbers are the reference's with the opposite sign: ∂L/∂ŷ_t is negated (for squared "
     "error, y_t − ŷ_t instead of ŷ_t − y_t). Every gradient then points uphill, and gradient "
     "descent would increase the loss."))
 
 register(Mistake(
     "missing_local_term", "only ∂L/∂ŷ_T flows back", EVERY_OUTPUT,
-    one_change(loss_gradient=lambda rnn, f: _only_last_step(SEED.loss_gradient(rnn, f))),
+    one_change(loss_gradient=lambda rnn, f: _only_last_step(CORRECT_BPTT.loss_gradient(rnn, f))),
     "Every ∂L/∂s_t gets its own step's loss, ∂L/∂ŷ_t·θ'(h_t), besides what flows back from "
     "s_{t+1}. Your numbers match a recursion where only the last step's loss enters, at t = T, "
     "and earlier steps merely pass it on, as if L were ℓ(ŷ_T, y_T) alone.",

@@ -68,7 +68,7 @@ def forward(rnn: ScalarRNN, w: float, v: float, h0: float, x, y) -> Forward:
     return Forward(w, v, h0, x, y, s, h, y_hat, float(losses.total(rnn.loss, y_hat, y)))
 
 
-def seed_step(dy, dtheta, ds_next, w, dphi):
+def bptt_step(dy, dtheta, ds_next, w, dphi):
     """∂L/∂s_t = (∂L/∂ŷ_t·θ'(h_t) + ∂L/∂s_{t+1}·w)·φ'(s_t), elementwise."""
     return (dy * dtheta + ds_next * w) * dphi
 
@@ -83,18 +83,18 @@ class BPTT:
     state_derivative: Callable = lambda rnn, f: rnn.phi.derivative(f.s)                # φ'(s_t)
     recurrent_weight: Callable = lambda f: f.w              # ∂s_{t+1}/∂h_t
     boundary: float = 0.0                                   # ∂L/∂s_{T+1}
-    step: Callable = seed_step                              # ∂L/∂s_t from ∂L/∂s_{t+1}
+    step: Callable = bptt_step                              # ∂L/∂s_t from ∂L/∂s_{t+1}
     dL_dw: Callable = lambda f, ds: f.h[:-1] @ ds           # Σ_t ∂L/∂s_t·h_{t−1}
     dL_dv: Callable = lambda f, ds: f.x @ ds                # Σ_t ∂L/∂s_t·x_t
     dL_dh0: Callable = lambda f, ds: f.w * ds[0]            # w·∂L/∂s_1
 
 
-SEED = BPTT()
+CORRECT_BPTT = BPTT()
 
 
-def backward(rnn: ScalarRNN, f: Forward, bptt: BPTT = SEED) -> dict[str, np.ndarray | float]:
+def backward(rnn: ScalarRNN, f: Forward, bptt: BPTT = CORRECT_BPTT) -> dict[str, np.ndarray | float]:
     """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0 (or `bptt`'s pieces instead of the
-    seed's). Returns every gradient in GRADIENT_SHAPES: arrays of shape (T,) indexed t-1,
+    correct ones). Returns every gradient in GRADIENT_SHAPES: arrays of shape (T,) indexed t-1,
     and floats."""
     T = len(f.x)
     dy = bptt.loss_gradient(rnn, f)                       # ∂L/∂ŷ_t

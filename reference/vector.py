@@ -166,11 +166,11 @@ class BPTT:
     dL_dh0: Callable = lambda f, ds: ds[:, 0] @ f.params.Wh.T                    # ∂L/∂s_1·Whᵀ
 
 
-SEED = BPTT()
+CORRECT_BPTT = BPTT()
 
 
-def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = SEED) -> dict[str, np.ndarray]:
-    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0 (or `bptt`'s pieces instead of the seed's):
+def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dict[str, np.ndarray]:
+    """BPTT, t = T down to 1, with ∂L/∂s_{T+1} = 0 (or `bptt`'s pieces instead of the correct ones):
 
         ∂L/∂h_t = ∂L/∂h_t|direct + ∂L/∂s_{t+1}·Whᵀ,   ∂L/∂s_t = ∂L/∂h_t ⊙ φ'(s_t)
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from reference.vector import GRADIENT_SHAPES, SEED, VectorForward, VectorRNN, backward, direct_dh
+from reference.vector import GRADIENT_SHAPES, CORRECT_BPTT, VectorForward, VectorRNN, backward, direct_dh
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
 
@@ -37,7 +37,7 @@ class VectorMistake:
     def run(self, rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarray]:
         """Its gradients on forward pass `f`, batch-first as reference.vector.backward's."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return backward(rnn, f, replace(SEED, **self.pieces))
+            return backward(rnn, f, replace(CORRECT_BPTT, **self.pieces))
 
 
 VECTOR_MISTAKES: dict[str, VectorMistake] = {}

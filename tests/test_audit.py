@@ -5,7 +5,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from grader import problem_set
+from grader import loader
 from grader.audit import audit
 from grader.cli import main
 from reference.mistakes import MISTAKES
@@ -61,7 +61,7 @@ def audit_json(capsys, path) -> tuple[int, dict]:
 
 
 def test_the_shipped_set_catches_every_mistake_with_a_visible_and_a_hidden_problem():
-    result = audit(problem_set.load(str(SHIPPED_SET)))
+    result = audit(loader.load(str(SHIPPED_SET)))
     assert result.undetected == [] and result.not_caught_by_visible == [] and result.warnings == []
     for mistake in MISTAKES:
         assert any(p.hidden for p in result.catchers(mistake)), mistake
@@ -91,12 +91,12 @@ def test_the_text_audit_summarises_each_mistake_with_the_problems_that_miss_it(c
     ("dw_uses_h_t", "linear", "dL_dw not graded"),
 ])
 def test_the_audit_names_the_issues_blind_spots(blind_spots, mistake, problem, why):
-    detection = audit(problem_set.load(blind_spots)).detections[problem][mistake]
+    detection = audit(loader.load(blind_spots)).detections[problem][mistake]
     assert (detection.detects, detection.why_not) == (False, why)
 
 
 def test_a_mistake_only_hidden_problems_catch_is_a_warning(blind_spots):
-    result = audit(problem_set.load(blind_spots))
+    result = audit(loader.load(blind_spots))
     assert result.undetected == []
     assert result.not_caught_by_visible == ["dw_uses_h_t", "dw_not_accumulated", "dv_uses_h",
                                             "dv_not_accumulated", "dh0_missing_w"]

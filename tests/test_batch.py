@@ -19,7 +19,7 @@ import pytest
 
 import grader.batch
 import grader.grading
-from grader import problem_set
+from grader import loader
 from grader.batch import Progress
 from grader.cli import main
 from grader.submissions import grade_path
@@ -173,7 +173,7 @@ def test_two_submissions_of_one_student_exit_2(small_class, capsys):
 
 def test_reference_values_are_computed_once_per_batch(small_class, monkeypatch):
     calls = []
-    once = grader.batch.references
+    once = grader.batch.prepare_exercises
 
     def counted(*args, **kwargs):
         calls.append(args)
@@ -182,8 +182,8 @@ def test_reference_values_are_computed_once_per_batch(small_class, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("a worker computed the reference values again")
 
-    monkeypatch.setattr(grader.batch, "references", counted)
-    monkeypatch.setattr(grader.grading, "references", never)
+    monkeypatch.setattr(grader.batch, "prepare_exercises", counted)
+    monkeypatch.setattr(grader.grading, "prepare_exercises", never)
     assert batch(small_class) == 0
     assert len(calls) == 1 and len(recorded(small_class)) == 4
 
@@ -266,7 +266,7 @@ def test_a_batch_of_200_killed_halfway_and_restarted_grades_each_submission_once
     assert sorted(after) == sorted(kinds) and {after[s][0] for s in after if s not in before} == {2}
     assert sorted(p.stem for p in (tmp_path / "out" / "json").iterdir()) == sorted(kinds)
 
-    loaded = problem_set.load(tmp_path / "set.yaml")
+    loaded = loader.load(tmp_path / "set.yaml")
     alone = {}
     for kind in CLASS:
         report = grade_path(loaded, tmp_path / "class" / f"{kind}-00{'.py' if kind in HOSTILE else ''}",

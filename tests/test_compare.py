@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from grader.compare import compare, first_divergence
-from grader.grading import score_outputs, summarise, usable_output
-from grader.problems import Problem, Tolerance
-from grader.runner import CallOutcome
+from grader.scoring import score_outputs, summarise, usable_output
+from grader.problem_set import Problem, Tolerance
+from grader.results import CallOutcome
 from reference.scalar import backward
 
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from grader import problem_set
+from grader import loader
 from grader.contracts import CONTRACTS, exercise
-from grader.grading import grade, localized, score_outputs, summarise
+from grader.grading import grade
+from grader.scoring import localized, score_outputs, summarise
 from grader.reports import FORMATS
-from grader.runner import CallOutcome
+from grader.results import CallOutcome
 from grader.submissions import grade_path
 from tests.conftest import EXAMPLES
 
@@ -65,7 +66,7 @@ def write_set(tmp_path, contract: str, D: int = 4) -> str:
 
 
 def graded(tmp_path, contract, submission, D=4):
-    report = grade(problem_set.load(write_set(tmp_path, contract, D)), submission, include_hidden=True)
+    report = grade(loader.load(write_set(tmp_path, contract, D)), submission, include_hidden=True)
     jsonschema.validate(json.loads(FORMATS["json"](report)), REPORT_SCHEMA)
     return report
 
@@ -165,7 +166,7 @@ def vector_problem(tmp_path, contract, kind, D=4, H=3):
         text = text.replace("    step: false\n", "")
     path = tmp_path / "p.yaml"
     path.write_text(text)
-    return problem_set.load(str(path)).problems[0]
+    return loader.load(str(path)).problems[0]
 
 
 @pytest.mark.parametrize("contract, kind", [(c, k) for c in CONTRACTS for k in CONTRACTS[c].calls if k != "scalar"])
@@ -220,5 +221,5 @@ def test_a_folder_submission_is_the_file_that_defines_the_contract_functions(tmp
     folder.mkdir()
     (folder / "rnn_layers.py").write_text(CS231N.read_text())
     (folder / "layers.py").write_text("def affine_forward(x, w, b):\n    return x @ w + b, None\n")
-    report = grade_path(problem_set.load(write_set(tmp_path, "cs231n")), folder, include_hidden=True)
+    report = grade_path(loader.load(write_set(tmp_path, "cs231n")), folder, include_hidden=True)
     assert (report.submission, report.score) == (str(folder / "rnn_layers.py"), 18)

@@ -9,10 +9,10 @@ from hypothesis import assume, given, settings, strategies as st
 
 from grader.contracts import exercise
 from grader.diagnosis import across_problems, diagnose, matching
-from grader.grading import score_outputs
-from grader.problems import Problem, Tolerance
+from grader.scoring import score_outputs
+from grader.problem_set import Problem, Tolerance
 from grader.results import Diagnosis, OutputResult, ProblemResult
-from grader.runner import CallOutcome
+from grader.results import CallOutcome
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
 from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES

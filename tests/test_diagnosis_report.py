@@ -5,7 +5,7 @@ from importlib import resources
 
 import jsonschema
 
-from grader import problem_set
+from grader import loader
 from grader.cli import main
 from grader.grading import grade
 from grader.reports.feedback import problem_feedback
@@ -59,7 +59,7 @@ def test_text_report_names_the_mistake_under_the_divergence_table_and_explains_i
 
 
 def test_platform_feedback_for_one_problem_explains_its_mistake_once():
-    report = grade(problem_set.load(str(SHIPPED_SET)), EXAMPLES / "missing_recurrent_term.py")
+    report = grade(loader.load(str(SHIPPED_SET)), EXAMPLES / "missing_recurrent_term.py")
     feedback = problem_feedback(report.problems[2])          # not the first failing problem
     assert feedback.count("Diagnosis: missing_recurrent_term (∂L/∂s_{t+1}·w dropped)") == 1
     assert feedback.count("h_t feeds both the prediction") == 1

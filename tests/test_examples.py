@@ -4,7 +4,7 @@ from functools import cache
 
 import pytest
 
-from grader import problem_set
+from grader import loader
 from grader.grading import grade
 from reference.mistakes import MISTAKES
 from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES, SHIPPED_SET
@@ -56,12 +56,12 @@ DIAGNOSED = {example: (mistake, {"k": 3} if mistake == "truncated_recursion" els
 
 @pytest.fixture(scope="module")
 def shipped():
-    return problem_set.load(str(SHIPPED_SET))
+    return loader.load(str(SHIPPED_SET))
 
 
 @cache
 def graded(example: str):
-    return grade(problem_set.load(str(SHIPPED_SET)), EXAMPLES / f"{example}.py", include_hidden=True)
+    return grade(loader.load(str(SHIPPED_SET)), EXAMPLES / f"{example}.py", include_hidden=True)
 
 
 def test_the_shipped_set_is_what_these_tests_expect(shipped):

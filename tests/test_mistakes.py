@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from reference.mistakes import (AUDITED_K, MISTAKES, SWEEP_ELEMENTS, backward_at_once, same_up_to_rounding,
                                 solve_backwards)
 from reference.activations import ACTIVATIONS
-from reference.scalar import SEED, ScalarRNN, backward, forward, seed_step
+from reference.scalar import CORRECT_BPTT, ScalarRNN, backward, forward, bptt_step
 from tests.conftest import ROOT
 
 ISSUE_IDS = ["output_derivative_uses_phi", "missing_recurrent_term", "activation_derivative_at_h",
@@ -53,18 +53,18 @@ def test_the_recursion_solved_at_once_is_the_reference_loop(phi, theta, w, T, se
     rng = np.random.default_rng(seed)
     rnn = ScalarRNN.named(phi, theta, "squared_error")
     f = forward(rnn, w, 0.8, 0.3, rng.normal(size=T), rng.normal(size=T))
-    reference, at_once = backward(rnn, f), backward_at_once(rnn, f, SEED)
+    reference, at_once = backward(rnn, f), backward_at_once(rnn, f, CORRECT_BPTT)
     assert all(same_up_to_rounding(at_once[name], reference[name]) for name in reference)
 
 
 def test_truncated_recursion_is_the_seed_step_with_the_recursion_one_level_shorter():
     rnn, f = generic_problem(T=9)
-    dy, dtheta, dphi = SEED.loss_gradient(rnn, f), SEED.output_derivative(rnn, f), SEED.state_derivative(rnn, f)
+    dy, dtheta, dphi = CORRECT_BPTT.loss_gradient(rnn, f), CORRECT_BPTT.output_derivative(rnn, f), CORRECT_BPTT.state_derivative(rnn, f)
     variants = MISTAKES["truncated_recursion"].run(rnn, f, backward(rnn, f))
     assert variants.params == tuple({"k": k} for k in range(2, 9))
     level = np.zeros(9)                                       # ∂L/∂s^(0) = 0
     for k in range(1, 10):
-        level = seed_step(dy, dtheta, np.append(level[1:], 0.0), f.w, dphi)   # ∂L/∂s^(k)
+        level = bptt_step(dy, dtheta, np.append(level[1:], 0.0), f.w, dphi)   # ∂L/∂s^(k)
         if 2 <= k <= 8:
             np.testing.assert_allclose(variants.of({"k": k})["dL_ds"], level, rtol=1e-13)
     np.testing.assert_allclose(level, backward(rnn, f)["dL_ds"], rtol=1e-13)   # k = T: the seed itself

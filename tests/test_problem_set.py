@@ -1,10 +1,10 @@
-"""grader.problem_set.load: valid sets, schema violations, semantic checks, hostile files."""
+"""grader.loader.load: valid sets, schema violations, semantic checks, hostile files."""
 import numpy as np
 import pytest
 
 from grader.errors import ProblemSetError
-from grader.problem_set import MAX_FILE_BYTES, load
-from grader.problems import Limits, Tolerance
+from grader.loader import MAX_FILE_BYTES, load
+from grader.problem_set import Limits, Tolerance
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.scalar import GRADIENT_SHAPES

@@ -8,7 +8,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from grader import problem_set
+from grader import loader
 from grader.reports import EXTENSIONS, FORMATS, render
 from grader.results import ProblemResult, Report
 from grader.grading import grade
@@ -62,7 +62,7 @@ READ_BY_PEOPLE = {"text", "markdown"}      # no published schema: their tests ch
 def reports(tmp_path_factory) -> dict[str, Report]:
     folder = tmp_path_factory.mktemp("formats")
     (folder / "set.yaml").write_text(SET)
-    loaded = problem_set.load(folder / "set.yaml")
+    loaded = loader.load(folder / "set.yaml")
     sources = {"erroring": RAISES, "unimportable": SYNTAX_ERROR}
     for kind, source in sources.items():
         (folder / f"{kind}.py").write_text(source)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from grader import problem_set
+from grader import loader
 from grader.audit import FORMATS, audit
 from grader.contracts import CONTRACTS, exercise
 from grader.diagnosis import diagnose_vector
-from grader.grading import localized, score_outputs
-from grader.problems import VectorProblem
-from grader.runner import CallOutcome
+from grader.scoring import localized, score_outputs
+from grader.problem_set import VectorProblem
+from grader.results import CallOutcome
 from reference.vector import UPSTREAM, Params
 from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import ROOT
@@ -53,7 +53,7 @@ def test_grading_a_vector_mistake_diagnoses_it_wherever_it_shows(mistake, contra
 
 @pytest.mark.parametrize("name", VECTOR_SETS)
 def test_each_vector_mistake_is_caught_by_a_visible_and_a_hidden_problem(name):
-    result = audit(problem_set.load(str(ROOT / "problem_sets" / name)))
+    result = audit(loader.load(str(ROOT / "problem_sets" / name)))
     assert list(result.catalogue) == list(VECTOR_MISTAKES)
     assert result.undetected == [] and result.not_caught_by_visible == [] and result.warnings == []
     for mistake in VECTOR_MISTAKES:
@@ -61,7 +61,7 @@ def test_each_vector_mistake_is_caught_by_a_visible_and_a_hidden_problem(name):
 
 
 def test_the_vector_audit_says_why_a_step_problem_misses_a_recursion_mistake():
-    result = audit(problem_set.load(str(ROOT / "problem_sets" / "cs231n_rnn.yaml")))
+    result = audit(loader.load(str(ROOT / "problem_sets" / "cs231n_rnn.yaml")))
     report = json.loads(FORMATS["json"](result))
     jsonschema.validate(report, AUDIT_SCHEMA)
     assert report["problems"]["step"]["missing_recurrent_term"] == {
@@ -76,7 +76,7 @@ def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_pat
               "    params: {random: {seed: 1, scale: 0.5}}\n    data: {random: {seed: 2}}\n    grade: {dL_ds: 1}\n")
     path = tmp_path / "both.yaml"
     path.write_text("schema_version: 1\ntitle: both\nproblems:\n" + scalar + vector)
-    result = audit(problem_set.load(str(path)))
+    result = audit(loader.load(str(path)))
     assert set(result.detections["v"]) == set(VECTOR_MISTAKES)
     assert result.detections["v"]["missing_recurrent_term"].first_divergence == 2
     assert result.catchers("dWh_uses_h_t") == [] and "dWh_uses_h_t" in result.undetected

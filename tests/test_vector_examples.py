@@ -7,7 +7,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from grader import problem_set
+from grader import loader
 from grader.cli import main
 from grader.grading import grade
 from tests.conftest import EXAMPLES, ROOT
@@ -165,7 +165,7 @@ DIAGNOSED = {
 
 @pytest.mark.parametrize("contract, example", [key for key in sorted(EXPECTED) if key[1] in DIAGNOSED])
 def test_each_buggy_example_is_diagnosed_with_its_mistake_wherever_it_fails(contract, example):
-    report = grade(problem_set.load(str(ROOT / "problem_sets" / SETS[contract][0])),
+    report = grade(loader.load(str(ROOT / "problem_sets" / SETS[contract][0])),
                    EXAMPLES / contract / f"{example}.py", include_hidden=True)
     failing = [p for p in report.problems if p.status != "passed"]
     mistake = DIAGNOSED[example]
@@ -176,7 +176,7 @@ def test_each_buggy_example_is_diagnosed_with_its_mistake_wherever_it_fails(cont
 @pytest.mark.parametrize("contract", sorted(SETS))
 def test_the_correct_example_gets_no_diagnosis(contract):
     correct = next(example for c, example in EXPECTED if c == contract and example not in DIAGNOSED)
-    report = grade(problem_set.load(str(ROOT / "problem_sets" / SETS[contract][0])),
+    report = grade(loader.load(str(ROOT / "problem_sets" / SETS[contract][0])),
                    EXAMPLES / contract / f"{correct}.py", include_hidden=True)
     assert report.passed and not any(p.diagnosis for p in report.problems)
 

@@ -1,12 +1,12 @@
-"""grader.problem_set.load for vector problems and the cs231n and coursera contracts:
+"""grader.loader.load for vector problems and the cs231n and coursera contracts:
 the issue's own example, sizes, random draws, and every check beyond the schema."""
 import numpy as np
 import pytest
 
 from grader.contracts import CONTRACTS
 from grader.errors import ProblemSetError
-from grader.problem_set import load
-from grader.problems import VectorProblem
+from grader.loader import load
+from grader.problem_set import VectorProblem
 
 # The issue's cs231n example, with numbers in place of its ellipses: N = 2, T = 2, D = 3, H = 2.
 EXAMPLE = """\

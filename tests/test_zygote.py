@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import problem_set
+from grader import loader
 from grader.grading import grade
 from grader.reports.json_report import report_json
 from grader.runner import Zygote
@@ -46,7 +46,7 @@ def comparable(report) -> dict:
 @pytest.mark.parametrize("isolation", LEVELS)
 @pytest.mark.parametrize("source", SUBMISSIONS, ids=lambda p: p.stem)
 def test_zygote_and_fresh_interpreter_give_identical_reports(source, isolation):
-    shipped = problem_set.load(SHIPPED_SET)
+    shipped = loader.load(SHIPPED_SET)
     submission = readable_copy(source)
     try:
         reports = [grade(shipped, submission, include_hidden=True, isolation=isolation, start=start,
@@ -59,7 +59,7 @@ def test_zygote_and_fresh_interpreter_give_identical_reports(source, isolation):
 
 @pytest.mark.parametrize("isolation", LEVELS)
 def test_a_forked_submission_finds_nothing_of_the_grader_imported(isolation, write_submission):
-    shipped = problem_set.load(SHIPPED_SET)
+    shipped = loader.load(SHIPPED_SET)
     submission = readable_copy(write_submission(LIST_GRADER_MODULES))
     try:
         report = grade(shipped, submission, isolation=isolation)
@@ -70,7 +70,7 @@ def test_a_forked_submission_finds_nothing_of_the_grader_imported(isolation, wri
 
 
 def test_a_dead_zygote_is_replaced_and_grading_goes_on():
-    shipped = problem_set.load(SHIPPED_SET)
+    shipped = loader.load(SHIPPED_SET)
     grade(shipped, EXAMPLES / "correct.py")
     dead = Zygote.shared()
     dead.popen.kill()

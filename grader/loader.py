@@ -1,0 +1,426 @@
+"""Load a problem set (YAML) into `grader.problem_set.ProblemSet`.
+
+`load` reads at most MAX_FILE_BYTES of UTF-8, parses it as plain data with positions
+(grader.yaml_positions), rejects numbers that are not finite, validates the data against
+schemas/problem_set.schema.json with the registries' names as enums, runs the checks a
+schema cannot express, and builds the frozen problems, drawing random params and data as
+the schema's descriptions say. Every bad input is a ProblemSetError.
+"""
+import json
+import keyword
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from grader.contracts import CONTRACTS, vector_outputs
+from grader.errors import ProblemSetError
+from grader.problem_set import (DEFAULT_ATOL, DEFAULT_MEMORY_MB, DEFAULT_RTOL, DEFAULT_TIMEOUT,
+                             Limits, Problem, ProblemSet, Tolerance, VectorProblem)
+from grader.yaml_positions import Document, Path as FieldPath, parse, position_in
+from reference.activations import ACTIVATIONS, Activation
+from reference.losses import LOSSES, Loss
+from reference.scalar import GRADIENT_SHAPES
+from reference.vector import OUTPUT_LAYER_GRADIENTS, UPSTREAM, Params
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "problem_set.schema.json"
+DEFAULT_ENTRY_POINT = "backward"
+DEFAULT_CONTRACT = "trace"
+DEFAULT_PHI = "tanh"                # of a vector problem
+POINTS_SUM_TOLERANCE = 1e-9
+DISTRIBUTION_TOLERANCE = 1e-9       # |Σ_o y_o − 1| for the targets of a loss over classes
+MAX_VECTOR_NUMBERS = 5_000_000     # what one vector problem's arrays may hold, all together
+# Where each array of a vector problem sits, and its shape in sizes.
+VECTOR_SHAPES = {("params", "Wx"): "DH", ("params", "Wh"): "HH", ("params", "b"): "H", ("params", "h0"): "NH",
+                 ("params", "Wy"): "HO", ("params", "by"): "O",
+                 ("data", "x"): "NTD", ("data", "dh"): "NTH", ("data", "y"): "NTO"}
+
+_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+          type(None): "null"}
+
+
+def load(path: str | os.PathLike) -> ProblemSet:
+    """The problem set in the YAML file at `path`; `ProblemSet.path` is `str(path)`."""
+    file = str(path)
+    document = parse(_read_text(file), file)
+    if not isinstance(document.data, dict):
+        raise document.error_at("the top level must be a mapping (schema_version, title, problems, …), "
+                                f"not {_KINDS[type(document.data)]}", ())
+    _check_finite(document, document.data, ())
+    _check_schema(document)
+    _check_entry_point(document)
+    _check_unique_ids(document)
+    vector_problems = {}
+    for index, problem in enumerate(document.data["problems"]):
+        if _is_vector(document.data, problem):
+            vector_problems[index] = _vector_problem(document, problem, ("problems", index))
+        else:
+            _check_problem(document, problem, ("problems", index))
+    return _problem_set(document, vector_problems)
+
+
+def _schema() -> dict:
+    """The problem-set schema, with the registries' names as the enums of its $defs."""
+    loaded = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for name, names in (("activation", ACTIVATIONS), ("loss", LOSSES), ("gradient", GRADIENT_SHAPES),
+                        ("vector_loss", [UPSTREAM, *LOSSES]), ("vector_output", vector_outputs()),
+                        ("contract", CONTRACTS)):
+        loaded["$defs"][name]["enum"] = list(names)
+    loaded["if"]["properties"]["contract"]["enum"] = _vector_only_contracts()
+    return loaded
+
+
+def _vector_only_contracts() -> list[str]:
+    return [name for name, contract in CONTRACTS.items() if "scalar" not in contract.calls]
+
+
+def _is_vector(data: dict, problem: dict) -> bool:
+    """As the schema's `problem`: it gives sizes or params.Wx, or its contract has only vector calls."""
+    return (data.get("contract") in _vector_only_contracts() or "sizes" in problem
+            or "Wx" in problem["params"])
+
+
+def _read_text(file: str) -> str:
+    try:
+        with open(file, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ProblemSetError(f"cannot read {file}: {error.strerror or error}", file) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProblemSetError(f"the file is larger than {MAX_FILE_BYTES:,} bytes (5 MB)", file)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = raw[:error.start].decode("utf-8")
+        raise ProblemSetError(f"not UTF-8: byte 0x{raw[error.start]:02x} cannot be decoded",
+                              file, *position_in(before, len(before))) from None
+
+
+def _check_finite(document: Document, value, path: FieldPath):
+    """Every number finite: YAML's .nan and .inf are floats that JSON Schema lets through."""
+    if isinstance(value, (dict, list)):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            _check_finite(document, item, path + (key,))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            raise document.error_at(f"an integer of {len(str(abs(value)))} digits is beyond the float range",
+                                     path) from None
+        if not finite:
+            raise document.error_at(f"{value} is not a finite number", path)
+
+
+def _check_schema(document: Document):
+    """The error jsonschema's best_match picks, at the offending key for a bad or unexpected key."""
+    error = best_match(Draft202012Validator(_schema()).iter_errors(document.data))
+    if error is None:
+        return
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        unexpected = next(key for key in error.instance if key not in error.schema["properties"])
+        raise document.error_at_key(error.message, path, unexpected)
+    if "propertyNames" in error.absolute_schema_path:
+        raise document.error_at_key(error.message, path, error.instance)
+    raise document.error_at(error.message, path)
+
+
+def _check_entry_point(document: Document):
+    contract = document.data.get("contract", DEFAULT_CONTRACT)
+    if "entry_point" in document.data and contract != DEFAULT_CONTRACT:
+        functions = sorted({f for call in CONTRACTS[contract].calls.values() for f in call.functions})
+        raise document.error_at(f"entry_point names the trace contract's function; {contract} submissions "
+                                f"define {', '.join(functions)}", ("entry_point",))
+    entry_point = document.data.get("entry_point", DEFAULT_ENTRY_POINT)
+    if keyword.iskeyword(entry_point):
+        raise document.error_at(f"{entry_point!r} is a Python keyword, so no function can have that name",
+                                ("entry_point",))
+
+
+def _check_unique_ids(document: Document):
+    first_index = {}
+    for index, problem in enumerate(document.data["problems"]):
+        first = first_index.setdefault(problem["id"], index)
+        if first != index:
+            raise document.error_at(f"{problem['id']!r} is already the id of problems[{first}]",
+                                    ("problems", index, "id"))
+
+
+def _check_points(document: Document, problem: dict, path: FieldPath):
+    graded = math.fsum(problem["grade"].values())
+    if abs(graded - problem["points"]) > POINTS_SUM_TOLERANCE:
+        raise document.error_at(f"the graded outputs are worth {graded:g} points in all, "
+                                f"but the problem is worth {problem['points']:g}", path + ("grade",))
+
+
+def _check_theta_fits_loss(document: Document, theta: Activation, loss: Loss, path: FieldPath):
+    if loss.prediction_range and not _within(theta.output_range, loss.prediction_range):
+        fitting = [name for name, activation in ACTIVATIONS.items()
+                   if _within(activation.output_range, loss.prediction_range)]
+        raise document.error_at(f"{loss.name} needs predictions in {loss.prediction_range}, but theta "
+                                f"{theta.name!r} gives values in {theta.output_range}: use theta: "
+                                + " or ".join(fitting), path)
+
+
+def _check_problem(document: Document, problem: dict, path: FieldPath):
+    _check_points(document, problem, path)
+    theta, loss = ACTIVATIONS[problem["model"]["theta"]], LOSSES[problem["model"]["loss"]]
+    if loss.classes:
+        raise document.error_at(f"{loss.name} scores O ≥ 2 classes per step, and the scalar model has one "
+                                "output: use it in a vector problem (with sizes: {N, T, D, H, O})",
+                                path + ("model", "loss"))
+    _check_theta_fits_loss(document, theta, loss, path + ("model", "theta"))
+    data = problem["data"]
+    if "random" in data:
+        return
+    if len(data["y"]) != len(data["x"]):
+        raise document.error_at(f"x and y differ in length ({len(data['x'])} and {len(data['y'])}): "
+                                "both need one value per time step", path + ("data", "y"))
+    if loss.label_range:
+        low, high = loss.label_range
+        for index, label in enumerate(data["y"]):
+            if not low <= label <= high:
+                raise document.error_at(f"{label} is not a label {loss.name} accepts: "
+                                        f"labels lie in [{low}, {high}]", path + ("data", "y", index))
+
+
+def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _problem_set(document: Document, vector_problems: dict[int, dict]) -> ProblemSet:
+    """The set; vector_problems holds, by index, the fields of the vector problems, already built."""
+    data = document.data
+    settings = _settings(data.get("defaults", {}), data.get("limits", {}))
+    problems = tuple(VectorProblem(**vector_problems[index], **settings(problem)) if index in vector_problems
+                     else _problem(problem, settings) for index, problem in enumerate(data["problems"]))
+    return ProblemSet(path=document.file, title=data["title"],
+                      entry_point=data.get("entry_point", DEFAULT_ENTRY_POINT),
+                      problems=problems, schema_version=data["schema_version"],
+                      contract=data.get("contract", DEFAULT_CONTRACT))
+
+
+def _settings(defaults: dict, set_limits: dict):
+    """problem → the fields every problem has: id, title, points, visibility, grade, and its
+    tolerance and limits merged key by key (problem over set over defaults)."""
+    def settings(problem: dict) -> dict:
+        tolerance = {**defaults.get("tolerance", {}), **problem.get("tolerance", {})}
+        limits = {**defaults.get("limits", {}), **set_limits, **problem.get("limits", {})}
+        return dict(
+            id=problem["id"], title=problem.get("title", problem["id"]), points=float(problem["points"]),
+            visibility=problem.get("visibility", "visible"),
+            grade={name: float(points) for name, points in problem["grade"].items()},
+            tolerance=Tolerance(rtol=float(tolerance.get("rtol", DEFAULT_RTOL)),
+                                atol=float(tolerance.get("atol", DEFAULT_ATOL))),
+            limits=Limits(timeout=float(limits.get("timeout", DEFAULT_TIMEOUT)),
+                          memory_mb=int(limits.get("memory_mb", DEFAULT_MEMORY_MB))))
+    return settings
+
+
+def _problem(problem: dict, settings) -> Problem:
+    """A validated scalar problem."""
+    model = problem["model"]
+    w, v, h0 = _params(problem["params"])
+    x, y = _sequences(problem["data"], ACTIVATIONS[model["theta"]], LOSSES[model["loss"]])
+    return Problem(phi=model["phi"], theta=model["theta"], loss=model["loss"], w=w, v=v, h0=h0, x=x, y=y,
+                   **settings(problem))
+
+
+def _params(params: dict) -> tuple[float, float, float]:
+    """(w, v, h0): given, or w, v, h0 = default_rng(seed).normal(0, scale, 3)."""
+    if "random" in params:
+        random = params["random"]
+        w, v, h0 = np.random.default_rng(int(random["seed"])).normal(0, random["scale"], 3)
+        return float(w), float(v), float(h0)
+    return float(params["w"]), float(params["v"]), float(params.get("h0", 0.0))
+
+
+def _sequences(data: dict, theta: Activation, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y), read-only float64 of shape (T,): given, or x then y drawn from default_rng(seed)."""
+    if "random" in data:
+        rng = np.random.default_rng(int(data["random"]["seed"]))
+        T = int(data["random"]["T"])
+        x = rng.normal(0, 1, T)
+        y = _random_targets(rng, T, theta, loss)
+    else:
+        x, y = np.array(data["x"], dtype=np.float64), np.array(data["y"], dtype=np.float64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
+
+
+def _random_targets(rng: np.random.Generator, shape, theta: Activation, loss: Loss) -> np.ndarray:
+    """y of the given shape to suit the loss: one-hot rows over the last axis for a loss
+    over classes, 0/1 labels if it has a label range, else uniform over θ's range if that is
+    bounded, else standard normal."""
+    if loss.classes:
+        return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+    if loss.label_range:
+        return rng.integers(0, 2, shape).astype(np.float64)
+    low, high = theta.output_range
+    if math.isfinite(low) and math.isfinite(high):
+        return rng.uniform(low, high, shape)
+    return rng.normal(0, 1, shape)
+
+
+def _vector_problem(document: Document, problem: dict, path: FieldPath) -> dict:
+    """Check a vector problem beyond the schema and return its own fields of VectorProblem."""
+    _check_points(document, problem, path)
+    contract = CONTRACTS[document.data.get("contract", DEFAULT_CONTRACT)]
+    step = problem.get("step", False)
+    call = contract.calls.get("step" if step else "sequence")
+    if call is None:
+        raise document.error_at(f"the {contract.name} contract has no single-step functions: leave out step "
+                                "(or use a contract that has them, such as cs231n)", path + ("step",))
+    for name in problem["grade"]:
+        if name not in call.outputs:
+            kind = "a step problem" if step else "a vector problem"
+            raise document.error_at_key(f"{name!r} is not an output of the {contract.name} contract for {kind}: "
+                                        f"grade some of {list(call.outputs)}", path + ("grade",), name)
+    model = problem["model"]
+    upstream = model["loss"] == UPSTREAM
+    if upstream and "theta" in model:
+        raise document.error_at("the upstream loss scores h_t itself, so there is no output layer and no theta",
+                                path + ("model", "theta"))
+    for name in problem["grade"]:
+        if upstream and call.outputs[name].source in OUTPUT_LAYER_GRADIENTS:
+            raise document.error_at_key(f"{name} is the output layer's, and the upstream loss has none",
+                                        path + ("grade",), name)
+    theta = None if upstream else ACTIVATIONS[model.get("theta", "identity")]
+    loss = None if upstream else LOSSES[model["loss"]]
+    if loss:
+        _check_theta_fits_loss(document, theta, loss, path + ("model", "theta" if "theta" in model else "loss"))
+    output_layer = not upstream or any(out.source == "y_pred" for out in call.outputs.values())
+    params = problem["params"]
+    if "random" not in params and output_layer and "Wy" not in params:
+        raise document.error_at("the output layer (ŷ_t = θ(h_t·Wy + by), or Coursera's y_pred) needs Wy (H, O)",
+                                path + ("params",))
+    for name in ("Wy", "by"):
+        if name in params and not output_layer:
+            raise document.error_at(f"{name} belongs to an output layer, and this problem has none "
+                                    "(the upstream loss, and a contract that returns no y_pred)", path + ("params", name))
+    sizes, arrays = _vector_sizes(document, problem, path, "NTDH" + ("O" if output_layer else ""))
+    _check_vector_contents(document, problem, path, sizes, arrays, output_layer, loss, step)
+    given = {key: _read_only(arrays[name]) for key, name in (("x", "x"), ("target", "dh" if upstream else "y"))
+             if name in arrays}
+    return dict(contract=contract.name, step=step, phi=model.get("phi", DEFAULT_PHI),
+                theta=None if theta is None else theta.name, loss=model["loss"],
+                params=_vector_params(problem["params"], sizes, arrays, output_layer),
+                **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
+
+
+def _rectangular(document: Document, value: list, path: FieldPath) -> np.ndarray:
+    """Nested lists (numbers at one depth, as the schema ensures) as a float64 array, or an
+    error at the first list whose length differs from the first list at its depth."""
+    def check(item, where, depth):
+        if depth == len(shape):
+            return
+        if len(item) != shape[depth]:
+            first = f"{path[-1]}{'[0]' * depth}"
+            raise document.error_at(f"has {len(item)} entries where {first} has {shape[depth]}: "
+                                    "an array must be rectangular", where)
+        for index, inner in enumerate(item):
+            check(inner, where + (index,), depth + 1)
+
+    shape, level = [], value
+    while isinstance(level, list):
+        shape.append(len(level))
+        level = level[0]
+    check(value, path, 0)
+    return np.array(value, dtype=np.float64)
+
+
+def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: str) -> tuple[dict, dict]:
+    """(sizes by letter, the explicit arrays by name): sizes as declared, else as the first
+    explicit array (in VECTOR_SHAPES order) to show them fixes them; every array must fit."""
+    bound = {letter: (size, f"sizes.{letter}") for letter, size in problem.get("sizes", {}).items()}
+    arrays = {}
+    for (section, name), letters in VECTOR_SHAPES.items():
+        if name not in problem[section]:
+            continue
+        where = path + (section, name)
+        array = _rectangular(document, problem[section][name], where)
+        for letter, extent in zip(letters, array.shape):
+            size, source = bound.setdefault(letter, (extent, f"{section}.{name}"))
+            if size != extent:
+                wanted = tuple(bound.get(other, (other,))[0] for other in letters)
+                raise document.error_at(f"has shape {array.shape}, not ({', '.join(letters)}) = "
+                                        f"{wanted}: {letter} = {size} from {source}", where)
+        arrays[name] = array
+    missing = [letter for letter in needed if letter not in bound]
+    if missing:
+        raise document.error_at(f"no size {missing[0]}: give sizes: {{{', '.join(needed)}}} "
+                                "(needed to draw random params or data)", path)
+    sizes = {letter: size for letter, (size, _) in bound.items()}
+    numbers = sizes["N"] * sizes["T"] * (sizes["D"] + sizes["H"] + sizes.get("O", 0)) + sizes["H"] * (
+        sizes["D"] + sizes["H"] + sizes.get("O", 0))
+    if numbers > MAX_VECTOR_NUMBERS:
+        raise document.error_at(f"its arrays would hold {numbers:,} numbers, more than {MAX_VECTOR_NUMBERS:,}: "
+                                "make N, T, D, H or O smaller", path + ("sizes",) if "sizes" in problem else path)
+    return sizes, arrays
+
+
+def _check_vector_contents(document: Document, problem: dict, path: FieldPath, sizes: dict, arrays: dict,
+                           output_layer: bool, loss: Loss | None, step: bool):
+    """What the data must hold for the loss, the output layer, and a step problem."""
+    if step and sizes["T"] != 1:
+        raise document.error_at(f"a step problem has one step, T = 1 (not {sizes['T']})",
+                                path + ("sizes", "T") if "sizes" in problem else path + ("data", "x"))
+    data = problem["data"]
+    if "random" in data:
+        return
+    wanted, unwanted = ("dh", "y") if loss is None else ("y", "dh")
+    if unwanted in data:
+        raise document.error_at(f"{unwanted} is not data for the {'upstream' if loss is None else loss.name} loss: "
+                                f"give {wanted}", path + ("data", unwanted))
+    if wanted not in data:
+        raise document.error_at(f"the {'upstream' if loss is None else loss.name} loss needs data.{wanted}",
+                                path + ("data",))
+    if loss is not None and loss.classes:
+        if sizes["O"] < 2:
+            raise document.error_at(f"{loss.name} needs at least 2 classes (O = {sizes['O']})", path + ("data", "y"))
+        y = arrays["y"]
+        bad = (y < 0).any(axis=-1) | (np.abs(y.sum(axis=-1) - 1) > DISTRIBUTION_TOLERANCE)
+        if bad.any():
+            n, t = (int(i) for i in np.argwhere(bad)[0])
+            raise document.error_at(f"is not a distribution over the {sizes['O']} classes: {loss.name} needs "
+                                    "one-hot rows or probabilities (≥ 0, summing to 1)", path + ("data", "y", n, t))
+    elif loss is not None and loss.label_range:
+        low, high = loss.label_range
+        outside = np.argwhere((arrays["y"] < low) | (arrays["y"] > high))
+        if outside.size:
+            n, t, o = outside[0]
+            raise document.error_at(f"{arrays['y'][n, t, o]:g} is not a label {loss.name} accepts: labels lie in "
+                                    f"[{low}, {high}]", path + ("data", "y", int(n), int(t), int(o)))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _vector_params(params: dict, sizes: dict, arrays: dict, output_layer: bool) -> Params:
+    """Given (b, h0, by default to zeros), or drawn: Wx, Wh, b, h0, then Wy, by, each
+    default_rng(seed).normal(0, scale, shape) in that order."""
+    shapes = {name: tuple(sizes[letter] for letter in VECTOR_SHAPES["params", name])
+              for name in ("Wx", "Wh", "b", "h0") + (("Wy", "by") if output_layer else ())}
+    if "random" in params:
+        rng = np.random.default_rng(int(params["random"]["seed"]))
+        drawn = {name: rng.normal(0, params["random"]["scale"], shape) for name, shape in shapes.items()}
+    else:
+        drawn = {name: arrays.get(name, np.zeros(shape)) for name, shape in shapes.items()}
+    return Params(**{name: _read_only(array) for name, array in drawn.items()})
+
+
+def _vector_data(data: dict, sizes: dict, theta: Activation | None, loss: Loss | None) -> dict:
+    """x and target (dh or y) drawn from default_rng(seed) as the schema says; {} when given."""
+    if "random" not in data:
+        return {}
+    rng = np.random.default_rng(int(data["random"]["seed"]))
+    N, T, D, H = (sizes[letter] for letter in "NTDH")
+    x = rng.normal(0, 1, (N, T, D))
+    target = rng.normal(0, 1, (N, T, H)) if loss is None else _random_targets(rng, (N, T, sizes["O"]), theta, loss)
+    return dict(x=_read_only(x), target=_read_only(target))

@@ -1,0 +1,91 @@
+"""Pure scoring: what a submission returned (a CallOutcome) and the problem's exercise
+become a ProblemResult — usable outputs, comparisons, ∂L/∂s_t derived from dx, the status and
+its message. No process code: a result that came back from a sandbox, a service worker or
+another machine is scored here the same way."""
+import numpy as np
+
+from grader import contracts
+from grader.compare import compare
+from grader.localization import derived_dL_ds
+from grader.results import CallOutcome, OutputResult, ProblemResult
+
+
+def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:
+    """The returned value reshaped to `shape`, or why it cannot be graded."""
+    if shape == () and raw.size == 1:
+        raw = raw.reshape(())
+    if raw.shape != shape:
+        return None, f"has shape {raw.shape}, expected {shape}"
+    bad = ~np.isfinite(raw)
+    if bad.any():
+        kind = "NaN" if np.isnan(raw[bad]).any() else "infinite"
+        where = ""
+        if time_axis is not None:
+            steps = np.moveaxis(bad, time_axis, 0).reshape(shape[time_axis], -1).any(axis=1)
+            where = f" at t = {int(np.flatnonzero(steps)[0]) + 1}"
+        return None, f"is {kind}{where}"
+    return raw, None
+
+
+def score_outputs(problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
+    """One result per graded output, in grade order."""
+    call = contracts.call_for(problem)
+    results = []
+    for name, points in problem.grade.items():
+        out = call.outputs[name]
+        if name in outcome.outputs:
+            got, why = usable_output(outcome.outputs[name], np.shape(expected[name]), out.time_axis)
+        else:
+            got, why = None, outcome.unusable.get(name, "is missing")
+        comparison = None if got is None else compare(expected[name], got, problem.tolerance, out.time_axis or 0,
+                                                      "forward" if out.forward else "backward")
+        results.append(OutputResult(name, points, out.time_axis is not None, comparison, why))
+    return tuple(results)
+
+
+def localized(problem, exercise: contracts.Exercise, outcome: CallOutcome,
+              outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
+    """The outputs in the order a student should read them: forward values first (every
+    gradient depends on them), then ∂L/∂s_t derived from dx where the contract returns no
+    ∂L/∂s_t, then the rest."""
+    call = exercise.call
+    first = tuple(o for o in outputs if call.outputs[o.name].forward)
+    rest = tuple(o for o in outputs if not call.outputs[o.name].forward)
+    derived = None
+    if call.dx and call.dx in outcome.outputs:
+        dx, _ = usable_output(outcome.outputs[call.dx], np.shape(exercise.expected[call.dx]),
+                              call.outputs[call.dx].time_axis)
+        derived = None if dx is None else derived_dL_ds(exercise, dx, problem.tolerance)
+    return first + (() if derived is None else (derived,)) + rest
+
+
+def _divergence(o: OutputResult) -> str:
+    name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
+        if o.derived_from else o.name
+    if not o.per_timestep:
+        return f"{name} differs"
+    order = " (forward order)" if o.comparison.order == "forward" else ""
+    return f"{name} first diverges at t = {o.comparison.first_divergence}{order}"
+
+
+def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
+    """(status, message) for a problem whose call returned; a derived output never changes the status."""
+    graded = [o for o in outputs if o.derived_from is None]
+    unusable = [f"{o.name} {o.problem}" for o in graded if o.comparison is None]
+    wrong = [_divergence(o) for o in outputs if o.comparison is not None and not o.passed]
+    if unusable:
+        return "error", "; ".join(unusable + wrong)
+    if not all(o.passed for o in graded):
+        return "failed", "; ".join(wrong)
+    return "passed", "every graded output matches"
+
+
+def problem_result(problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
+    common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
+                  max_score=problem.points, submission_output=outcome.output)
+    if outcome.reason:
+        return ProblemResult(status="error", message=f"the submission {outcome.reason}",
+                             traceback=outcome.traceback, **common)
+    outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
+    status, message = summarise(outputs)
+    return ProblemResult(status=status, message=message, outputs=outputs, **common)
