@@ -14,10 +14,11 @@ import numpy as np
 
 from bench.table import Row, best_time
 from grader import loader
+from grader.contracts import Exercise, exercise
 from grader.diagnosis import diagnose
 from grader.grading import grade
 from grader.scoring import score_outputs
-from grader.problem_set import Problem
+from grader.problem_set import ScalarProblem
 from grader.results import CallOutcome
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
@@ -27,17 +28,16 @@ BUGGY = ROOT / "examples" / "missing_recurrent_term.py"
 GRADED = {"dL_ds": 4, "dL_dw": 2, "dL_dv": 2, "dL_dh0": 2}
 
 
-def failing_problem(T: int) -> tuple[Problem, object, dict, tuple]:
-    """A problem, its forward pass and reference gradients, and the scored outputs of the
-    missing_recurrent_term mistake on it."""
+def failing_problem(T: int) -> tuple[Exercise, tuple]:
+    """A problem's exercise, and the scored outputs of the missing_recurrent_term mistake on it."""
     rng = np.random.default_rng(0)
-    problem = Problem("p", "p", 10, "visible", "tanh", "sigmoid", "squared_error", 0.7, -0.4, 0.2,
-                      rng.normal(size=T), rng.uniform(size=T), dict(GRADED))
-    f = problem.forward()
-    reference = backward(problem.rnn, f)
-    wrong = MISTAKES["missing_recurrent_term"].run(problem.rnn, f, reference).of({})
+    problem = ScalarProblem(id="p", title="p", points=10, visibility="visible", phi="tanh", theta="sigmoid",
+                            loss="squared_error", w=0.7, v=-0.4, h0=0.2, x=rng.normal(size=T),
+                            target=rng.uniform(size=T), grade=dict(GRADED))
+    ex = exercise(problem, "backward")
+    wrong = MISTAKES["missing_recurrent_term"].run(problem.rnn, ex.forward, ex.values).of({})
     outcome = CallOutcome(outputs={name: np.asarray(wrong[name]) for name in GRADED})
-    return problem, f, reference, score_outputs(problem, reference, outcome)
+    return ex, score_outputs(problem, ex.expected, outcome)
 
 
 def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 7) -> list[Row]:
@@ -50,11 +50,11 @@ def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 
                           "grading without diagnosis", without, "≥ 0.8×",
                           "one submission process, 10 calls"))
     for T in sizes:
-        problem, f, reference, outputs = failing_problem(T)
-        assert {d.mistake for d in diagnose(problem, f, reference, outputs)} == {"missing_recurrent_term"}
+        ex, outputs = failing_problem(T)
+        assert {d.mistake for d in diagnose(ex, outputs)} == {"missing_recurrent_term"}
         repeat = 5 if T <= 1000 else 2
-        ours = best_time(lambda: diagnose(problem, f, reference, outputs), repeat)
-        one_backward = best_time(lambda: backward(problem.rnn, f), repeat)
+        ours = best_time(lambda: diagnose(ex, outputs), repeat)
+        one_backward = best_time(lambda: backward(ex.problem.rnn, ex.forward), repeat)
         result.append(Row("diagnosis, per failing problem", f"T = {T:,}", ours, "one reference backward",
                           one_backward, "", f"= {ours / one_backward:.1f} backward runs, "
                                             f"{len(MISTAKES)} mistakes tried"))

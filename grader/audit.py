@@ -1,28 +1,23 @@
-"""Audit a problem set: which catalogue mistake (reference/mistakes.py) each problem catches.
+"""Audit a problem set: which mistake of its model's catalogue (reference.models) each
+problem catches.
 
 A problem detects a mistake when the mistake's gradients, returned as a submission would
-return them, fail the problem: scored exactly as grading scores a submission
-(grader.scoring.score_outputs). A mistake with parameters is tried with its
-`audit_params` (truncated_recursion: k = 3). Where a problem does not detect a mistake,
-the audit says why: the outputs it changes are not graded there, a known blind spot
-("φ = θ"), it changes nothing there, or its change stays within the tolerance.
-
-A vector problem is audited against the vector forms (reference/vector_mistakes.py), their
-gradients returned in its contract's layout; the set's catalogue is the mistakes of the
-models its problems use.
+return them (in its contract's layout), fail the problem: scored exactly as grading scores a
+submission (grader.scoring), the first divergence being that of ∂L/∂s_t where it is derived.
+A mistake with parameters is tried with its `audit_params` (truncated_recursion: k = 3).
+Where a problem does not detect a mistake, the audit says why: the outputs it changes are
+not graded there, a known blind spot ("φ = θ"), it changes nothing there, or its change
+stays within the tolerance. The set's catalogue is the mistakes of the models its problems use.
 """
 import json
 from dataclasses import dataclass
 from typing import Callable
 
-
 from grader.contracts import Exercise, exercise
-from grader.scoring import localized, score_outputs
 from grader.problem_set import Problem, ProblemSet
 from grader.results import CallOutcome
-from reference.mistakes import MISTAKES, Mistake, same_up_to_rounding
-from reference.scalar import Forward, backward
-from reference.vector_mistakes import VECTOR_MISTAKES, VectorMistake
+from grader.scoring import localized, score_outputs
+from reference.mistakes import Mistake, same_up_to_rounding
 
 
 @dataclass(frozen=True)
@@ -33,22 +28,17 @@ class Detection:
     why_not: str | None = None      # when it does not detect: why
 
 
-def catalogue_of(problem) -> dict:
-    """The mistakes of the problem's model: the seed's catalogue, or its vector forms."""
-    return MISTAKES if problem.kind == "scalar" else VECTOR_MISTAKES
-
-
 @dataclass(frozen=True)
 class Audit:
     problem_set: ProblemSet
     detections: dict[str, dict[str, Detection]]     # problem id → mistake id (of its model) → Detection
 
     @property
-    def catalogue(self) -> dict[str, Mistake | VectorMistake]:
+    def catalogue(self) -> dict[str, Mistake]:
         """The mistakes of the models the set's problems use, by id (a scalar entry first)."""
-        entries = {}
+        entries: dict[str, Mistake] = {}
         for problem in self.problem_set.problems:
-            for mistake_id, mistake in catalogue_of(problem).items():
+            for mistake_id, mistake in problem.model.mistakes.items():
                 entries.setdefault(mistake_id, mistake)
         return entries
 
@@ -83,55 +73,32 @@ class Audit:
         return text + (f"; not by {', '.join(missed)}" if missed else "")
 
 
-def why_not(problem: Problem, mistake: Mistake, f: Forward, variant: dict | None, expected: dict) -> str:
-    if not set(mistake.outputs) & set(problem.grade):
-        return f"{', '.join(mistake.outputs)} not graded"
-    reason = mistake.blind_spot(problem.rnn, f)
-    if reason or variant is None:
-        return reason or "no such variant here"
-    if all(same_up_to_rounding(variant[name], expected[name]) for name in problem.grade):
-        return "it changes nothing here"
-    return "its change stays within the tolerance"
-
-
-def detection(problem: Problem, mistake: Mistake, f: Forward, expected: dict) -> Detection:
-    """Whether `problem` (forward pass `f`, reference gradients `expected`) catches `mistake`."""
-    variant = mistake.run(problem.rnn, f, expected).of(mistake.audit_params)
+def detection(ex: Exercise, mistake: Mistake) -> Detection:
+    """Whether the problem of exercise `ex` catches `mistake`, its variant's gradients
+    returned in the contract's layout (the reference's values for the outputs it leaves)."""
+    call = ex.call
+    variant = mistake.run(ex.problem.rnn, ex.forward, ex.values).of(mistake.audit_params)
     if variant is None:
-        return Detection(False, None, (), why_not(problem, mistake, f, variant, expected))
-    returned = CallOutcome(outputs={name: variant[name] for name in problem.grade})
-    graded = score_outputs(problem, expected, returned)
-    failing = [o for o in graded if not o.passed]
-    if not failing:
-        return Detection(False, None, (), why_not(problem, mistake, f, variant, expected))
-    t = next((o.comparison.first_divergence for o in failing if o.per_timestep and o.comparison), None)
-    return Detection(True, t, tuple(o.name for o in failing))
-
-
-def vector_detection(ex: Exercise, mistake: VectorMistake) -> Detection:
-    """Whether the vector problem of exercise `ex` catches `mistake`, its gradients returned
-    in the contract's layout; the first divergence is that of ∂L/∂s_t where it is derived."""
-    problem, call = ex.problem, ex.call
-    changed = mistake.run(problem.rnn, ex.forward)
-    returned = {name: call.outputs[name].layout.to_submission(changed[call.outputs[name].source])
-                if call.outputs[name].source in changed else ex.expected[name] for name in ex.requested}
+        return Detection(False, None, (), why_not(ex, mistake, variant))
+    returned = {name: call.outputs[name].layout.to_submission(variant[call.outputs[name].source])
+                if call.outputs[name].source in variant else ex.expected[name] for name in ex.requested}
     outcome = CallOutcome(outputs=returned)
-    graded = localized(problem, ex, outcome, score_outputs(problem, ex.expected, outcome))
+    graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
     failing = [o for o in graded if not o.passed]
     if not any(o.points for o in failing):
-        return Detection(False, None, (), vector_why_not(ex, mistake, changed))
-    t = next((o.comparison.first_divergence for o in failing if o.per_timestep), None)
+        return Detection(False, None, (), why_not(ex, mistake, variant))
+    t = next((o.comparison.first_divergence for o in failing if o.per_timestep and o.comparison), None)
     return Detection(True, t, tuple(o.name for o in failing if o.points))
 
 
-def vector_why_not(ex: Exercise, mistake: VectorMistake, changed: dict) -> str:
+def why_not(ex: Exercise, mistake: Mistake, variant: dict | None) -> str:
     sources = {ex.call.outputs[name].source for name in ex.problem.grade}
     if not set(mistake.outputs) & sources:
         return f"{', '.join(mistake.outputs)} not graded"
     reason = mistake.blind_spot(ex.problem.rnn, ex.forward)
-    if reason:
-        return reason
-    if all(same_up_to_rounding(changed[source], ex.values[source]) for source in sources if source in changed):
+    if reason or variant is None:
+        return reason or "no such variant here"
+    if all(same_up_to_rounding(variant[source], ex.values[source]) for source in sources if source in variant):
         return "it changes nothing here"
     return "its change stays within the tolerance"
 
@@ -139,17 +106,12 @@ def vector_why_not(ex: Exercise, mistake: VectorMistake, changed: dict) -> str:
 def audit(problem_set: ProblemSet) -> Audit:
     detections = {}
     for problem in problem_set.problems:
-        if problem.kind == "scalar":
-            f = problem.forward()
-            expected = backward(problem.rnn, f)
-            detections[problem.id] = {m.id: detection(problem, m, f, expected) for m in MISTAKES.values()}
-        else:
-            ex = exercise(problem, problem_set.entry_point)
-            detections[problem.id] = {m.id: vector_detection(ex, m) for m in VECTOR_MISTAKES.values()}
+        ex = exercise(problem, problem_set.entry_point)
+        detections[problem.id] = {m.id: detection(ex, m) for m in problem.model.mistakes.values()}
     return Audit(problem_set, detections)
 
 
-def _named(mistake: Mistake | VectorMistake) -> str:
+def _named(mistake: Mistake) -> str:
     params = ", ".join(f"{k} = {v}" for k, v in mistake.audit_params.items())
     return mistake.id + (f" with {params}" if params else "")
 

@@ -4,7 +4,8 @@ sandbox as usual.
 
 The reference values are computed once, before the worker processes start (they inherit
 them); each worker keeps each catalogue mistake's run on each problem for the diagnoses
-(contracts.Exercise.mistake_runs), and forks every sandbox from its own zygote. A worker grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
+(grader.diagnosis.MistakeRuns), and forks every sandbox from its own zygote. A worker
+grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
 atomically; then the parent records the result in OUT_DIR/results.sqlite in one
 transaction. So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from grader import loader
 from grader.atomic import write_atomically
+from grader.diagnosis import MistakeRuns
 from grader.errors import GraderError, UsageError
 from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
@@ -121,7 +123,7 @@ _worker: dict = {}
 
 
 def _start_worker(problem_set: ProblemSet, prepared, options: Options) -> None:
-    _worker.update(problem_set=problem_set, prepared=prepared, options=options)
+    _worker.update(problem_set=problem_set, prepared=prepared, options=options, runs=MistakeRuns())
 
 
 def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
@@ -133,7 +135,8 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
         classmates = [str(p) for p in path.parent.iterdir() if p != path]     # else `from bob import backward`
         report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
                             limits_override=options.limits_override, prepared=_worker["prepared"],
-                            isolation=options.isolation, hide=(*options.hide, *classmates, str(options.out_dir)))
+                            runs=_worker["runs"], isolation=options.isolation,
+                            hide=(*options.hide, *classmates, str(options.out_dir)))
         recorded = render_json(report)          # the record's copy, and the json format's file
         for name in options.formats:
             text = recorded if name == "json" else render(name, report, hidden_visibility=options.hidden_visibility)

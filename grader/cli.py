@@ -18,7 +18,7 @@ from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
 from grader.export import PLATFORMS, export
-from grader.reference_check import check_problem, sampling
+from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
 from grader.results import Report
@@ -171,9 +171,9 @@ def cmd_check_reference(args) -> int:
         worst = max(c.relative_error for c in checks)
         kinks = sorted({t for c in checks for t in c.kink_timesteps}, reverse=True)
         note = f"; kink crossed at t = {', '.join(map(str, kinks[:8]))}: not compared there" if kinks else ""
-        how = "" if problem.kind == "scalar" else (
-            "element-wise, " if sampling(problem, args.directions) is None else
-            f"{sampling(problem, args.directions)} random directions per step and parameter, ")
+        directions = problem.model.directions(problem.forward(), args.directions)
+        how = "" if not problem.model.samples_directions else (
+            "element-wise, " if directions is None else f"{directions} random directions per step and parameter, ")
         print(f"{problem.id}: {'agrees' if not bad else 'DISAGREES'} "
               f"({checks[0].method}, {how}max relative error {worst:.1e}){note}")
         for c in bad:

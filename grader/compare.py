@@ -7,10 +7,14 @@ so their *first* divergence is the largest diverging t; a forward value (h_t) is
 from t = 1 up, so its first divergence is the smallest.
 """
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from grader.problem_set import Tolerance
+
+
+Order = Literal["backward", "forward"]     # BPTT's (t = T first) or the forward pass's (t = 1 first)
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Comparison:
     abs_error: np.ndarray
     diverging: np.ndarray          # bool, same shape as expected
     time_axis: int = 0             # where t runs, for a per-timestep output
-    order: str = "backward"        # "backward" (BPTT: t = T first) or "forward" (t = 1 first)
+    order: Order = "backward"
 
     @property
     def passed(self) -> bool:
@@ -70,7 +74,7 @@ def first_divergence(diverging: np.ndarray) -> int | None:
     return int(where[-1]) + 1 if where.size else None
 
 
-def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: str = "backward") -> Comparison:
+def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: Order = "backward") -> Comparison:
     expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
     abs_error = np.abs(got - expected)
     diverging = ~(abs_error <= tolerance.atol + tolerance.rtol * np.abs(expected))   # NaN diverges

@@ -17,10 +17,11 @@ Reference values are batch-first (reference.vector): x (N, T, D), h (N, T+1, H),
 own output, and the gradients dL_ds, dL_dWx, … .
 """
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from grader.problem_set import Problem
 from reference import scalar, vector
 
 SCALAR_TRACE = ("x", "y", "w", "v", "h0", "s", "h", "y_hat", "T", "phi", "theta", "loss")
@@ -44,8 +45,10 @@ FIRST_STEP_FEATURES_FIRST = Layout(lambda a: a[:, 0].T, lambda a: a.T[:, None]) 
 
 @dataclass(frozen=True)
 class Output:
-    """A returned array: the reference value it is, in the submission's layout."""
+    """A returned array: the reference value it is, in the submission's layout, and its
+    notation in the contract's own names (∂L/∂Waa for Coursera's dWaa)."""
     source: str
+    symbol: str
     layout: Layout = SAME
     time_axis: int | None = None    # the axis of t in the submission's layout (per-step outputs)
     forward: bool = False           # a forward value: it first goes wrong in forward order (t = 1 up)
@@ -71,7 +74,6 @@ class Call:
 class Contract:
     name: str
     calls: dict[str, Call]                      # problem kind → call
-    description: str = ""
 
 
 CONTRACTS: dict[str, Contract] = {}
@@ -98,61 +100,63 @@ def _coursera_parameters(v: dict) -> dict:
 
 register(Contract("trace", {
     "scalar": Call((), lambda v: {key: v[key] for key in SCALAR_TRACE}, {
-        name: Output(name, time_axis=0 if shape(1) else None) for name, shape in scalar.GRADIENT_SHAPES.items()}),
+        name: Output(name, scalar.SYMBOLS[name], time_axis=0 if shape(1) else None)
+        for name, shape in scalar.GRADIENT_SHAPES.items()}),
     "sequence": Call((), _vector_trace, {
-        name: Output(name, time_axis=1 if name in vector.PER_STEP else None) for name in vector.GRADIENT_SHAPES}),
-}, "backward(trace) -> {dL_ds, …}: the forward pass in, the gradients out"))
+        name: Output(name, vector.SYMBOLS[name], time_axis=1 if name in vector.PER_STEP else None)
+        for name in vector.GRADIENT_SHAPES}),
+}))
 
 register(Contract("cs231n", {
     "sequence": Call(
         ("rnn_forward", "rnn_backward"),
         lambda v: {"x": v["x"], "h0": v["h0"], "Wx": v["Wx"], "Wh": v["Wh"], "b": v["b"], "dh": v["dh_direct"]},
-        {"h": Output("h_t", time_axis=1, forward=True),
-         "dx": Output("dL_dx", time_axis=1),
-         "dh0": Output("dL_dh0"),
-         "dWx": Output("dL_dWx"),
-         "dWh": Output("dL_dWh"),
-         "db": Output("dL_db")},
+        {"h": Output("h_t", "h_t", time_axis=1, forward=True),
+         "dx": Output("dL_dx", "∂L/∂x_t", time_axis=1),
+         "dh0": Output("dL_dh0", "∂L/∂h_0"),
+         "dWx": Output("dL_dWx", "∂L/∂Wx"),
+         "dWh": Output("dL_dWh", "∂L/∂Wh"),
+         "db": Output("dL_db", "∂L/∂b")},
         "forward_backward", ("h",), ("dx", "dh0", "dWx", "dWh", "db"), dx="dx"),
     "step": Call(
         ("rnn_step_forward", "rnn_step_backward"),
         lambda v: {"x": v["x"][:, 0], "prev_h": v["h0"], "Wx": v["Wx"], "Wh": v["Wh"], "b": v["b"],
                    "dnext_h": v["dh_direct"][:, 0]},
-        {"next_h": Output("h_t", FIRST_STEP, forward=True),
-         "dx": Output("dL_dx", FIRST_STEP),
-         "dprev_h": Output("dL_dh0"),
-         "dWx": Output("dL_dWx"),
-         "dWh": Output("dL_dWh"),
-         "db": Output("dL_db")},
+        {"next_h": Output("h_t", "h_1", FIRST_STEP, forward=True),
+         "dx": Output("dL_dx", "∂L/∂x_t", FIRST_STEP),
+         "dprev_h": Output("dL_dh0", "∂L/∂h_0"),
+         "dWx": Output("dL_dWx", "∂L/∂Wx"),
+         "dWh": Output("dL_dWh", "∂L/∂Wh"),
+         "db": Output("dL_db", "∂L/∂b")},
         "forward_backward", ("next_h",), ("dx", "dprev_h", "dWx", "dWh", "db")),
-}, "rnn_forward(x, h0, Wx, Wh, b) -> (h, cache); rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)"))
+}))
 
 register(Contract("coursera", {
     "sequence": Call(
         ("rnn_forward", "rnn_backward"),
         lambda v: {"x": FEATURES_FIRST.to_submission(v["x"]), "a0": v["h0"].T, "parameters": _coursera_parameters(v),
                    "da": FEATURES_FIRST.to_submission(v["dh_direct"])},
-        {"a": Output("h_t", FEATURES_FIRST, time_axis=2, forward=True),
-         "y_pred": Output("y_pred", FEATURES_FIRST, time_axis=2, forward=True),
-         "dx": Output("dL_dx", FEATURES_FIRST, time_axis=2),
-         "da0": Output("dL_dh0", TRANSPOSED),
-         "dWax": Output("dL_dWx", TRANSPOSED),
-         "dWaa": Output("dL_dWh", TRANSPOSED),
-         "dba": Output("dL_db", COLUMN)},
+        {"a": Output("h_t", "a⟨t⟩", FEATURES_FIRST, time_axis=2, forward=True),
+         "y_pred": Output("y_pred", "ŷ⟨t⟩", FEATURES_FIRST, time_axis=2, forward=True),
+         "dx": Output("dL_dx", "∂L/∂x_t", FEATURES_FIRST, time_axis=2),
+         "da0": Output("dL_dh0", "∂L/∂a⟨0⟩", TRANSPOSED),
+         "dWax": Output("dL_dWx", "∂L/∂Wax", TRANSPOSED),
+         "dWaa": Output("dL_dWh", "∂L/∂Waa", TRANSPOSED),
+         "dba": Output("dL_db", "∂L/∂ba", COLUMN)},
         "forward_backward", ("a", "y_pred"), None, dx="dx"),
     "step": Call(
         ("rnn_cell_forward", "rnn_cell_backward"),
         lambda v: {"xt": v["x"][:, 0].T, "a_prev": v["h0"].T, "parameters": _coursera_parameters(v),
                    "da_next": v["dh_direct"][:, 0].T},
-        {"a_next": Output("h_t", FIRST_STEP_FEATURES_FIRST, forward=True),
-         "yt_pred": Output("y_pred", FIRST_STEP_FEATURES_FIRST, forward=True),
-         "dxt": Output("dL_dx", FIRST_STEP_FEATURES_FIRST),
-         "da_prev": Output("dL_dh0", TRANSPOSED),
-         "dWax": Output("dL_dWx", TRANSPOSED),
-         "dWaa": Output("dL_dWh", TRANSPOSED),
-         "dba": Output("dL_db", COLUMN)},
+        {"a_next": Output("h_t", "a⟨1⟩", FIRST_STEP_FEATURES_FIRST, forward=True),
+         "yt_pred": Output("y_pred", "ŷ⟨1⟩", FIRST_STEP_FEATURES_FIRST, forward=True),
+         "dxt": Output("dL_dx", "∂L/∂x⟨1⟩", FIRST_STEP_FEATURES_FIRST),
+         "da_prev": Output("dL_dh0", "∂L/∂a⟨0⟩", TRANSPOSED),
+         "dWax": Output("dL_dWx", "∂L/∂Wax", TRANSPOSED),
+         "dWaa": Output("dL_dWh", "∂L/∂Waa", TRANSPOSED),
+         "dba": Output("dL_db", "∂L/∂ba", COLUMN)},
         "forward_backward", ("a_next", "yt_pred"), None),
-}, "rnn_forward(x, a0, parameters) -> (a, y_pred, caches); rnn_backward(da, caches) -> gradients"))
+}))
 
 
 def vector_outputs() -> list[str]:
@@ -189,36 +193,18 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
     return [name for name in needed[0] if all(name in functions for functions in needed)] if needed else []
 
 
-def reference_values(problem, f) -> dict:
-    """Everything the reference knows about a problem whose forward pass is `f`, by name:
-    inputs, forward values and gradients (see the module docstring)."""
-    if problem.kind == "scalar":
-        trace = {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h, "y_hat": f.y_hat,
-                 "T": problem.T, "phi": problem.phi, "theta": problem.theta, "loss": problem.loss}
-        return {**trace, **scalar.backward(problem.rnn, f)}
-    rnn, p, z = problem.rnn, f.params, f.sizes
-    target = "dh" if rnn.upstream else "y"
-    return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
-            "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
-            "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
-            "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": problem.phi, "theta": problem.theta,
-            "loss": problem.loss}
-
-
 @dataclass(frozen=True)
 class Exercise:
     """What one problem asks of a submission: the functions its call needs, their
     arguments, the outputs to request, and every output's expected value in the
-    submission's layout. Computed once per problem, it grades any number of submissions
-    (and keeps the catalogue mistakes' runs on it for each later diagnosis)."""
-    problem: object
-    forward: object                         # the problem's forward pass (reference.scalar or .vector)
+    submission's layout. Computed once per problem, it grades any number of submissions."""
+    problem: Problem
+    forward: Any                            # the problem's forward pass (its model's)
     functions: tuple[str, ...]
     arguments: dict
     requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it
     expected: dict[str, np.ndarray]
-    values: dict = field(repr=False)        # the reference values they came from
-    mistake_runs: dict = field(default_factory=dict, repr=False)   # mistake id → its run, as diagnoses need them
+    values: dict = field(repr=False)        # the reference values they came from (Model.values)
 
     @property
     def call(self) -> Call:
@@ -233,7 +219,7 @@ class Exercise:
 def exercise(problem, entry_point: str) -> Exercise:
     call = call_for(problem)
     f = problem.forward()
-    values = reference_values(problem, f)
+    values = problem.model.values(problem.rnn, f)
     expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
     requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]

@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import contracts
-from grader.diagnosis import across_problems, diagnose, diagnose_vector
+from grader.diagnosis import MistakeRuns, across_problems, diagnose
 from grader.problem_set import Limits, ProblemSet
 from grader.results import CallOutcome, Report
 from grader.runner import SubmissionProcess
@@ -26,12 +26,14 @@ def effective_limits(problem, override: dict) -> Limits:
 
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
           limits_override: dict | None = None, prepared: tuple[contracts.Exercise, ...] | None = None,
-          diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote") -> Report:
+          diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote",
+          runs: MistakeRuns | None = None) -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
     `diagnosis`, name the catalogue mistakes that reproduce each wrong output (their
     vector forms for a vector problem).
 
-    `prepared` is `prepare_exercises(problem_set, include_hidden)`, when already computed.
+    `prepared` is `prepare_exercises(problem_set, include_hidden)`, when already computed;
+    `runs` keeps the catalogue mistakes' runs on them for later submissions.
     `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
     cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
     must not read; `start` is how each sandbox begins ("zygote": forked from a clean,
@@ -43,6 +45,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     override = limits_override or {}
     sandbox = sandbox_for(problem_set.path, isolation, hide)
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
+    runs = MistakeRuns() if runs is None else runs
     entry_points = ",".join(contracts.functions_everywhere([ex.problem for ex in exercises], problem_set.entry_point))
     results, metadata = [], {"isolation": sandbox.level.name}
     process: SubmissionProcess | None = None
@@ -66,9 +69,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                                                      exercise.call.how(exercise.functions))
             result = problem_result(problem, exercise, outcome)
             if diagnosis:
-                result = replace(result, diagnosis=diagnose(problem, exercise.forward, exercise.values, result.outputs,
-                                                            exercise.mistake_runs)
-                                 if problem.kind == "scalar" else diagnose_vector(exercise, result.outputs))
+                result = replace(result, diagnosis=diagnose(exercise, result.outputs, runs))
             results.append(result)
     finally:
         if process is not None:

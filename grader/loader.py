@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 from grader.contracts import CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError
 from grader.problem_set import (DEFAULT_ATOL, DEFAULT_MEMORY_MB, DEFAULT_RTOL, DEFAULT_TIMEOUT,
-                             Limits, Problem, ProblemSet, Tolerance, VectorProblem)
+                             Limits, ProblemSet, ScalarProblem, Tolerance, VectorProblem)
 from grader.yaml_positions import Document, Path as FieldPath, parse, position_in
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss
@@ -200,7 +200,7 @@ def _problem_set(document: Document, vector_problems: dict[int, dict]) -> Proble
                      else _problem(problem, settings) for index, problem in enumerate(data["problems"]))
     return ProblemSet(path=document.file, title=data["title"],
                       entry_point=data.get("entry_point", DEFAULT_ENTRY_POINT),
-                      problems=problems, schema_version=data["schema_version"],
+                      problems=problems,
                       contract=data.get("contract", DEFAULT_CONTRACT))
 
 
@@ -221,12 +221,12 @@ def _settings(defaults: dict, set_limits: dict):
     return settings
 
 
-def _problem(problem: dict, settings) -> Problem:
+def _problem(problem: dict, settings) -> ScalarProblem:
     """A validated scalar problem."""
     model = problem["model"]
     w, v, h0 = _params(problem["params"])
     x, y = _sequences(problem["data"], ACTIVATIONS[model["theta"]], LOSSES[model["loss"]])
-    return Problem(phi=model["phi"], theta=model["theta"], loss=model["loss"], w=w, v=v, h0=h0, x=x, y=y,
+    return ScalarProblem(phi=model["phi"], theta=model["theta"], loss=model["loss"], w=w, v=v, h0=h0, x=x, target=y,
                    **settings(problem))
 
 

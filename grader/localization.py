@@ -13,15 +13,17 @@ tolerance plus what dx's own tolerance becomes through least squares, ‖atol + 
 import numpy as np
 
 from grader.compare import Comparison
-from grader.results import OutputResult
+from grader.results import Derivation, OutputResult
 
 EPS = np.finfo(np.float64).eps
+SYMBOL = "∂L/∂s_t"
 
 
 def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
     """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), as
     an output worth no points; None where Wx = 0 leaves nothing to recover."""
-    v, out = exercise.values, exercise.call.outputs[exercise.call.dx]
+    dx_name = exercise.call.dx
+    v, out = exercise.values, exercise.call.outputs[dx_name]
     Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
     D, H = Wx.shape
     U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
@@ -37,10 +39,11 @@ def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
     shown = out.layout.to_submission
     comparison = Comparison(shown(expected), shown(got), shown(abs_error), shown(diverging), out.time_axis)
     if rank == H:
-        return OutputResult("dL_ds", 0.0, True, comparison, derived_from=exercise.call.dx, localization="full",
-                            note=f"recovered from {exercise.call.dx} by least squares: "
-                                 "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")
-    return OutputResult("dL_ds", 0.0, True, comparison, derived_from=exercise.call.dx, localization="partial",
-                        note=f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ shows "
-                             f"only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is compared, "
-                             f"and a divergence in the other {H - rank} is invisible here")
+        derivation = Derivation(dx_name, "full", f"recovered from {dx_name} by least squares: "
+                                                 "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")
+    else:
+        derivation = Derivation(dx_name, "partial",
+                                f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ shows "
+                                f"only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is compared, "
+                                f"and a divergence in the other {H - rank} is invisible here")
+    return OutputResult("dL_ds", SYMBOL, 0.0, True, comparison, derivation)

@@ -1,10 +1,12 @@
 """A validated problem set, as frozen data. Built only by `grader.loader.load`."""
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from reference import vector
-from reference.scalar import Forward, ScalarRNN, forward
+from reference import scalar, vector
+from reference.models import SCALAR, VECTOR, Model
 
 DEFAULT_RTOL = 1.0e-6
 DEFAULT_ATOL = 1.0e-9
@@ -25,67 +27,85 @@ class Limits:
     memory_mb: int = DEFAULT_MEMORY_MB  # address-space limit of the submission's process
 
 
-@dataclass(frozen=True)
-class Problem:
+Visibility = Literal["visible", "hidden"]
+Kind = Literal["scalar", "sequence", "step"]    # which call of its contract grades a problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem(ABC):
+    """What every problem has: who sees it, what it is worth, what is graded and how
+    closely, the limits of each call, and its model (reference.models), which gives its
+    network, forward pass, gradients and the catalogue of mistakes it is diagnosed with."""
     id: str
     title: str
     points: float
-    visibility: str                 # "visible" | "hidden"
-    phi: str
-    theta: str
-    loss: str
-    w: float
-    v: float
-    h0: float
-    x: np.ndarray                   # shape (T,), read-only
-    y: np.ndarray                   # shape (T,), read-only
-    grade: dict[str, float]         # graded output name → points, in file order
+    visibility: Visibility
+    grade: dict[str, float]         # graded output (the contract's names) → points, in file order
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()
+    phi: str
+    theta: str | None               # None with the vector model's upstream loss
+    loss: str
+    x: np.ndarray                   # read-only; (T,) scalar, (N, T, D) vector
+    target: np.ndarray              # read-only; y (T,) scalar; dh (N, T, H) or y (N, T, O) vector
 
-    @property
-    def T(self) -> int:
-        return len(self.x)
+    model: ClassVar[Model]
+    contract: str                   # a name in grader.contracts.CONTRACTS
 
     @property
     def hidden(self) -> bool:
         return self.visibility == "hidden"
 
     @property
-    def rnn(self) -> ScalarRNN:
-        return ScalarRNN.named(self.phi, self.theta, self.loss)
+    @abstractmethod
+    def T(self) -> int: ...
 
     @property
-    def contract(self) -> str:
-        return "trace"
+    @abstractmethod
+    def kind(self) -> Kind: ...
 
     @property
-    def kind(self) -> str:
-        """Which of its contract's calls grades the problem (see grader.contracts)."""
+    def rnn(self):
+        return self.model.network(self.phi, self.theta, self.loss)
+
+    @abstractmethod
+    def forward(self):
+        """The forward pass of the model on the problem's parameters and data."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalarProblem(Problem):
+    """A problem on the seed's scalar RNN (reference.scalar); arrays of shape (T,), t-1 indexed."""
+    theta: str
+    w: float
+    v: float
+    h0: float
+    contract: str = "trace"
+    model: ClassVar[Model] = SCALAR
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.target
+
+    @property
+    def T(self) -> int:
+        return len(self.x)
+
+    @property
+    def kind(self) -> Kind:
         return "scalar"
 
-    def forward(self) -> Forward:
-        return forward(self.rnn, self.w, self.v, self.h0, self.x, self.y)
+    def forward(self) -> scalar.Forward:
+        return self.model.forward(self.rnn, scalar.Params(self.w, self.v, self.h0), self.x, self.target)
 
 
-@dataclass(frozen=True)
-class VectorProblem:
+@dataclass(frozen=True, kw_only=True)
+class VectorProblem(Problem):
     """A problem on the batched vector RNN of reference.vector; arrays batch-first, read-only."""
-    id: str
-    title: str
-    points: float
-    visibility: str                 # "visible" | "hidden"
     contract: str                   # a name in grader.contracts.CONTRACTS
     step: bool                      # graded through the contract's single-step functions (T = 1)
-    phi: str
-    theta: str | None               # None with the upstream loss
-    loss: str                       # "upstream" or a name in reference.losses.LOSSES
     params: vector.Params
-    x: np.ndarray                   # (N, T, D)
-    target: np.ndarray              # dh (N, T, H) for the upstream loss, else y (N, T, O)
-    grade: dict[str, float]         # graded output (the contract's names) → points, in file order
-    tolerance: Tolerance = Tolerance()
-    limits: Limits = Limits()
+    model: ClassVar[Model] = VECTOR
 
     @property
     def T(self) -> int:
@@ -98,19 +118,11 @@ class VectorProblem:
                             None if self.params.Wy is None else self.params.Wy.shape[1])
 
     @property
-    def hidden(self) -> bool:
-        return self.visibility == "hidden"
-
-    @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return "step" if self.step else "sequence"
 
-    @property
-    def rnn(self) -> vector.VectorRNN:
-        return vector.VectorRNN.named(self.phi, self.loss, self.theta or "identity")
-
     def forward(self) -> vector.VectorForward:
-        return vector.forward(self.rnn, self.params, self.x, self.target)
+        return self.model.forward(self.rnn, self.params, self.x, self.target)
 
 
 @dataclass(frozen=True)
@@ -118,8 +130,7 @@ class ProblemSet:
     path: str
     title: str
     entry_point: str
-    problems: tuple[Problem | VectorProblem, ...]
-    schema_version: int = 1
+    problems: tuple[Problem, ...]
     contract: str = "trace"         # how submissions are called: a name in grader.contracts.CONTRACTS
 
     def selected(self, include_hidden: bool) -> tuple[Problem, ...]:

@@ -7,23 +7,20 @@ gradient of the whole problem (an output that vanishes, say ∂L/∂w = 0 at w =
 compared on the problem's scale, not its own). A value that is not finite on either
 side (binary cross-entropy at ŷ = 1, say) disagrees.
 
-A vector problem is checked element by element when that takes at most ELEMENTWISE_RUNS
-perturbed runs, else along DEFAULT_DIRECTIONS random directions per step and per parameter
-(reference.vector_finite_diff): the values compared are then ⟨gradient, u⟩.
+A vector problem is checked element by element when that takes at most
+reference.models.ELEMENTWISE_RUNS perturbed runs, else along DEFAULT_DIRECTIONS random
+directions per step and per parameter (reference.vector_finite_diff): the values compared
+are then ⟨gradient, u⟩.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.problem_set import Problem, VectorProblem
-from reference import vector, vector_finite_diff
-from reference.finite_diff import QUANTITIES, finite_differences
-from reference.scalar import backward
+from grader.problem_set import Problem
 
 RTOL = 1.0e-7
 ERROR_MARGIN = 4.0
 FLOOR = 1.0e-12
-ELEMENTWISE_RUNS = 5000
 
 
 @dataclass(frozen=True)
@@ -58,39 +55,12 @@ def check_output(name: str, ref, estimate, problem_scale: float = 0.0, per_step:
                        steps(bad), steps(kink), not bad.any())
 
 
-def elementwise_runs(z: vector.Sizes) -> int:
-    """How many runs an element-wise check of a vector problem takes: one per element of
-    every s_t, x_t, h_t and parameter."""
-    O = z.O or 0
-    return z.N * z.T * (2 * z.H + z.D) + z.H * (z.D + z.H + 1 + z.N + O) + O
-
-
-def sampling(problem, directions: int | None = None) -> int | None:
-    """Directions per step and parameter for checking a vector problem; None: element-wise."""
-    if directions is not None:
-        return directions or None
-    return None if elementwise_runs(problem.sizes) <= ELEMENTWISE_RUNS else vector_finite_diff.DEFAULT_DIRECTIONS
-
-
-def check_problem(problem: Problem | VectorProblem, method: str = "auto",
-                  directions: int | None = None) -> list[OutputCheck]:
-    """Every gradient of the problem against finite differences; for a vector problem
-    along `directions` random directions (0: element-wise; None: as `sampling` chooses)."""
+def check_problem(problem: Problem, method: str = "auto", directions: int | None = None) -> list[OutputCheck]:
+    """Every gradient of the problem against finite differences by `method`; for a vector
+    problem along `directions` random directions (0: element-wise; None: as its model
+    chooses, reference.models.Model.directions)."""
     with np.errstate(all="ignore"):     # a gradient that overflows is reported, not warned about
-        if problem.kind != "scalar":
-            return _check_vector_problem(problem, method, sampling(problem, directions))
         f = problem.forward()
-        ref = backward(problem.rnn, f)
-        estimates = finite_differences(problem.rnn, f, tuple(QUANTITIES), method)
-        scale = max(float(np.abs(value).max()) for value in ref.values())
-        return [check_output(name, ref[name], estimates[name], scale) for name in QUANTITIES]
-
-
-def _check_vector_problem(problem: VectorProblem, method: str, directions: int | None) -> list[OutputCheck]:
-    f = problem.forward()
-    ref = vector.backward(problem.rnn, f)
-    estimates = vector_finite_diff.finite_differences(problem.rnn, f, method=method, directions=directions)
-    projected = {name: estimate.along(ref[name]) for name, estimate in estimates.items()}
-    scale = max(float(np.abs(values).max()) for values in projected.values())
-    return [check_output(name, projected[name], estimate, scale, estimate.per_step)
-            for name, estimate in estimates.items()]
+        checked = problem.model.gradient_check(problem.rnn, f, method, problem.model.directions(f, directions))
+        scale = max(float(np.abs(c.reference).max()) for c in checked.values())
+        return [check_output(name, c.reference, c.estimate, scale, c.per_step) for name, c in checked.items()]

@@ -3,10 +3,12 @@ ProblemResult per problem, one Report per submission, and a Diagnosis wherever a
 mistake (reference/mistakes.py, reference/vector_mistakes.py) reproduces a wrong output.
 Report formats render these."""
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from grader.compare import Comparison
+from grader.problem_set import Visibility
 
 
 @dataclass(frozen=True)
@@ -22,20 +24,54 @@ class CallOutcome:
     output: str = ""             # what the submission printed meanwhile: stdout, then stderr
 
 
+Status = Literal["passed", "failed", "error"]
+Localization = Literal["full", "partial"]
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """Why a returned output could not be compared: "is missing", "is NaN at t = 3"."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """An output the submission did not return but that was recovered from one it did
+    (∂L/∂s_t from dx): worth no points, and "partial" where only part of it shows."""
+    source: str                        # e.g. "dx"
+    localization: Localization
+    note: str                          # how it was derived, in a sentence
+
+
 @dataclass(frozen=True)
 class OutputResult:
-    name: str                          # e.g. "dL_ds"
+    name: str                          # e.g. "dL_ds", or the contract's name ("dWh")
+    symbol: str                        # its notation: "∂L/∂s_t"
     points: float
-    per_timestep: bool                 # shape (T,) indexed t-1, else a scalar
-    comparison: Comparison | None      # None when the output was unusable
-    problem: str | None = None         # why it was unusable ("missing", "NaN at t = 3")
-    derived_from: str | None = None    # e.g. "dx": not returned but recovered from it (worth no points)
-    localization: str | None = None    # for a derived output: "full" or "partial"
-    note: str = ""                     # how it was derived, in a sentence
+    per_timestep: bool                 # t runs along an axis (index t-1), else a parameter
+    found: Comparison | Unusable       # the comparison, or why there is none
+    derived: Derivation | None = None
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self.found if isinstance(self.found, Comparison) else None
+
+    @property
+    def unusable(self) -> str | None:
+        """Why the output could not be compared, if it could not."""
+        return self.found.reason if isinstance(self.found, Unusable) else None
+
+    @property
+    def derived_from(self) -> str | None:
+        return self.derived.source if self.derived else None
+
+    @property
+    def localization(self) -> Localization | None:
+        return self.derived.localization if self.derived else None
 
     @property
     def passed(self) -> bool:
-        return self.comparison is not None and self.comparison.passed
+        return isinstance(self.found, Comparison) and self.found.passed
 
     @property
     def score(self) -> float:
@@ -69,9 +105,9 @@ class AcrossProblems:
 class ProblemResult:
     id: str
     title: str
-    visibility: str
+    visibility: Visibility
     T: int
-    status: str                        # "passed" | "failed" | "error"
+    status: Status
     message: str
     max_score: float
     outputs: tuple[OutputResult, ...] = ()

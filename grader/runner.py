@@ -131,27 +131,27 @@ class SubmissionProcess:
 
     def _outcome(self, message, stage: str) -> CallOutcome | None:
         """The outcome a well-formed message of `stage` describes; None for anything else."""
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind not in EXPECTED[stage]:
+        sent = message.get("type") if isinstance(message, dict) else None
+        if sent not in EXPECTED[stage]:
             return None
         blocked = message.get("blocked_imports", [])
         if not (isinstance(blocked, list) and all(isinstance(name, str) for name in blocked)):
             return None
         outcome = CallOutcome(blocked_imports=tuple(name[:100] for name in blocked[:10]))
-        if kind == "result":
+        if sent == "result":
             outputs, problems = message.get("outputs"), message.get("problems")
             if not (isinstance(outputs, dict) and isinstance(problems, dict)):
                 return None
             outcome = replace(outcome, outputs={k: v for k, v in outputs.items() if isinstance(v, np.ndarray)},
                               unusable={k: str(v)[:200] for k, v in problems.items()})
-        elif kind == "no_entry_point":
+        elif sent == "no_entry_point":
             name = message.get("name")
             if not (isinstance(name, str) and IDENTIFIER.fullmatch(name)):
                 return None
             outcome = replace(outcome, reason=f"defines no function {name!r}")
-        elif kind == "bad_return":
+        elif sent == "bad_return":
             outcome = replace(outcome, reason=str(message.get("message"))[:500])
-        elif kind == "error":
+        elif sent == "error":
             outcome = replace(outcome, reason=self._error_reason(message, stage),
                               traceback=str(message.get("traceback", ""))[:4000])
         if outcome.blocked_imports:
@@ -160,12 +160,12 @@ class SubmissionProcess:
         return outcome
 
     def _error_reason(self, message: dict, stage: str) -> str:
-        kind, text = str(message.get("kind"))[:100], str(message.get("message"))[:1000]
-        if kind == "SystemExit":
+        exception, text = str(message.get("kind"))[:100], str(message.get("message"))[:1000]
+        if exception == "SystemExit":
             return f"exited with sys.exit({text}) {WHERE[stage]}"
-        if kind == "MemoryError":
+        if exception == "MemoryError":
             return f"ran out of memory {WHERE[stage]} (the limit is {self.limits.memory_mb} MB)"
-        return f"raised {kind} {WHERE[stage]}: {text}"
+        return f"raised {exception} {WHERE[stage]}: {text}"
 
     def _timed_out(self, stage: str) -> str:
         if stage == "start":

@@ -131,7 +131,7 @@ def scaffold(problem_set: ProblemSet) -> str:
     fields = dict(title=problem_set.title, path=problem_set.path, entry_point=problem_set.entry_point)
     if problem_set.contract in STARTERS:
         return STARTERS[problem_set.contract].format(**fields)
-    if any(p.kind != "scalar" for p in problem_set.problems):
+    if any(p.model.name == "vector" for p in problem_set.problems):   # its trace lists the arrays
         return VECTOR_TRACE.format(**fields)
     graded = [name for name in OUTPUTS if any(name in p.grade for p in problem_set.problems)]
     returns = "\n".join(f'      "{name}"  {OUTPUTS[name]}' for name in graded)

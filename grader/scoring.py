@@ -7,7 +7,8 @@ import numpy as np
 from grader import contracts
 from grader.compare import compare
 from grader.localization import derived_dL_ds
-from grader.results import CallOutcome, OutputResult, ProblemResult
+from grader.problem_set import Problem
+from grader.results import CallOutcome, OutputResult, ProblemResult, Status, Unusable
 
 
 def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:
@@ -27,7 +28,7 @@ def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> t
     return raw, None
 
 
-def score_outputs(problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
+def score_outputs(problem: Problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
     """One result per graded output, in grade order."""
     call = contracts.call_for(problem)
     results = []
@@ -37,13 +38,13 @@ def score_outputs(problem, expected: dict, outcome: CallOutcome) -> tuple[Output
             got, why = usable_output(outcome.outputs[name], np.shape(expected[name]), out.time_axis)
         else:
             got, why = None, outcome.unusable.get(name, "is missing")
-        comparison = None if got is None else compare(expected[name], got, problem.tolerance, out.time_axis or 0,
-                                                      "forward" if out.forward else "backward")
-        results.append(OutputResult(name, points, out.time_axis is not None, comparison, why))
+        found = Unusable(why or "") if got is None else compare(
+            expected[name], got, problem.tolerance, out.time_axis or 0, "forward" if out.forward else "backward")
+        results.append(OutputResult(name, out.symbol, points, out.time_axis is not None, found))
     return tuple(results)
 
 
-def localized(problem, exercise: contracts.Exercise, outcome: CallOutcome,
+def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome,
               outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
     """The outputs in the order a student should read them: forward values first (every
     gradient depends on them), then ∂L/∂s_t derived from dx where the contract returns no
@@ -68,10 +69,10 @@ def _divergence(o: OutputResult) -> str:
     return f"{name} first diverges at t = {o.comparison.first_divergence}{order}"
 
 
-def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
+def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
     """(status, message) for a problem whose call returned; a derived output never changes the status."""
     graded = [o for o in outputs if o.derived_from is None]
-    unusable = [f"{o.name} {o.problem}" for o in graded if o.comparison is None]
+    unusable = [f"{o.name} {o.unusable}" for o in graded if o.unusable is not None]
     wrong = [_divergence(o) for o in outputs if o.comparison is not None and not o.passed]
     if unusable:
         return "error", "; ".join(unusable + wrong)
@@ -80,7 +81,7 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[str, str]:
     return "passed", "every graded output matches"
 
 
-def problem_result(problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
+def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
     common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
                   max_score=problem.points, submission_output=outcome.output)
     if outcome.reason:

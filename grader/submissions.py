@@ -10,6 +10,7 @@ from pathlib import Path
 
 from grader.errors import SubmissionMissing, UsageError
 from grader.contracts import Exercise, submission_functions
+from grader.diagnosis import MistakeRuns
 from grader.grading import grade
 from grader.problem_set import Problem, ProblemSet
 from grader.results import ProblemResult, Report
@@ -66,9 +67,10 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, pro
 
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,
                limits_override: dict | None = None, entry: str | None = None,
-               prepared: tuple[Exercise, ...] | None = None, isolation: str = "auto", hide=()) -> Report:
+               prepared: tuple[Exercise, ...] | None = None, isolation: str = "auto", hide=(),
+               runs: MistakeRuns | None = None) -> Report:
     """Grade the submission at `path`, a file or a folder (see `entry_file`); `prepared`,
-    `isolation` and `hide` as for `grade`."""
+    `isolation`, `hide` and `runs` as for `grade`."""
     path = Path(path)
     if path.is_dir():
         found, reason = entry_file(path, entry, submission_functions(problem_set)[0])
@@ -79,7 +81,7 @@ def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool =
     elif not path.is_file():
         raise SubmissionMissing(f"submission {path} {'is not a file or folder' if path.exists() else 'does not exist'}")
     return grade(problem_set, path, include_hidden, limits_override, prepared,
-                 isolation=isolation, hide=hide)
+                 isolation=isolation, hide=hide, runs=runs)
 
 
 def student_id(path: Path) -> str:

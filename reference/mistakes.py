@@ -1,6 +1,7 @@
 """The catalogue of classic BPTT mistakes: one registry entry each.
 
-A mistake is the seed's BPTT (reference.scalar.BPTT) with one piece replaced, plus a
+A mistake is a model's correct BPTT (reference.scalar.BPTT here; reference.vector.BPTT in
+reference/vector_mistakes.py, the same `Mistake` type) with one piece replaced, plus a
 paragraph for the student. Run on a problem's forward pass it gives its `Variants`: the
 gradients it would return, one column per parameter value (`truncated_recursion` has one
 per k; the others one, without parameters). The grader names a mistake when a variant
@@ -12,7 +13,7 @@ changed recursion is solved for all t at once (`backward_at_once`), a mistake in
 (∂L/∂w, ∂L/∂v, ∂L/∂h_0) reuses the seed's ∂L/∂s_t, and the truncations are one sweep.
 """
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,6 +33,11 @@ class Variants:
     params: tuple[dict, ...]
     outputs: dict[str, np.ndarray]
 
+    @classmethod
+    def single(cls, gradients: dict) -> "Variants":
+        """The one variant, without parameters, of a mistake that returns `gradients`."""
+        return cls(({},), {name: np.asarray(value)[..., None] for name, value in gradients.items()})
+
     def of(self, params: dict) -> dict[str, np.ndarray] | None:
         """The gradients of the variant with these params; None if there is none."""
         if params not in self.params:
@@ -48,19 +54,21 @@ def same_up_to_rounding(variant, seed) -> bool:
 
 @dataclass(frozen=True)
 class Mistake:
+    """One classic mistake of one model: `variants(rnn, f, reference)` for that model's
+    network, forward pass and correct gradients."""
     id: str
-    change: str                     # the one change, in the seed's notation
-    outputs: tuple[str, ...]        # the gradients it can change
-    variants: Callable[[ScalarRNN, Forward, dict], Variants]
+    change: str                     # the one change, in the model's notation
+    outputs: tuple[str, ...]        # the reference gradients it can change
+    variants: Callable[[Any, Any, dict], Variants]
     explanation: str                # a paragraph for the student
     # a known reason why it changes nothing on a problem (e.g. "φ = θ"), or None
-    blind_spot: Callable[[ScalarRNN, Forward], str | None] = lambda rnn, f: None
+    blind_spot: Callable[[Any, Any], str | None] = lambda rnn, f: None
     audit_params: dict = field(default_factory=dict)   # the variant the audit tries
 
-    def run(self, rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
-        """Its variants on forward pass `f`, where the seed's BPTT gives `reference`
-        (reference.scalar.backward). A mistake may overflow where the seed does not (say v
-        where w belongs, |v| > 1): that is an inf, not a warning."""
+    def run(self, rnn, f, reference: dict) -> Variants:
+        """Its variants on forward pass `f`, where the correct BPTT gives `reference` (every
+        gradient by name, and possibly more). A mistake may overflow where the correct BPTT
+        does not (say v where w belongs, |v| > 1): that is an inf, not a warning."""
         with np.errstate(over="ignore", invalid="ignore"):
             return self.variants(rnn, f, reference)
 
@@ -105,7 +113,7 @@ def one_change(**pieces) -> Callable[[ScalarRNN, Forward, dict], Variants]:
             values = gradients(f, bptt, reference["dL_ds"], reference["dL_dh"])
         else:
             values = backward_at_once(rnn, f, bptt)
-        return Variants(({},), {name: np.asarray(value)[..., None] for name, value in values.items()})
+        return Variants.single(values)
     return variants
 
 

@@ -23,6 +23,9 @@ GRADIENT_SHAPES = {
     "dL_dv": lambda T: (),
     "dL_dh0": lambda T: (),
 }
+# The notation of each gradient, as reports show it.
+SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dw": "∂L/∂w", "dL_dv": "∂L/∂v",
+           "dL_dh0": "∂L/∂h_0"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,13 @@ class ScalarRNN:
     def complex_step(self) -> bool:
         """Whether φ and θ take complex input (see reference.activations)."""
         return self.phi.complex_step and self.theta.complex_step
+
+
+@dataclass(frozen=True)
+class Params:
+    w: float
+    v: float
+    h0: float
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ GRADIENT_SHAPES = {
     "dL_dby": lambda z: (z.O,),
 }
 PER_STEP = ("dL_ds", "dL_dh", "dL_dx")
+# The notation of each gradient and forward value, as reports show it.
+SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dWx": "∂L/∂Wx", "dL_dWh": "∂L/∂Wh",
+           "dL_db": "∂L/∂b", "dL_dh0": "∂L/∂h_0", "dL_dWy": "∂L/∂Wy", "dL_dby": "∂L/∂by", "h_t": "h_t", "y_pred": "ŷ_t"}
 OUTPUT_LAYER_GRADIENTS = ("dL_dWy", "dL_dby")
 
 

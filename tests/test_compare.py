@@ -5,18 +5,19 @@ from hypothesis import given, settings, strategies as st
 
 from grader.compare import compare, first_divergence
 from grader.scoring import score_outputs, summarise, usable_output
-from grader.problem_set import Problem, Tolerance
+from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome
 from reference.scalar import backward
 
 
-def make_problem(T: int, seed: int = 0, **grade) -> Problem:
+def make_problem(T: int, seed: int = 0, **grade) -> ScalarProblem:
     rng = np.random.default_rng(seed)
-    return Problem("p", "p", 10, "visible", "tanh", "sigmoid", "squared_error", 0.9, -0.7, 0.2,
-                   rng.normal(size=T), rng.uniform(size=T), grade or {"dL_ds": 6, "dL_dw": 2, "dL_dv": 2})
+    return ScalarProblem(id="p", title="p", points=10, visibility="visible", phi="tanh", theta="sigmoid",
+                         loss="squared_error", w=0.9, v=-0.7, h0=0.2, x=rng.normal(size=T),
+                         target=rng.uniform(size=T), grade=grade or {"dL_ds": 6, "dL_dw": 2, "dL_dv": 2})
 
 
-def reference_outcome(problem: Problem) -> tuple[dict, CallOutcome]:
+def reference_outcome(problem: ScalarProblem) -> tuple[dict, CallOutcome]:
     expected = backward(problem.rnn, problem.forward())
     outputs = {k: np.array(v, dtype=float) for k, v in expected.items()}
     return expected, CallOutcome(outputs=outputs)

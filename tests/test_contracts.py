@@ -212,8 +212,8 @@ def test_localization_is_partial_when_D_is_below_H(tmp_path):
     ex = exercise(problem, "backward")
     derived = next(o for o in with_dx_changed_at(problem, ex, 4, lambda dx: 1e-3 * (1 + np.abs(dx))) if o.name == "dL_ds")
     assert (derived.localization, derived.comparison.first_divergence) == ("partial", 4)
-    assert derived.note.startswith("partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
-    assert "a divergence in the other 2 is invisible here" in derived.note
+    assert derived.derived.note.startswith("partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
+    assert "a divergence in the other 2 is invisible here" in derived.derived.note
 
 
 def test_a_folder_submission_is_the_file_that_defines_the_contract_functions(tmp_path):

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from grader.contracts import exercise
-from grader.diagnosis import across_problems, diagnose, matching
+from grader.diagnosis import MistakeRuns, across_problems, diagnose, matching
 from grader.scoring import score_outputs
-from grader.problem_set import Problem, Tolerance
-from grader.results import Diagnosis, OutputResult, ProblemResult
-from grader.results import CallOutcome
+from grader.problem_set import ScalarProblem, Tolerance
+from grader.results import CallOutcome, Diagnosis, OutputResult, ProblemResult, Unusable
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
 from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES
@@ -38,23 +37,23 @@ CORRECT = load_example("correct")
 
 
 def make_problem(phi="tanh", theta="sigmoid", loss="squared_error", w=0.9, v=-0.6, h0=0.3, T=6, seed=0,
-                 tolerance=Tolerance()) -> Problem:
+                 tolerance=Tolerance()) -> ScalarProblem:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=T)
     y = rng.integers(0, 2, T).astype(float) if loss == "binary_cross_entropy" else rng.normal(size=T)
-    return Problem("p", "p", 10, "visible", phi, theta, loss, w, v, h0, x, y, dict(GRADE), tolerance)
+    return ScalarProblem(id="p", title="p", points=10, visibility="visible", phi=phi, theta=theta, loss=loss,
+                         w=w, v=v, h0=h0, x=x, target=y, grade=dict(GRADE), tolerance=tolerance)
 
 
-def graded(problem: Problem, returned: dict):
+def graded(problem: ScalarProblem, returned: dict, runs: MistakeRuns | None = None):
     """(scored outputs, diagnosis) of `returned` on `problem`."""
-    f = problem.forward()
+    ex = exercise(problem, "backward")
     outcome = CallOutcome(outputs={name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade})
-    reference = backward(problem.rnn, f)
-    outputs = score_outputs(problem, reference, outcome)
-    return outputs, diagnose(problem, f, reference, outputs)
+    outputs = score_outputs(problem, ex.expected, outcome)
+    return outputs, diagnose(ex, outputs, runs)
 
 
-def submitted(mistake: str, problem: Problem, k: int = 3) -> dict:
+def submitted(mistake: str, problem: ScalarProblem, k: int = 3) -> dict:
     """What the example submission making `mistake` returns (truncating after k steps)."""
     module = SUBMISSIONS[mistake]
     if hasattr(module, "K"):
@@ -127,7 +126,7 @@ def test_a_variant_that_passes_the_problem_itself_is_no_diagnosis():
 
 def result(id: str, wrong: dict[str, list[tuple[str, dict]]]) -> ProblemResult:
     """A failing problem whose wrong outputs are diagnosed as `wrong` says (output → mistakes)."""
-    outputs = tuple(OutputResult(name, 1, False, None, "is wrong") for name in wrong)
+    outputs = tuple(OutputResult(name, name, 1, False, Unusable("is wrong")) for name in wrong)
     diagnosis = tuple(Diagnosis(m, name, params) for name, found in wrong.items() for m, params in found)
     return ProblemResult(id, id, "visible", 3, "failed", "", 1, outputs, diagnosis=diagnosis)
 
@@ -152,17 +151,14 @@ def test_across_problems_needs_two_failing_problems():
 
 def test_a_kept_mistake_run_serves_the_next_submission_without_running_it_again(monkeypatch):
     problem = make_problem()
-    f = problem.forward()
-    reference = backward(problem.rnn, f)
     returned = submitted("missing_recurrent_term", problem)
-    outcome = CallOutcome(outputs={name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade})
-    outputs = score_outputs(problem, reference, outcome)
-    memo = {}
-    first = diagnose(problem, f, reference, outputs, memo)
-    assert set(memo) == {m.id for m in MISTAKES.values() if set(m.outputs) & set(GRADE)}
+    runs = MistakeRuns()
+    outputs, first = graded(problem, returned, runs)
+    assert [o.passed for o in outputs] == [False] * len(GRADE)
+    assert len(runs) == len([m for m in MISTAKES.values() if set(m.outputs) & set(GRADE)])
 
     def must_not_run(*args):
         raise AssertionError("ran again")
     monkeypatch.setattr(type(MISTAKES["missing_recurrent_term"]), "run", must_not_run)
-    assert diagnose(problem, f, reference, outputs, memo) == first
+    assert graded(problem, returned, runs)[1] == first
     assert "missing_recurrent_term" in {d.mistake for d in first}

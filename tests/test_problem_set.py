@@ -87,8 +87,8 @@ def test_explicit_problem_loads_with_the_given_values(tmp_path):
     path = write(tmp_path, EXAMPLE)
     problem_set = load(path)
     problem = problem_set.problems[0]
-    assert (problem_set.path, problem_set.title, problem_set.entry_point, problem_set.schema_version) == (
-        path, "BPTT for a scalar RNN", "backward", 1)
+    assert (problem_set.path, problem_set.title, problem_set.entry_point) == (
+        path, "BPTT for a scalar RNN", "backward")
     assert (problem.id, problem.title, problem.points, problem.visibility) == (
         "tanh-identity-squared", "tanh state, identity output, squared error", 10.0, "visible")
     assert (problem.phi, problem.theta, problem.loss) == ("tanh", "identity", "squared_error")

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from grader import loader
 from grader.audit import FORMATS, audit
 from grader.contracts import CONTRACTS, exercise
-from grader.diagnosis import diagnose_vector
+from grader.diagnosis import MistakeRuns, diagnose
 from grader.scoring import localized, score_outputs
 from grader.problem_set import VectorProblem
 from grader.results import CallOutcome
@@ -31,8 +31,9 @@ def problem(contract: str, phi: str, T: int, seed: int) -> VectorProblem:
     call = CONTRACTS[contract].calls["sequence"]
     grade = {name: 1.0 for name, out in call.outputs.items() if out.source not in ("dL_dWy", "dL_dby")}
     params = Params(*(rng.normal(0, 0.6, shape) for shape in [(D, H), (H, H), (H,), (N, H), (H, O), (O,)]))
-    return VectorProblem("p", "p", len(grade), "visible", contract, False, phi, None, UPSTREAM, params,
-                         rng.normal(size=(N, T, D)), rng.normal(size=(N, T, H)), grade)
+    return VectorProblem(id="p", title="p", points=len(grade), visibility="visible", contract=contract, step=False,
+                         phi=phi, theta=None, loss=UPSTREAM, params=params, x=rng.normal(size=(N, T, D)),
+                         target=rng.normal(size=(N, T, H)), grade=grade)
 
 
 @pytest.mark.parametrize("mistake", list(VECTOR_MISTAKES))
@@ -41,13 +42,13 @@ def problem(contract: str, phi: str, T: int, seed: int) -> VectorProblem:
 @given(phi=st.sampled_from(["tanh", "sigmoid", "sin", "softplus"]), T=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
 def test_grading_a_vector_mistake_diagnoses_it_wherever_it_shows(mistake, contract, phi, T, seed):
     ex = exercise(problem(contract, phi, T, seed), "backward")
-    changed = VECTOR_MISTAKES[mistake].run(ex.problem.rnn, ex.forward)
+    changed = VECTOR_MISTAKES[mistake].run(ex.problem.rnn, ex.forward, ex.values).of({})
     outputs = ex.call.outputs
     returned = {name: outputs[name].layout.to_submission(changed[outputs[name].source])
                 if outputs[name].source in changed else ex.expected[name] for name in ex.requested}
     outcome = CallOutcome(outputs=returned)
     graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
-    named = {(d.mistake, d.output) for d in diagnose_vector(ex, graded)}
+    named = {(d.mistake, d.output) for d in diagnose(ex, graded)}
     assert {(mistake, o.name) for o in graded if not o.passed} <= named
 
 
@@ -83,12 +84,17 @@ def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_pat
     assert "–" in FORMATS["text"](result)
 
 
-def test_each_vector_mistake_runs_once_per_exercise():
+def test_each_vector_mistake_runs_once_per_problem(monkeypatch):
     ex = exercise(problem("cs231n", "tanh", 4, seed=3), "backward")
-    changed = VECTOR_MISTAKES["dWh_uses_h_t"].run(ex.problem.rnn, ex.forward)
+    changed = VECTOR_MISTAKES["dWh_uses_h_t"].run(ex.problem.rnn, ex.forward, ex.values).of({})
     outcome = CallOutcome(outputs={**ex.expected, "dWh": changed["dL_dWh"]})
     graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
-    first = diagnose_vector(ex, graded)
-    runs = dict(ex.mistake_runs)
-    assert set(runs) == {m.id for m in VECTOR_MISTAKES.values() if "dL_dWh" in m.outputs}
-    assert diagnose_vector(ex, graded) == first and all(ex.mistake_runs[m] is runs[m] for m in runs)
+    runs = MistakeRuns()
+    first = diagnose(ex, graded, runs)
+    assert [d.mistake for d in first] == ["dWh_uses_h_t"]
+    assert len(runs) == len([m for m in VECTOR_MISTAKES.values() if "dL_dWh" in m.outputs])
+
+    def must_not_run(*args):
+        raise AssertionError("ran again")
+    monkeypatch.setattr(type(VECTOR_MISTAKES["dWh_uses_h_t"]), "run", must_not_run)
+    assert diagnose(ex, graded, runs) == first

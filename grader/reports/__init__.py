@@ -1,29 +1,8 @@
-"""Report formats: one entry per format, `FORMATS[name](report) -> str`, written to a file
-with the extension `EXTENSIONS[name]`. A format may take keyword options (gradescope's
-`hidden_visibility`); `render` passes each format those it takes."""
-import inspect
-from typing import Callable
+"""Report formats, one module each, registered in grader.reports.registry: importing this
+package registers every shipped format. A new format is a module that decorates its render
+function with `registry.register(name, extension)`, and one name in the import below."""
+from grader.reports import gradescope, json_report, junit, markdown, prairielearn, text_report
+from grader.reports.registry import EXTENSIONS, FORMATS, register, render
 
-from grader.results import Report
-
-FORMATS: dict[str, Callable[..., str]] = {}
-EXTENSIONS: dict[str, str] = {}
-
-
-def register(name: str, extension: str = ".txt"):
-    def add(render: Callable[..., str]):
-        FORMATS[name] = render
-        EXTENSIONS[name] = extension
-        return render
-    return add
-
-
-def render(name: str, report: Report, **options) -> str:
-    """`report` in format `name`, with the options (of `options`) that the format takes."""
-    format_render = FORMATS[name]
-    taken = inspect.signature(format_render).parameters
-    return format_render(report, **{k: v for k, v in options.items() if k in taken})
-
-
-from grader.reports import (gradescope, json_report, junit, markdown, prairielearn,  # noqa: E402,F401
-                            text_report)  # (they register)
+__all__ = ["EXTENSIONS", "FORMATS", "register", "render",
+           "gradescope", "json_report", "junit", "markdown", "prairielearn", "text_report"]

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from grader.reports import register
+from grader.reports.registry import register
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult, Report
 
 
@@ -20,16 +20,17 @@ def _numbers(array: np.ndarray):
 
 def output_json(o: OutputResult) -> dict:
     data = {"passed": o.passed, "points": o.points, "score": o.score}
-    if o.comparison is None:
-        return {**data, "got": None, "error": o.problem}
     c = o.comparison
+    if c is None:
+        return {**data, "got": None, "error": o.unusable}
     data.update(expected=_numbers(c.expected), got=_numbers(c.got), max_abs_error=c.max_abs_error)
     if o.per_timestep:
         t = c.first_divergence
         data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
                     diverging_timesteps=c.diverging_timesteps)
-    if o.derived_from:
-        data.update(derived=True, derived_from=o.derived_from, localization=o.localization, note=o.note)
+    if o.derived:
+        data.update(derived=True, derived_from=o.derived.source, localization=o.derived.localization,
+                    note=o.derived.note)
     return data
 
 

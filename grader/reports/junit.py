@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.reports import register
+from grader.reports.registry import register
 from grader.reports.feedback import problem_feedback
 from grader.results import Report
 

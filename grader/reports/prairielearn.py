@@ -5,7 +5,7 @@ table of expected values. Whatever the submission printed, the file stays under
 MAX_BYTES (PrairieLearn's limit is 1 MB): long texts are cut until it fits."""
 import json
 
-from grader.reports import register
+from grader.reports.registry import register
 from grader.reports.feedback import clip, problem_feedback
 from grader.results import Report
 

@@ -6,17 +6,9 @@ import textwrap
 
 import numpy as np
 
-from grader.reports import register
+from grader.reports.registry import register
 from grader.results import OutputResult, ProblemResult, Report
 
-SYMBOLS = {"dL_ds": "∂L/∂s_t", "dL_dh": "∂L/∂h_t", "dL_dx": "∂L/∂x_t", "dL_dw": "∂L/∂w",
-           "dL_dv": "∂L/∂v", "dL_dh0": "∂L/∂h_0",
-           # vector outputs: the trace contract's, CS231n's and Coursera's names
-           "dL_dWx": "∂L/∂Wx", "dL_dWh": "∂L/∂Wh", "dL_db": "∂L/∂b", "dL_dWy": "∂L/∂Wy", "dL_dby": "∂L/∂by",
-           "h": "h_t", "dx": "∂L/∂x_t", "dh0": "∂L/∂h_0", "dWx": "∂L/∂Wx", "dWh": "∂L/∂Wh", "db": "∂L/∂b",
-           "next_h": "h_1", "dprev_h": "∂L/∂h_0",
-           "a": "a⟨t⟩", "y_pred": "ŷ⟨t⟩", "da0": "∂L/∂a⟨0⟩", "dWax": "∂L/∂Wax", "dWaa": "∂L/∂Waa", "dba": "∂L/∂ba",
-           "a_next": "a⟨1⟩", "yt_pred": "ŷ⟨1⟩", "dxt": "∂L/∂x⟨1⟩", "da_prev": "∂L/∂a⟨0⟩"}
 CONTEXT = 2     # table rows shown on each side of the first divergence
 
 
@@ -26,7 +18,7 @@ def _number(value) -> str:
 
 def divergence_sentence(o: OutputResult, T: int) -> str:
     t = o.comparison.first_divergence
-    symbol = SYMBOLS.get(o.name, o.name)
+    symbol = o.symbol
     if o.comparison.order == "forward":
         matched = "" if t == 1 else f"matches for t = 1{'' if t == 2 else f'…{t - 1}'} and "
         return (f"{symbol} {matched}first diverges at t = {t} (forward order): the forward pass is wrong "
@@ -61,7 +53,7 @@ def divergence_table(o: OutputResult, T: int) -> list[str]:
 
 def difference(o: OutputResult) -> str:
     """One line for an output without timesteps: its value, or for an array its worst element."""
-    c, symbol = o.comparison, SYMBOLS.get(o.name, o.name)
+    c, symbol = o.comparison, o.symbol
     if c.expected.ndim == 0:
         return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
     worst = np.unravel_index(np.argmax(np.where(np.isnan(c.abs_error), np.inf, c.abs_error)), c.abs_error.shape)
@@ -98,9 +90,10 @@ def diagnosis_paragraph(p: ProblemResult, explained: set[str]) -> list[str]:
     outputs: dict[str, list[str]] = {}      # mistake → the wrong outputs it reproduces
     params: dict[str, list[dict]] = {}      # mistake → the parameters that do
     entry = {d.mistake: d for d in p.diagnosis}     # mistake → its change and explanation
+    symbols = {o.name: o.symbol for o in p.outputs}
     for d in p.diagnosis:
-        if SYMBOLS.get(d.output, d.output) not in outputs.setdefault(d.mistake, []):
-            outputs[d.mistake].append(SYMBOLS.get(d.output, d.output))
+        if symbols[d.output] not in outputs.setdefault(d.mistake, []):
+            outputs[d.mistake].append(symbols[d.output])
         if d.params not in params.setdefault(d.mistake, []):
             params[d.mistake].append(d.params)
     groups: dict[tuple[str, ...], list[str]] = {}       # the same outputs → the mistakes
@@ -137,14 +130,14 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     for o in p.outputs:
         if o.comparison is None or o.passed:
             continue
-        symbol = SYMBOLS.get(o.name, o.name)
+        symbol = o.symbol
         if o.per_timestep and _table_shown(o, p.outputs):
             derived = f" (derived from {o.derived_from})" if o.derived_from else ""
             lines.append(f"  {symbol}{derived}, diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps:")
             lines += divergence_table(o, p.T)
             lines.append("    " + divergence_sentence(o, p.T))
             if o.localization == "partial":
-                lines.append("    Localization is " + o.note + ".")
+                lines.append("    Localization is " + o.derived.note + ".")
         elif o.per_timestep:
             lines.append(f"  {symbol}: diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps, "
                          f"first at t = {o.comparison.first_divergence} (BPTT order)")

@@ -1,0 +1,150 @@
+"""The models the grader grades, behind one interface.
+
+A `Model` is everything the grading pipeline needs of one RNN family: how to build its
+network and run its forward pass, its correct BPTT, the names and shapes of its gradients
+and their notation, its catalogue of classic mistakes, and its finite-difference check.
+Two implement it, one registry entry each:
+
+- "scalar": the seed's RNN (reference.scalar, reference.finite_diff, reference.mistakes),
+  kept as the readable teaching reference and the fast path of long sequences;
+- "vector": the batched RNN s_t = x_t·Wx + h_{t−1}·Wh + b (reference.vector,
+  reference.vector_finite_diff, reference.vector_mistakes).
+
+Everything else (grader/) goes through this interface: no branch on the model outside it.
+"""
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+import numpy as np
+
+from reference import finite_diff, scalar, vector, vector_finite_diff
+from reference.mistakes import MISTAKES, Mistake
+from reference.vector_mistakes import VECTOR_MISTAKES
+
+ELEMENTWISE_RUNS = 5000     # a vector check perturbs every element up to this many runs, else samples directions
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One gradient against its finite-difference estimate: `reference` as the estimate
+    measures it (the gradient itself, or its derivatives along the estimate's directions),
+    shaped like `estimate.value`; `per_step` when row t-1 is step t."""
+    reference: np.ndarray
+    estimate: Any               # reference.finite_diff.Estimate or reference.vector_finite_diff.Estimate
+    per_step: bool
+
+
+class Model(Protocol):
+    name: str                               # the registry key
+    mistakes: Mapping[str, Mistake]         # its catalogue, in catalogue order
+    symbols: Mapping[str, str]              # a reference value's name → its notation (∂L/∂s_t)
+    samples_directions: bool                # whether its check may sample random directions (`directions`)
+
+    def network(self, phi: str, theta: str | None, loss: str) -> Any:
+        """The network (activations and loss) from the registries' names."""
+
+    def forward(self, rnn, params, x: np.ndarray, target: np.ndarray) -> Any:
+        """The forward pass with every intermediate value."""
+
+    def backward(self, rnn, f) -> dict[str, np.ndarray]:
+        """Every gradient of the correct BPTT, by name."""
+
+    def values(self, rnn, f) -> dict[str, Any]:
+        """Everything the reference knows about forward pass `f` by name: inputs, forward
+        values, sizes, the registries' names and every gradient (grader.contracts builds the
+        submission's arguments and expected outputs from these)."""
+
+    def directions(self, f, requested: int | None) -> int | None:
+        """Random directions per step and parameter for a finite-difference check (None:
+        element by element); `requested` as `check-reference --directions` gives it."""
+
+    def gradient_check(self, rnn, f, method: str, directions: int | None) -> dict[str, Checked]:
+        """Every gradient against finite differences by `method` (reference.finite_diff.METHODS)."""
+
+
+MODELS: dict[str, Model] = {}
+
+
+def register(model: Model) -> Model:
+    MODELS[model.name] = model
+    return model
+
+
+class ScalarModel:
+    name = "scalar"
+    mistakes = MISTAKES
+    symbols = scalar.SYMBOLS
+    samples_directions = False
+
+    def network(self, phi: str, theta: str | None, loss: str) -> scalar.ScalarRNN:
+        return scalar.ScalarRNN.named(phi, theta or "identity", loss)
+
+    def forward(self, rnn: scalar.ScalarRNN, params: scalar.Params, x, target) -> scalar.Forward:
+        return scalar.forward(rnn, params.w, params.v, params.h0, x, target)
+
+    def backward(self, rnn: scalar.ScalarRNN, f: scalar.Forward) -> dict[str, np.ndarray]:
+        return {name: np.asarray(value) for name, value in scalar.backward(rnn, f).items()}
+
+    def values(self, rnn: scalar.ScalarRNN, f: scalar.Forward) -> dict[str, Any]:
+        trace = {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h, "y_hat": f.y_hat,
+                 "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
+        return {**trace, **scalar.backward(rnn, f)}
+
+    def directions(self, f: scalar.Forward, requested: int | None) -> int | None:
+        return None
+
+    def gradient_check(self, rnn: scalar.ScalarRNN, f: scalar.Forward, method: str,
+                       directions: int | None) -> dict[str, Checked]:
+        reference = scalar.backward(rnn, f)
+        estimates = finite_diff.finite_differences(rnn, f, tuple(finite_diff.QUANTITIES), method)
+        return {name: Checked(np.asarray(reference[name]), estimates[name], np.ndim(estimates[name].value) > 0)
+                for name in finite_diff.QUANTITIES}
+
+
+class VectorModel:
+    name = "vector"
+    mistakes = VECTOR_MISTAKES
+    symbols = vector.SYMBOLS
+    samples_directions = True
+
+    def network(self, phi: str, theta: str | None, loss: str) -> vector.VectorRNN:
+        return vector.VectorRNN.named(phi, loss, theta or "identity")
+
+    def forward(self, rnn: vector.VectorRNN, params: vector.Params, x, target) -> vector.VectorForward:
+        return vector.forward(rnn, params, x, target)
+
+    def backward(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, np.ndarray]:
+        return vector.backward(rnn, f)
+
+    def values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
+        p, z = f.params, f.sizes
+        target = "dh" if rnn.upstream else "y"
+        return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
+                "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
+                "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
+                "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
+                "theta": None if rnn.upstream else rnn.theta.name,
+                "loss": vector.UPSTREAM if rnn.upstream else rnn.loss.name}
+
+    def directions(self, f: vector.VectorForward, requested: int | None) -> int | None:
+        if requested is not None:
+            return requested or None
+        return None if elementwise_runs(f.sizes) <= ELEMENTWISE_RUNS else vector_finite_diff.DEFAULT_DIRECTIONS
+
+    def gradient_check(self, rnn: vector.VectorRNN, f: vector.VectorForward, method: str,
+                       directions: int | None) -> dict[str, Checked]:
+        reference = vector.backward(rnn, f)
+        estimates = vector_finite_diff.finite_differences(rnn, f, method=method, directions=directions)
+        return {name: Checked(estimate.along(reference[name]), estimate, estimate.per_step)
+                for name, estimate in estimates.items()}
+
+
+def elementwise_runs(z: vector.Sizes) -> int:
+    """How many runs an element-wise check of a vector problem takes: one per element of
+    every s_t, x_t, h_t and parameter."""
+    O = z.O or 0
+    return z.N * z.T * (2 * z.H + z.D) + z.H * (z.D + z.H + 1 + z.N + O) + O
+
+
+SCALAR = register(ScalarModel())
+VECTOR = register(VectorModel())
