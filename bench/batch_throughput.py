@@ -72,7 +72,9 @@ def rows(n: int = 48) -> list[Row]:
 
         ours, sequential, side_by_side = timed(batch), timed(loop), timed(parallel)
     figure, size = "Batch grading, shipped set (10 problems)", f"{n} submissions, {jobs} cores"
-    rate = (lambda seconds: f"{n / seconds:.1f} submissions/s")
+
+    def rate(seconds: float) -> str:
+        return f"{n / seconds:.1f} submissions/s"
     return [Row(figure, size, ours, "a grade process each, in turn", sequential, "> 1×",
                 f"batch {rate(ours)}, baseline {rate(sequential)}"),
             Row(figure, size, ours, f"a grade process each, {jobs} at a time", side_by_side, "> 1×",

@@ -17,9 +17,9 @@ from grader import loader
 from grader.contracts import Exercise, exercise
 from grader.diagnosis import diagnose
 from grader.grading import grade
-from grader.scoring import score_outputs
 from grader.problem_set import ScalarProblem
 from grader.results import CallOutcome
+from grader.scoring import score_outputs
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
 
@@ -53,8 +53,8 @@ def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 
         ex, outputs = failing_problem(T)
         assert {d.mistake for d in diagnose(ex, outputs)} == {"missing_recurrent_term"}
         repeat = 5 if T <= 1000 else 2
-        ours = best_time(lambda: diagnose(ex, outputs), repeat)
-        one_backward = best_time(lambda: backward(ex.problem.rnn, ex.forward), repeat)
+        ours = best_time(lambda ex=ex, outputs=outputs: diagnose(ex, outputs), repeat)
+        one_backward = best_time(lambda ex=ex: backward(ex.problem.rnn, ex.forward), repeat)
         result.append(Row("diagnosis, per failing problem", f"T = {T:,}", ours, "one reference backward",
                           one_backward, "", f"= {ours / one_backward:.1f} backward runs, "
                                             f"{len(MISTAKES)} mistakes tried"))

@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.table import Row, best_time
-from grader import loader
-from grader import sandbox
+from grader import loader, sandbox
 from grader.contracts import exercise
 from grader.grading import grade
-from grader.scoring import score_outputs
 from grader.results import CallOutcome
 from grader.runner import SubmissionProcess
+from grader.scoring import score_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
@@ -81,7 +80,8 @@ def overhead_rows(problem_set, repeat: int) -> list[Row]:
             continue
         report = grade(problem_set, EXAMPLE, include_hidden=True, isolation=level)      # warm: probe, caches
         assert report.passed, f"the example fails at the {level} level"
-        sandboxed = best_time(lambda: grade(problem_set, EXAMPLE, include_hidden=True, isolation=level), repeat) / n
+        sandboxed = best_time(lambda level=level: grade(problem_set, EXAMPLE, include_hidden=True, isolation=level),
+                              repeat) / n
         forked, fresh = start_up_time(problem_set, level), start_up_time(problem_set, level, "fresh")
         rows.append(Row("sandbox overhead", f"{n} problems, {level}", sandboxed, "in-process call", floor,
                         note=f"{sandboxed / floor:,.0f}× the floor; start-up "

@@ -48,6 +48,6 @@ def render(rows: list[Row]) -> str:
     table = [header] + [(r.figure, r.size, _value(r.ours, r.unit), r.baseline_name,
                          _value(r.baseline, r.unit), _ratio(r.ratio), r.goal, r.note) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in table]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -10,8 +10,8 @@ not graded there, a known blind spot ("φ = θ"), it changes nothing there, or i
 stays within the tolerance. The set's catalogue is the mistakes of the models its problems use.
 """
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from grader.contracts import Exercise, exercise
 from grader.problem_set import Problem, ProblemSet

@@ -13,7 +13,6 @@ import numpy as np
 
 from grader.problem_set import Tolerance
 
-
 Order = Literal["backward", "forward"]     # BPTT's (t = T first) or the forward pass's (t = 1 first)
 
 
@@ -42,7 +41,7 @@ class Comparison:
     @property
     def diverging_steps(self) -> np.ndarray:
         """(T,) bool: whether step t (index t-1) has a diverging element."""
-        return self.diverging if self.diverging.ndim <= 1 else self._by_step(self.diverging).any(axis=1)
+        return self.diverging if self.diverging.ndim <= 1 else np.asarray(self._by_step(self.diverging).any(axis=1))
 
     @property
     def diverging_timesteps(self) -> list[int]:

@@ -16,8 +16,9 @@ Reference values are batch-first (reference.vector): x (N, T, D), h (N, T+1, H),
 (N, T, H) without h_0, dh_direct (N, T, H) the upstream gradient ∂L/∂h_t through step t's
 own output, and the gradients dL_ds, dL_dWx, … .
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

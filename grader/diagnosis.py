@@ -43,7 +43,7 @@ class MistakeRuns:
 
 def _anywhere(diverging: np.ndarray) -> np.ndarray:
     """Per variant (the last axis), whether any element diverges; shape (K,)."""
-    return diverging.any(axis=tuple(range(diverging.ndim - 1)))
+    return np.asarray(diverging.any(axis=tuple(range(diverging.ndim - 1))))
 
 
 def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
@@ -53,7 +53,7 @@ def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, toleranc
     with np.errstate(invalid="ignore"):
         reproduces = ~_anywhere(compare(values, np.asarray(got)[..., None], tolerance).diverging)
         shows = _anywhere(compare(np.asarray(expected)[..., None], values, tolerance).diverging)
-    return reproduces & shows
+    return np.asarray(reproduces & shows)
 
 
 def in_layout(layout: Layout, values: np.ndarray) -> np.ndarray:
@@ -82,7 +82,7 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
         labels = [(m.id, params) for m, variants in tried for params in variants.params]
         values = np.concatenate([in_layout(out.layout, variants.outputs[source]) for _, variants in tried], axis=-1)
         hits = matching(values, o.comparison.got, o.comparison.expected, problem.tolerance)
-        found = [label for label, hit in zip(labels, hits) if hit]
+        found = [label for label, hit in zip(labels, hits, strict=True) if hit]
         ids = dict.fromkeys(mistake for mistake, _ in found)
         diagnoses += [Diagnosis(mistake, o.name, params, tuple(i for i in ids if i != mistake),
                                 catalogue[mistake].change, catalogue[mistake].explanation)
@@ -100,7 +100,8 @@ def across_problems(problems: tuple[ProblemResult, ...]) -> tuple[AcrossProblems
     failing = [p for p in problems if p.status != "passed"]
     if len(failing) < 2:
         return ()
-    common, change = None, {}
+    common: set[tuple] | None = None
+    change: dict[str, str] = {}
     for p in failing:
         wrong = {o.name for o in p.outputs if not o.passed and o.localization != "partial"}
         explained = defaultdict(set)
@@ -110,5 +111,6 @@ def across_problems(problems: tuple[ProblemResult, ...]) -> tuple[AcrossProblems
         everything = {key for key, names in explained.items() if names == wrong}
         common = everything if common is None else common & everything
     order = list(dict.fromkeys(m for model in MODELS.values() for m in model.mistakes))
+    assert common is not None
     return tuple(AcrossProblems(mistake, dict(params), tuple(p.id for p in failing), change[mistake])
                  for mistake, params in sorted(common, key=lambda key: (order.index(key[0]), key[1])))

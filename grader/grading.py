@@ -3,14 +3,15 @@ submission in its own process, and compare every graded output with the referenc
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from grader import contracts
 from grader.diagnosis import MistakeRuns, across_problems, diagnose
 from grader.problem_set import Limits, ProblemSet
-from grader.results import CallOutcome, Report
+from grader.results import CallOutcome, ProblemResult, Report
 from grader.runner import SubmissionProcess
-from grader.scoring import problem_result
 from grader.sandbox import sandbox_for
+from grader.scoring import problem_result
 
 
 def prepare_exercises(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[contracts.Exercise, ...]:
@@ -47,7 +48,8 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
     runs = MistakeRuns() if runs is None else runs
     entry_points = ",".join(contracts.functions_everywhere([ex.problem for ex in exercises], problem_set.entry_point))
-    results, metadata = [], {"isolation": sandbox.level.name}
+    results: list[ProblemResult] = []
+    metadata: dict[str, Any] = {"isolation": sandbox.level.name}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
@@ -65,8 +67,11 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
                     import_failure = started
                     if first_start:
                         metadata["import_error"] = f"the submission {started.reason}"
-            outcome = import_failure or process.call(exercise.arguments, exercise.shapes,
-                                                     exercise.call.how(exercise.functions))
+            if import_failure is not None:
+                outcome = import_failure
+            else:
+                assert process is not None      # started above
+                outcome = process.call(exercise.arguments, exercise.shapes, exercise.call.how(exercise.functions))
             result = problem_result(problem, exercise, outcome)
             if diagnosis:
                 result = replace(result, diagnosis=diagnose(exercise, result.outputs, runs))

@@ -18,9 +18,19 @@ from jsonschema.exceptions import best_match
 
 from grader.contracts import CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError
-from grader.problem_set import (DEFAULT_ATOL, DEFAULT_MEMORY_MB, DEFAULT_RTOL, DEFAULT_TIMEOUT,
-                             Limits, ProblemSet, ScalarProblem, Tolerance, VectorProblem)
-from grader.yaml_positions import Document, Path as FieldPath, parse, position_in
+from grader.problem_set import (
+    DEFAULT_ATOL,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_RTOL,
+    DEFAULT_TIMEOUT,
+    Limits,
+    ProblemSet,
+    ScalarProblem,
+    Tolerance,
+    VectorProblem,
+)
+from grader.yaml_positions import Document, parse, position_in
+from grader.yaml_positions import Path as FieldPath
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss
 from reference.scalar import GRADIENT_SHAPES

@@ -27,7 +27,7 @@ def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
     Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
     D, H = Wx.shape
     U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
-    rank = int(np.sum(S > S[0] * max(D, H) * EPS))
+    rank = int(np.sum(S[0] * max(D, H) * EPS < S))
     if rank == 0:
         return None
     row_space = Vt[:rank]                                          # (r, H), orthonormal

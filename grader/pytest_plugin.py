@@ -10,10 +10,14 @@ when the first item runs. Without the options the plugin does nothing and import
 nothing beyond pytest.
 """
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-PROBLEM_SET = pytest.StashKey()     # the loaded problem set, when the options are given
+if TYPE_CHECKING:
+    from grader.problem_set import ProblemSet
+
+PROBLEM_SET: "pytest.StashKey[ProblemSet]" = pytest.StashKey()     # the loaded problem set, when the options are given
 
 
 def pytest_addoption(parser):

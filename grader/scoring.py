@@ -5,7 +5,7 @@ another machine is scored here the same way."""
 import numpy as np
 
 from grader import contracts
-from grader.compare import compare
+from grader.compare import Comparison, compare
 from grader.localization import derived_dL_ds
 from grader.problem_set import Problem
 from grader.results import CallOutcome, OutputResult, ProblemResult, Status, Unusable
@@ -60,20 +60,21 @@ def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutco
     return first + (() if derived is None else (derived,)) + rest
 
 
-def _divergence(o: OutputResult) -> str:
+def _divergence(o: OutputResult, c: Comparison) -> str:
+    """How output `o`, compared as `c`, goes wrong: "dL_ds first diverges at t = 7"."""
     name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
         if o.derived_from else o.name
     if not o.per_timestep:
         return f"{name} differs"
-    order = " (forward order)" if o.comparison.order == "forward" else ""
-    return f"{name} first diverges at t = {o.comparison.first_divergence}{order}"
+    order = " (forward order)" if c.order == "forward" else ""
+    return f"{name} first diverges at t = {c.first_divergence}{order}"
 
 
 def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
     """(status, message) for a problem whose call returned; a derived output never changes the status."""
     graded = [o for o in outputs if o.derived_from is None]
     unusable = [f"{o.name} {o.unusable}" for o in graded if o.unusable is not None]
-    wrong = [_divergence(o) for o in outputs if o.comparison is not None and not o.passed]
+    wrong = [_divergence(o, o.found) for o in outputs if isinstance(o.found, Comparison) and not o.passed]
     if unusable:
         return "error", "; ".join(unusable + wrong)
     if not all(o.passed for o in graded):
@@ -82,11 +83,14 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
 
 
 def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
-    common = dict(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
-                  max_score=problem.points, submission_output=outcome.output)
+    """The problem's result from what its call returned (or why it returned nothing)."""
+    status: Status
+    outputs: tuple[OutputResult, ...]
     if outcome.reason:
-        return ProblemResult(status="error", message=f"the submission {outcome.reason}",
-                             traceback=outcome.traceback, **common)
-    outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
-    status, message = summarise(outputs)
-    return ProblemResult(status=status, message=message, outputs=outputs, **common)
+        status, message, outputs = "error", f"the submission {outcome.reason}", ()
+    else:
+        outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
+        status, message = summarise(outputs)
+    return ProblemResult(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
+                         status=status, message=message, max_score=problem.points, outputs=outputs,
+                         traceback=outcome.traceback if outcome.reason else "", submission_output=outcome.output)

@@ -6,11 +6,12 @@ a submission that cannot be imported: every problem is an error saying why, and 
 report's metadata has `import_error`, so every report format shows it.
 """
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from grader.errors import SubmissionMissing, UsageError
 from grader.contracts import Exercise, submission_functions
 from grader.diagnosis import MistakeRuns
+from grader.errors import SubmissionMissing, UsageError
 from grader.grading import grade
 from grader.problem_set import Problem, ProblemSet
 from grader.results import ProblemResult, Report
@@ -56,7 +57,8 @@ def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Pat
                   f"name the one that defines {entry_point}() submission.py, or choose it with --entry")
 
 
-def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, problems: list[Problem]) -> Report:
+def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str,
+                     problems: Sequence[Problem]) -> Report:
     """The report of a submission with no entry file: each of `problems` an error."""
     results = tuple(ProblemResult(id=p.id, title=p.title, visibility=p.visibility, T=p.T, status="error",
                                   message=f"the submission cannot be graded: {reason}", max_score=p.points)
@@ -76,7 +78,7 @@ def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool =
         found, reason = entry_file(path, entry, submission_functions(problem_set)[0])
         if found is None:
             problems = [r.problem for r in prepared] if prepared else problem_set.selected(include_hidden)
-            return unlocated_report(problem_set, path, reason, problems)
+            return unlocated_report(problem_set, path, reason or "", problems)
         path = found
     elif not path.is_file():
         raise SubmissionMissing(f"submission {path} {'is not a file or folder' if path.exists() else 'does not exist'}")

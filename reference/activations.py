@@ -6,8 +6,8 @@ never moves the real part across a kink. At a kink the derivative is a conventio
 one-sided value written in `derivative`, which the complex step reproduces); an entry
 whose value cannot take complex input sets `complex_step=False`.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

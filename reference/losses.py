@@ -6,8 +6,8 @@ evaluated on their own (the finite-difference checker needs that) and
 A term is element-wise, except for a loss over `classes`, whose term reduces the last axis
 (the O outputs of one step) and so needs a vector model with O ≥ 2.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -12,12 +12,13 @@ Diagnosis runs every mistake on every failing problem, so none loops over t in P
 changed recursion is solved for all t at once (`backward_at_once`), a mistake in the sums
 (∂L/∂w, ∂L/∂v, ∂L/∂h_0) reuses the seed's ∂L/∂s_t, and the truncations are one sweep.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from reference.scalar import BPTT, GRADIENT_SHAPES, CORRECT_BPTT, Forward, ScalarRNN, gradients
+from reference.scalar import BPTT, CORRECT_BPTT, GRADIENT_SHAPES, Forward, ScalarRNN, gradients
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
 SUMS = ("dL_dw", "dL_dv", "dL_dh0")     # the pieces that only add up ∂L/∂s_t

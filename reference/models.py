@@ -13,7 +13,7 @@ Two implement it, one registry entry each:
 Everything else (grader/) goes through this interface: no branch on the model outside it.
 """
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,8 +36,8 @@ class Checked:
 
 class Model(Protocol):
     name: str                               # the registry key
-    mistakes: Mapping[str, Mistake]         # its catalogue, in catalogue order
-    symbols: Mapping[str, str]              # a reference value's name → its notation (∂L/∂s_t)
+    mistakes: dict[str, Mistake]            # its catalogue, in catalogue order
+    symbols: dict[str, str]                 # a reference value's name → its notation (∂L/∂s_t)
     samples_directions: bool                # whether its check may sample random directions (`directions`)
 
     def network(self, phi: str, theta: str | None, loss: str) -> Any:
@@ -123,8 +123,8 @@ class VectorModel:
                 "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
                 "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
                 "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
-                "theta": None if rnn.upstream else rnn.theta.name,
-                "loss": vector.UPSTREAM if rnn.upstream else rnn.loss.name}
+                "theta": None if rnn.theta is None else rnn.theta.name,
+                "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}
 
     def directions(self, f: vector.VectorForward, requested: int | None) -> int | None:
         if requested is not None:

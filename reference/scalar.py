@@ -5,8 +5,8 @@
 Arrays are 0-based and t is 1-based: `s[t-1]` = s_t, `x[t-1]` = x_t, and `h` has T+1
 entries with `h[0]` = h_0 and `h[t]` = h_t.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -13,8 +13,8 @@ Arrays are 0-based and batch-first, t is 1-based: x[:, t-1] = x_t, s[:, t-1] = s
 has T+1 steps with h[:, 0] = h_0 and h[:, t] = h_t. With N = D = H = O = 1, b = by = 0 and
 Wy = 1 this is the scalar model of reference.scalar, with Wh = w and Wx = v.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class VectorRNN:
 
     @property
     def activations(self) -> tuple[Activation, ...]:
-        return (self.phi,) if self.upstream else (self.phi, self.theta)
+        return (self.phi,) if self.theta is None else (self.phi, self.theta)
 
     @property
     def complex_step(self) -> bool:
@@ -118,13 +118,13 @@ class VectorForward:
 def loss_value(rnn: VectorRNN, h: np.ndarray, y_hat, target: np.ndarray) -> float:
     """L from the states h_1..h_T (N, T, H) or the predictions ŷ (N, T, O)."""
     N, T = target.shape[:2]
-    terms = target * h if rnn.upstream else rnn.loss.term(y_hat, target)
+    terms = target * h if rnn.loss is None else rnn.loss.term(y_hat, target)
     return float(step_weights(rnn, T) @ terms.reshape(N, T, -1).sum(axis=(0, 2)))
 
 
 def step_weights(rnn: VectorRNN, T: int) -> np.ndarray:
     """(T,) weight of each step's loss term: ones for the upstream loss."""
-    return np.ones(T) if rnn.upstream else rnn.loss.weights(T)
+    return np.ones(T) if rnn.loss is None else rnn.loss.weights(T)
 
 
 def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
@@ -138,12 +138,13 @@ def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
         s[:, t - 1] = xw[:, t - 1] + h[:, t - 1] @ params.Wh
         h[:, t] = rnn.phi.value(s[:, t - 1])
     z = None if params.Wy is None else h[:, 1:] @ params.Wy + params.by
-    y_hat = None if rnn.upstream or z is None else rnn.theta.value(z)
+    y_hat = None if rnn.theta is None or z is None else rnn.theta.value(z)
     return VectorForward(params, x, target, s, h, z, y_hat, loss_value(rnn, h[:, 1:], y_hat, target))
 
 
 def output_gradient(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
-    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O)."""
+    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O): for a model with an output layer."""
+    assert rnn.loss is not None and rnn.theta is not None and f.z is not None and f.y_hat is not None
     weights = rnn.loss.weights(f.x.shape[1])[None, :, None]
     return weights * rnn.loss.term_derivative(f.y_hat, f.target) * rnn.theta.derivative(f.z)
 
@@ -153,6 +154,7 @@ def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
     upstream gradient CS231n's rnn_backward and Coursera's receive."""
     if rnn.upstream:
         return f.target
+    assert f.params.Wy is not None      # an output layer's loss has its Wy (grader.loader checks)
     return output_gradient(rnn, f) @ f.params.Wy.T
 
 

@@ -8,8 +8,8 @@ The grader names a mistake when it reproduces a wrong output of a vector problem
 contract's layout (grader/diagnosis.py), and audits which vector problems catch which
 (grader/audit.py). Each is a reference.mistakes.Mistake with one variant, without parameters.
 """
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 

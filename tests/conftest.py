@@ -2,6 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.errors import ProblemSetError
+from grader.loader import load
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
 EXAMPLES = ROOT / "examples"
@@ -15,6 +18,29 @@ def write_submission(tmp_path):
         path.write_text(source)
         return path
     return write
+
+def write(tmp_path, text: str) -> str:
+    """Write a problem set's text to tmp_path/set.yaml and return its path."""
+    path = tmp_path / "set.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def load_error(path: str) -> ProblemSetError:
+    """The error loading the problem set at `path` raises."""
+    with pytest.raises(ProblemSetError) as caught:
+        load(path)
+    return caught.value
+
+
+def error_for(tmp_path, text: str) -> ProblemSetError:
+    return load_error(write(tmp_path, text))
+
+
+def where(error: ProblemSetError) -> tuple:
+    """(field path, line, column, message): what a person reads of a problem-set error."""
+    return error.field, error.line, error.column, error.message
+
 
 # catalogue mistake → the example submission that makes it (its params where it has some)
 EXAMPLE_OF_MISTAKE = {

@@ -109,8 +109,9 @@ def test_summary_line_counts_graded_and_recorded(small_class, capsys):
     batch(small_class)
     batch(small_class)
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{small_class / 'out' / 'gradebook.csv'}: 4 submissions; 4 graded now, 0 already recorded (")
-    assert out[1].startswith(f"{small_class / 'out' / 'gradebook.csv'}: 4 submissions; 0 graded now, 4 already recorded (")
+    gradebook = small_class / "out" / "gradebook.csv"
+    assert out[0].startswith(f"{gradebook}: 4 submissions; 4 graded now, 0 already recorded (")
+    assert out[1].startswith(f"{gradebook}: 4 submissions; 0 graded now, 4 already recorded (")
 
 
 def test_a_report_per_student_in_each_requested_format(small_class):
@@ -233,6 +234,7 @@ def leftover_processes(folder: Path) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_batch_of_200_killed_halfway_and_restarted_grades_each_submission_once(tmp_path):
     (tmp_path / "set.yaml").write_text(SET)
     (tmp_path / "class").mkdir()

@@ -3,6 +3,8 @@ timings belong in bench/, not in unit tests; this only keeps the scripts from ro
 import subprocess
 import sys
 
+import pytest
+
 from bench import diagnosis_cost, fd_accuracy, fd_scalar
 from tests.conftest import ROOT
 
@@ -25,6 +27,7 @@ def test_diagnosis_cost_is_measured_against_one_reference_backward():
     assert rows[0].ours > 0 and rows[0].baseline > 0
 
 
+@pytest.mark.slow
 def test_bench_run_quick_prints_the_table():
     done = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)

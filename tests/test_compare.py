@@ -1,12 +1,13 @@
 """Scoring returned outputs against the reference, without a process in between."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.compare import compare, first_divergence
-from grader.scoring import score_outputs, summarise, usable_output
 from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome
+from grader.scoring import score_outputs, summarise, usable_output
 from reference.scalar import backward
 
 

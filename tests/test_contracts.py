@@ -8,14 +8,15 @@ from importlib import resources
 import jsonschema
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader import loader
 from grader.contracts import CONTRACTS, exercise
 from grader.grading import grade
-from grader.scoring import localized, score_outputs, summarise
 from grader.reports import FORMATS
 from grader.results import CallOutcome
+from grader.scoring import localized, score_outputs, summarise
 from grader.submissions import grade_path
 from tests.conftest import EXAMPLES
 
@@ -193,7 +194,8 @@ def with_dx_changed_at(problem, ex, t: int, change):
 def test_dx_wrong_at_step_t_derives_dL_ds_first_diverging_at_t(tmp_path_factory, contract, t):
     problem = vector_problem(tmp_path_factory.mktemp("p"), contract, "sequence")
     ex = exercise(problem, "backward")
-    derived = next(o for o in with_dx_changed_at(problem, ex, t, lambda dx: 1e-3 * (1 + np.abs(dx))) if o.name == "dL_ds")
+    changed = with_dx_changed_at(problem, ex, t, lambda dx: 1e-3 * (1 + np.abs(dx)))
+    derived = next(o for o in changed if o.name == "dL_ds")
     assert (derived.comparison.first_divergence, derived.comparison.diverging_timesteps) == (t, [t])
 
 
@@ -210,9 +212,11 @@ def test_a_dx_within_tolerance_never_makes_dL_ds_diverge(tmp_path_factory, contr
 def test_localization_is_partial_when_D_is_below_H(tmp_path):
     problem = vector_problem(tmp_path, "cs231n", "sequence", D=2, H=4)
     ex = exercise(problem, "backward")
-    derived = next(o for o in with_dx_changed_at(problem, ex, 4, lambda dx: 1e-3 * (1 + np.abs(dx))) if o.name == "dL_ds")
+    changed = with_dx_changed_at(problem, ex, 4, lambda dx: 1e-3 * (1 + np.abs(dx)))
+    derived = next(o for o in changed if o.name == "dL_ds")
     assert (derived.localization, derived.comparison.first_divergence) == ("partial", 4)
-    assert derived.derived.note.startswith("partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
+    assert derived.derived.note.startswith(
+        "partial: Wx (D = 2, H = 4) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ shows only")
     assert "a divergence in the other 2 is invisible here" in derived.derived.note
 
 

@@ -5,13 +5,14 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from grader.contracts import exercise
 from grader.diagnosis import MistakeRuns, across_problems, diagnose, matching
-from grader.scoring import score_outputs
 from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome, Diagnosis, OutputResult, ProblemResult, Unusable
+from grader.scoring import score_outputs
 from reference.mistakes import MISTAKES
 from reference.scalar import backward
 from tests.conftest import EXAMPLE_OF_MISTAKE, EXAMPLES

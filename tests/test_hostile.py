@@ -133,7 +133,7 @@ ATTACKS = [
      "passed"),
     ("returns_none", [], ("error", 0, "the submission returned NoneType, not a mapping"), "error"),
     ("huge_array", [], ("error", 4, "dL_ds has 50000000 values, expected shape (4,)"), "error"),
-    ("slow_correct", [], ("passed", 10, "every graded output matches"), "passed"),
+    ("slow_correct", ["--timeout", "5"], ("passed", 10, "every graded output matches"), "passed"),
     ("forged_channel", [], ("error", 0, "the submission sent an unusable result: message header of "
                                         "18446744073709551615 bytes is over the limit"), "passed"),
     ("forged_result", [], ("error", 0, "dL_dw is missing; dL_dv is missing; dL_ds first diverges at t = 4"),
@@ -200,7 +200,7 @@ def test_raised_error_shows_only_the_students_frames(grade_attack):
 
 @pytest.mark.parametrize("isolation", LEVELS)
 def test_process_storm_children_are_all_gone_when_the_grader_returns(grade_attack, isolation):
-    graded = grade_attack("process_storm", isolation=isolation)
+    graded = grade_attack("process_storm", "--timeout", "5", isolation=isolation)     # 100 forks on a loaded host
     started = int(graded.first["submission_output"].removeprefix("children started: "))
     assert (graded.code, graded.report["score"], graded.leftovers) == (0, 14, [])
     assert started > 0
@@ -290,7 +290,7 @@ def no_unshare(monkeypatch):
 
 
 def test_auto_falls_back_to_rlimits_and_says_so(no_unshare, grade_attack):
-    graded = grade_attack("slow_correct")
+    graded = grade_attack("slow_correct", "--timeout", "5")
     assert (graded.code, graded.report["metadata"]["isolation"]) == (0, "rlimits")
 
 

@@ -1,12 +1,19 @@
 """The catalogue of classic mistakes: each entry changes what it says, and only that."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reference.mistakes import (AUDITED_K, MISTAKES, SWEEP_ELEMENTS, backward_at_once, same_up_to_rounding,
-                                solve_backwards)
 from reference.activations import ACTIVATIONS
-from reference.scalar import CORRECT_BPTT, ScalarRNN, backward, forward, bptt_step
+from reference.mistakes import (
+    AUDITED_K,
+    MISTAKES,
+    SWEEP_ELEMENTS,
+    backward_at_once,
+    same_up_to_rounding,
+    solve_backwards,
+)
+from reference.scalar import CORRECT_BPTT, ScalarRNN, backward, bptt_step, forward
 from tests.conftest import ROOT
 
 ISSUE_IDS = ["output_derivative_uses_phi", "missing_recurrent_term", "activation_derivative_at_h",
@@ -59,7 +66,8 @@ def test_the_recursion_solved_at_once_is_the_reference_loop(phi, theta, w, T, se
 
 def test_truncated_recursion_is_the_seed_step_with_the_recursion_one_level_shorter():
     rnn, f = generic_problem(T=9)
-    dy, dtheta, dphi = CORRECT_BPTT.loss_gradient(rnn, f), CORRECT_BPTT.output_derivative(rnn, f), CORRECT_BPTT.state_derivative(rnn, f)
+    dy, dtheta = CORRECT_BPTT.loss_gradient(rnn, f), CORRECT_BPTT.output_derivative(rnn, f)
+    dphi = CORRECT_BPTT.state_derivative(rnn, f)
     variants = MISTAKES["truncated_recursion"].run(rnn, f, backward(rnn, f))
     assert variants.params == tuple({"k": k} for k in range(2, 9))
     level = np.zeros(9)                                       # ∂L/∂s^(0) = 0

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from grader.errors import ProblemSetError
 from grader.loader import MAX_FILE_BYTES, load
 from grader.problem_set import Limits, Tolerance
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.scalar import GRADIENT_SHAPES
+from tests.conftest import error_for, load_error, where, write
 
 EXAMPLE = """\
 schema_version: 1
@@ -59,26 +59,6 @@ SEED_11_X = [0.03419276725318417, 1.3597475403099617, 1.2247210785859324, -0.510
 def base_with(old: str, new: str) -> str:
     assert old in BASE
     return BASE.replace(old, new)
-
-
-def write(tmp_path, text: str) -> str:
-    path = tmp_path / "set.yaml"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def load_error(path: str) -> ProblemSetError:
-    with pytest.raises(ProblemSetError) as caught:
-        load(path)
-    return caught.value
-
-
-def error_for(tmp_path, text: str) -> ProblemSetError:
-    return load_error(write(tmp_path, text))
-
-
-def where(error: ProblemSetError) -> tuple:
-    return error.field, error.line, error.column, error.message
 
 
 # --- valid sets -------------------------------------------------------------------------
@@ -354,7 +334,7 @@ def test_a_local_tag_is_rejected(tmp_path):
 
 def test_an_alias_bomb_is_stopped(tmp_path):
     text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcdef", "bcdefg"))
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcdef", "bcdefg", strict=True))
     error = error_for(tmp_path, text)
     assert (error.line, error.message) == (
         None, "the document has more than 200,000 nodes, counting each alias as a copy of its anchor "

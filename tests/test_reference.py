@@ -1,7 +1,8 @@
 """The reference BPTT against its definitions and the independent finite differences."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from grader.reference_check import check_output
 from reference import losses

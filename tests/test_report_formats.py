@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 
 from grader import loader
+from grader.grading import grade
 from grader.reports import EXTENSIONS, FORMATS, render
 from grader.results import ProblemResult, Report
-from grader.grading import grade
 from tests.conftest import EXAMPLES
 
 SET = """\

@@ -7,15 +7,16 @@ from importlib import resources
 import jsonschema
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader import loader
 from grader.audit import FORMATS, audit
 from grader.contracts import CONTRACTS, exercise
 from grader.diagnosis import MistakeRuns, diagnose
-from grader.scoring import localized, score_outputs
 from grader.problem_set import VectorProblem
 from grader.results import CallOutcome
+from grader.scoring import localized, score_outputs
 from reference.vector import UPSTREAM, Params
 from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import ROOT
@@ -72,7 +73,8 @@ def test_the_vector_audit_says_why_a_step_problem_misses_a_recursion_mistake():
 
 def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_path):
     scalar = ("  - id: s\n    points: 1\n    model: {phi: tanh, theta: sigmoid, loss: squared_error}\n"
-              "    params: {w: 0.5, v: 1.0}\n    data: {x: [1.0, 0.5, -0.3], y: [0.0, 1.0, 0.5]}\n    grade: {dL_ds: 1}\n")
+              "    params: {w: 0.5, v: 1.0}\n    data: {x: [1.0, 0.5, -0.3], y: [0.0, 1.0, 0.5]}\n"
+              "    grade: {dL_ds: 1}\n")
     vector = ("  - id: v\n    points: 1\n    sizes: {N: 2, T: 3, D: 3, H: 2}\n    model: {loss: upstream}\n"
               "    params: {random: {seed: 1, scale: 0.5}}\n    data: {random: {seed: 2}}\n    grade: {dL_ds: 1}\n")
     path = tmp_path / "both.yaml"

@@ -98,8 +98,8 @@ def test_a_derived_dL_ds_says_so_in_the_json(capsys):
 
 
 def test_a_wrong_forward_is_in_forward_order_in_the_json(capsys):
-    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"), str(EXAMPLES / "coursera" / "forward_reuses_a0.py"),
-          "--format", "json"])
+    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"),
+          str(EXAMPLES / "coursera" / "forward_reuses_a0.py"), "--format", "json"])
     a = json.loads(capsys.readouterr().out)["problems"][1]["outputs"]["a"]
     assert (a["first_divergence"], a["diverging_timesteps"]) == ({"t": 2, "order": "forward"}, [2, 3, 4])
 
@@ -182,7 +182,8 @@ def test_the_correct_example_gets_no_diagnosis(contract):
 
 
 def test_the_text_report_names_the_vector_mistake(capsys):
-    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"), str(EXAMPLES / "coursera" / "dWaa_not_accumulated.py")])
+    main(["grade", str(ROOT / "problem_sets" / "coursera_rnn.yaml"),
+          str(EXAMPLES / "coursera" / "dWaa_not_accumulated.py")])
     out = capsys.readouterr().out
     assert ("Diagnosis: dWh_not_accumulated (∂L/∂Wh = h_0ᵀ·∂L/∂s_1, one term) reproduces your ∂L/∂Waa within "
             "the tolerance.") in " ".join(line.strip() for line in out.splitlines())

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from grader.contracts import CONTRACTS
-from grader.errors import ProblemSetError
 from grader.loader import load
 from grader.problem_set import VectorProblem
+from tests.conftest import error_for, where, write
 
 # The issue's cs231n example, with numbers in place of its ellipses: N = 2, T = 2, D = 3, H = 2.
 EXAMPLE = """\
@@ -42,25 +42,12 @@ GRADES = {"cs231n": "{h: 1, dx: 1, dWx: 1, dWh: 1}", "coursera": "{a: 1, dx: 1, 
           "trace": "{dL_ds: 1, dL_dx: 1, dL_dWx: 1, dL_dWh: 1}"}
 
 
-def write(tmp_path, text: str) -> str:
-    path = tmp_path / "set.yaml"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 def random_set(contract="cs231n", loss="upstream", **replace) -> str:
     text = RANDOM.replace("CONTRACT", contract).replace("LOSS", loss).replace("GRADE", GRADES[contract])
     for old, new in replace.items():
         assert old in text
         text = text.replace(old, new)
     return text
-
-
-def error_for(tmp_path, text: str) -> tuple:
-    with pytest.raises(ProblemSetError) as caught:
-        load(write(tmp_path, text))
-    e = caught.value
-    return e.field, e.line, e.column, e.message
 
 
 def test_the_issue_example_loads_with_sizes_from_its_arrays(tmp_path):
@@ -147,7 +134,7 @@ def test_a_step_problem_is_graded_by_the_step_call(tmp_path):
                  "(-inf, inf): use theta: sigmoid", id="default-theta-misfits-the-loss"),
 ])
 def test_a_bad_vector_problem_is_reported_at_its_field(tmp_path, text, field, line, column, message):
-    assert error_for(tmp_path, text) == (field, line, column, message)
+    assert where(error_for(tmp_path, text)) == (field, line, column, message)
 
 
 EXPLICIT = """\
@@ -181,14 +168,14 @@ problems:
 ])
 def test_explicit_arrays_must_fit(tmp_path, old, new, field, line, column, message):
     assert old in EXPLICIT
-    assert error_for(tmp_path, EXPLICIT.replace(old, new)) == (field, line, column, message)
+    assert where(error_for(tmp_path, EXPLICIT.replace(old, new))) == (field, line, column, message)
 
 
 def test_softmax_targets_must_be_distributions(tmp_path):
     text = EXPLICIT.replace("{loss: upstream}", "{loss: softmax_cross_entropy}").replace(
         "Wh: [[0.5, 0], [0, 0.5]]}", "Wh: [[0.5, 0], [0, 0.5]], Wy: [[1, 0], [0, 1]]}").replace(
         "dh: [[[1, 1]], [[1, 1]]]", "y: [[[1, 0]], [[0.5, 0.6]]]")
-    assert error_for(tmp_path, text) == (
+    assert where(error_for(tmp_path, text)) == (
         "problems[0].data.y[1][0]", 9, 58, "is not a distribution over the 2 classes: softmax_cross_entropy needs "
                                            "one-hot rows or probabilities (≥ 0, summing to 1)")
 
@@ -197,19 +184,19 @@ def test_binary_labels_must_lie_in_the_label_range(tmp_path):
     text = EXPLICIT.replace("{loss: upstream}", "{loss: binary_cross_entropy, theta: sigmoid}").replace(
         "Wh: [[0.5, 0], [0, 0.5]]}", "Wh: [[0.5, 0], [0, 0.5]], Wy: [[1], [0]]}").replace(
         "dh: [[[1, 1]], [[1, 1]]]", "y: [[[1]], [[2]]]")
-    assert error_for(tmp_path, text) == (
+    assert where(error_for(tmp_path, text)) == (
         "problems[0].data.y[1][0][0]", 9, 56, "2 is not a label binary_cross_entropy accepts: labels lie in [0.0, 1.0]")
 
 
 def test_output_layer_gradients_need_an_output_layer(tmp_path):
     text = random_set("trace", **{"{dL_ds: 1,": "{dL_dWy: 1,"})
-    assert error_for(tmp_path, text) == (
+    assert where(error_for(tmp_path, text)) == (
         "problems[0].grade", 11, 13, "dL_dWy is the output layer's, and the upstream loss has none")
 
 
 def test_a_problem_too_large_to_hold_is_rejected(tmp_path):
     text = random_set(**{"N: 3, T: 4, D: 5, H: 2, O: 3": "N: 1000, T: 1000, D: 5, H: 2"})
-    assert error_for(tmp_path, text) == (
+    assert where(error_for(tmp_path, text)) == (
         "problems[0].sizes", 7, 12, "its arrays would hold 7,000,014 numbers, more than 5,000,000: "
                                     "make N, T, D, H or O smaller")
 
@@ -218,6 +205,7 @@ def test_a_scalar_problem_cannot_score_classes(tmp_path):
     text = ("schema_version: 1\ntitle: t\nproblems:\n  - id: s\n    points: 1\n"
             "    model: {phi: tanh, theta: identity, loss: softmax_cross_entropy}\n"
             "    params: {w: 0.5, v: 1.0}\n    data: {x: [1.0], y: [0.0]}\n    grade: {dL_ds: 1}\n")
-    assert error_for(tmp_path, text) == (
-        "problems[0].model.loss", 6, 47, "softmax_cross_entropy scores O ≥ 2 classes per step, and the scalar "
-                                         "model has one output: use it in a vector problem (with sizes: {N, T, D, H, O})")
+    assert where(error_for(tmp_path, text)) == (
+        "problems[0].model.loss", 6, 47,
+        "softmax_cross_entropy scores O ≥ 2 classes per step, and the scalar "
+        "model has one output: use it in a vector problem (with sizes: {N, T, D, H, O})")

@@ -2,7 +2,8 @@
 the directional and element-wise finite differences for every activation and loss."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.reference_check import check_output
 from reference import scalar
@@ -83,7 +84,7 @@ def test_backward_matches_the_recursion_by_hand():
     np.testing.assert_allclose(g["dL_dWx"], np.outer(x[0, 0], ds1) + np.outer(x[0, 1], ds2), rtol=1e-15)
     np.testing.assert_allclose(g["dL_db"], ds1 + ds2, rtol=1e-15)
     np.testing.assert_allclose(g["dL_dh0"][0], ds1 @ Wh.T, rtol=1e-15)
-    assert f.L == pytest.approx(dh[0, 0] @ np.tanh(s1) + dh[0, 1] @ np.tanh(s2), rel=1e-15)
+    assert pytest.approx(dh[0, 0] @ np.tanh(s1) + dh[0, 1] @ np.tanh(s2), rel=1e-15) == f.L
 
 
 def test_softmax_cross_entropy_is_minus_the_log_probability_of_the_label():

@@ -50,7 +50,7 @@ def test_zygote_and_fresh_interpreter_give_identical_reports(source, isolation):
     submission = readable_copy(source)
     try:
         reports = [grade(shipped, submission, include_hidden=True, isolation=isolation, start=start,
-                         limits_override={"timeout": 2})
+                         limits_override={"timeout": 10})
                    for start in ("zygote", "fresh")]
     finally:
         shutil.rmtree(submission.parent)

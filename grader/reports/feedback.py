@@ -1,6 +1,7 @@
 """What a student reads about one problem, shared by the formats made for platforms
 (Gradescope, PrairieLearn, JUnit, Markdown) and the pytest plugin: the text report's lines
 (score, divergence table, diagnosis, traceback)."""
+from grader.compare import Comparison
 from grader.reports.json_report import problem_json
 from grader.reports.text_report import problem_lines
 from grader.results import OutputResult, ProblemResult
@@ -11,21 +12,21 @@ def diagnosis(p: ProblemResult) -> list[dict]:
     return problem_json(p).get("diagnosis") or []
 
 
-def diverging(p: ProblemResult) -> list[OutputResult]:
-    """The per-timestep outputs that diverge, in report order."""
-    return [o for o in p.outputs
-            if o.per_timestep and o.comparison is not None and o.comparison.first_divergence is not None]
+def diverging(p: ProblemResult) -> list[tuple[OutputResult, Comparison]]:
+    """The per-timestep outputs that diverge, with their comparisons, in report order."""
+    return [(o, o.found) for o in p.outputs
+            if o.per_timestep and isinstance(o.found, Comparison) and o.found.first_divergence is not None]
 
 
 def first_divergences(p: ProblemResult) -> dict[str, dict]:
     """{output name: {"t": t, "order": "backward" | "forward"}} for each per-timestep output that diverges."""
-    return {o.name: {"t": o.comparison.first_divergence, "order": o.comparison.order} for o in diverging(p)}
+    return {o.name: {"t": c.first_divergence, "order": c.order} for o, c in diverging(p)}
 
 
 def divergence_summary(p: ProblemResult) -> str:
     """E.g. "∂L/∂s_t at t = 7", or "" when no per-timestep output diverges."""
-    return "; ".join(f"{o.symbol} at t = {o.comparison.first_divergence}"
-                     + (" (forward order)" if o.comparison.order == "forward" else "") for o in diverging(p))
+    return "; ".join(f"{o.symbol} at t = {c.first_divergence}" + (" (forward order)" if c.order == "forward" else "")
+                     for o, c in diverging(p))
 
 
 def problem_feedback(p: ProblemResult) -> str:

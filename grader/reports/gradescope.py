@@ -6,9 +6,9 @@ students always see counts only the visible problems."""
 import html
 import json
 
-from grader.reports.registry import register
 from grader.reports.feedback import diagnosis, first_divergences
 from grader.reports.markdown import problem_markdown
+from grader.reports.registry import register
 from grader.results import ProblemResult, Report
 
 HIDDEN_VISIBILITIES = ("after_published", "hidden")

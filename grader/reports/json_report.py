@@ -1,6 +1,7 @@
 """The JSON report: validates against grader/schemas/report.schema.json."""
 import json
 import math
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ def _numbers(array: np.ndarray):
 
 
 def output_json(o: OutputResult) -> dict:
-    data = {"passed": o.passed, "points": o.points, "score": o.score}
+    data: dict[str, Any] = {"passed": o.passed, "points": o.points, "score": o.score}
     c = o.comparison
     if c is None:
         return {**data, "got": None, "error": o.unusable}

@@ -5,9 +5,10 @@ names the first divergence) as its `message` and the feedback as its text."""
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
-from grader.reports.registry import register
 from grader.reports.feedback import problem_feedback
+from grader.reports.registry import register
 from grader.results import Report
 
 # Characters XML 1.0 cannot hold, even escaped: a submission may print them.
@@ -20,7 +21,7 @@ def xml_text(text: str) -> str:
 
 @register("junit", extension=".xml")
 def render(report: Report) -> str:
-    counts = {"tests": str(len(report.problems)),
+    counts: dict[str, Any] = {"tests": str(len(report.problems)),
               "failures": str(sum(p.status == "failed" for p in report.problems)),
               "errors": str(sum(p.status == "error" for p in report.problems)),
               "time": f"{report.metadata.get('execution_time', 0.0):.3f}"}

@@ -4,8 +4,8 @@ pass its feedback folded in a <details> block. Text from the submission is escap
 import html
 import re
 
-from grader.reports.registry import register
 from grader.reports.feedback import divergence_summary, problem_feedback
+from grader.reports.registry import register
 from grader.results import ProblemResult, Report
 
 

@@ -5,8 +5,8 @@ table of expected values. Whatever the submission printed, the file stays under
 MAX_BYTES (PrairieLearn's limit is 1 MB): long texts are cut until it fits."""
 import json
 
-from grader.reports.registry import register
 from grader.reports.feedback import clip, problem_feedback
+from grader.reports.registry import register
 from grader.results import Report
 
 MAX_BYTES = 1_000_000

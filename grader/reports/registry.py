@@ -2,7 +2,7 @@
 written to a file with the extension `EXTENSIONS[name]`. A format may take keyword options
 (gradescope's `hidden_visibility`); `render` passes each format those it takes."""
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 from grader.results import Report
 

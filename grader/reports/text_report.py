@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 
+from grader.compare import Comparison
 from grader.reports.registry import register
 from grader.results import OutputResult, ProblemResult, Report
 
@@ -16,10 +17,16 @@ def _number(value) -> str:
     return f"{value: .6g}"
 
 
-def divergence_sentence(o: OutputResult, T: int) -> str:
-    t = o.comparison.first_divergence
-    symbol = o.symbol
-    if o.comparison.order == "forward":
+def first_step(c: Comparison) -> int:
+    """The first diverging t of a per-timestep output that diverges."""
+    t = c.first_divergence
+    assert t is not None, "a diverging output diverges at some t"
+    return t
+
+
+def divergence_sentence(symbol: str, c: Comparison, T: int) -> str:
+    t = first_step(c)
+    if c.order == "forward":
         matched = "" if t == 1 else f"matches for t = 1{'' if t == 2 else f'…{t - 1}'} and "
         return (f"{symbol} {matched}first diverges at t = {t} (forward order): the forward pass is wrong "
                 "there, and every gradient depends on it, so fix the forward pass first.")
@@ -31,10 +38,9 @@ def divergence_sentence(o: OutputResult, T: int) -> str:
             f"look at how ∂L/∂s_{{t+1}} is carried back into ∂L/∂s_t.")
 
 
-def divergence_table(o: OutputResult, T: int) -> list[str]:
+def divergence_table(c: Comparison, T: int) -> list[str]:
     """Rows around the first divergence, in the order the values are computed."""
-    c = o.comparison
-    t0 = c.first_divergence
+    t0 = first_step(c)
     rows = range(min(T, t0 + CONTEXT), max(1, t0 - CONTEXT) - 1, -1)
     if c.order == "forward":
         rows = rows[::-1]
@@ -51,9 +57,8 @@ def divergence_table(o: OutputResult, T: int) -> list[str]:
     return lines
 
 
-def difference(o: OutputResult) -> str:
+def difference(symbol: str, c: Comparison) -> str:
     """One line for an output without timesteps: its value, or for an array its worst element."""
-    c, symbol = o.comparison, o.symbol
     if c.expected.ndim == 0:
         return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
     worst = np.unravel_index(np.argmax(np.where(np.isnan(c.abs_error), np.inf, c.abs_error)), c.abs_error.shape)
@@ -62,13 +67,14 @@ def difference(o: OutputResult) -> str:
             f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")
 
 
-def _table_shown(o: OutputResult, outputs: tuple[OutputResult, ...]) -> bool:
-    """A per-timestep output gets a table unless something read first already locates the
-    bug: a wrong forward value (then every gradient is off), or ∂L/∂s_t derived from dx."""
-    failing = [other for other in outputs if other.comparison is not None and not other.passed]
-    if o.comparison.order == "forward":
+def _table_shown(o: OutputResult, c: Comparison, outputs: tuple[OutputResult, ...]) -> bool:
+    """A per-timestep output (`o`, compared as `c`) gets a table unless something read first
+    already locates the bug: a wrong forward value (then every gradient is off), or ∂L/∂s_t
+    derived from dx."""
+    failing = [other for other in outputs if isinstance(other.found, Comparison) and not other.passed]
+    if c.order == "forward":
         return True
-    if any(other.comparison.order == "forward" for other in failing):
+    if any(isinstance(other.found, Comparison) and other.found.order == "forward" for other in failing):
         return False
     return o.name == "dL_ds" or not any(other.derived_from for other in failing)
 
@@ -128,21 +134,21 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     already gave (None: a problem on its own, every explanation given)."""
     lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} (T = {p.T}) — {p.message}"]
     for o in p.outputs:
-        if o.comparison is None or o.passed:
+        c = o.found
+        if not isinstance(c, Comparison) or o.passed:
             continue
-        symbol = o.symbol
-        if o.per_timestep and _table_shown(o, p.outputs):
-            derived = f" (derived from {o.derived_from})" if o.derived_from else ""
-            lines.append(f"  {symbol}{derived}, diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps:")
-            lines += divergence_table(o, p.T)
-            lines.append("    " + divergence_sentence(o, p.T))
-            if o.localization == "partial":
+        if o.per_timestep and _table_shown(o, c, p.outputs):
+            derived = f" (derived from {o.derived.source})" if o.derived else ""
+            lines.append(f"  {o.symbol}{derived}, diverging at {len(c.diverging_timesteps)} of {p.T} steps:")
+            lines += divergence_table(c, p.T)
+            lines.append("    " + divergence_sentence(o.symbol, c, p.T))
+            if o.derived and o.derived.localization == "partial":
                 lines.append("    Localization is " + o.derived.note + ".")
         elif o.per_timestep:
-            lines.append(f"  {symbol}: diverging at {len(o.comparison.diverging_timesteps)} of {p.T} steps, "
-                         f"first at t = {o.comparison.first_divergence} (BPTT order)")
+            lines.append(f"  {o.symbol}: diverging at {len(c.diverging_timesteps)} of {p.T} steps, "
+                         f"first at t = {c.first_divergence} (BPTT order)")
         else:
-            lines.append(difference(o))
+            lines.append(difference(o.symbol, c))
     if p.diagnosis:
         lines += diagnosis_paragraph(p, set() if explained is None else explained)
     if p.traceback:

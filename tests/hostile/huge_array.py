@@ -1,6 +1,5 @@
 """Returns a 50-million-element ∂L/∂s (400 MB) and honest scalars."""
 import numpy as np
-
 from correct import backward as honest
 
 

@@ -1,4 +1,4 @@
-"""Correct, but takes half a second per call."""
+"""Correct, but takes half a second per call: graded under --timeout 5, it passes."""
 import time
 
 from correct import backward as honest
