@@ -14,6 +14,7 @@ from grader.diagnosis import MistakeRuns
 from grader.grading import grade
 from grader.problem_set import Problem, ProblemSet
 from grader.results import ProblemResult, Report
+from grader.versions import environment
 
 DEFAULT_PATTERN = "*.py"
 
@@ -62,7 +63,8 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str, pro
                                   message=f"the submission cannot be graded: {reason}", max_score=p.points)
                     for p in problems)
     return Report(problem_set.path, str(submission), results,
-                  {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0})
+                  {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0,
+                   **environment()})
 
 
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,

@@ -1,0 +1,95 @@
+"""What a new user touches first, from the command line: --version, the help of every
+command, swapped arguments, and the problem set `check` finds on its own."""
+import argparse
+import json
+import platform
+import shutil
+from importlib import metadata
+
+import numpy
+import pytest
+
+import grader
+from grader.cli import main, parser
+from tests.conftest import EXAMPLES, SHIPPED_SET
+
+
+def test_version_names_the_package_python_and_numpy(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == (f"bptt-grade {metadata.version('bptt-grade')} "
+                                       f"(Python {platform.python_version()}, numpy {numpy.__version__})\n")
+
+
+def test_the_package_version_is_the_grader_version():
+    assert metadata.version("bptt-grade") == grader.__version__
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    top = parser()
+    return next(a for a in top._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_every_command_has_a_description_and_every_argument_help(name):
+    command = subcommands()[name]
+    assert command.description and command.description[0].isupper()
+    assert [a.dest for a in command._actions if not a.help] == []
+
+
+def test_every_command_is_listed_with_a_one_line_summary(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    for name, action in ((a.dest, a) for a in next(
+            a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))._choices_actions):
+        assert action.help and "\n" not in action.help and name in listed
+
+
+def test_the_json_report_says_what_graded_it(capsys):
+    assert main(["grade", str(SHIPPED_SET), str(EXAMPLES / "correct.py"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)["metadata"]
+    assert (found["grader_version"], found["python"], found["numpy"]) == (
+        grader.__version__, platform.python_version(), numpy.__version__)
+
+
+def test_the_report_of_a_folder_without_an_entry_file_says_what_graded_it_too(capsys, tmp_path):
+    assert main(["grade", str(SHIPPED_SET), str(tmp_path), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["metadata"]["grader_version"] == grader.__version__
+
+
+@pytest.mark.parametrize("submission", [EXAMPLES / "correct.py", EXAMPLES / "cs231n"])
+def test_grade_with_swapped_arguments_suggests_the_right_order_and_exits_2(capsys, submission):
+    assert main(["grade", str(submission), str(SHIPPED_SET)]) == 2
+    assert capsys.readouterr().err == (
+        f"bptt-grade: {submission} is a submission and {SHIPPED_SET} a problem set: "
+        f"did you mean `bptt-grade grade {SHIPPED_SET} {submission}`?\n")
+
+
+def test_a_yaml_named_like_a_submission_is_still_loaded_as_the_problem_set(capsys, tmp_path):
+    odd = tmp_path / "set.py"
+    shutil.copy(SHIPPED_SET, odd)
+    assert main(["grade", str(odd), str(EXAMPLES / "correct.py")]) == 0
+
+
+@pytest.fixture
+def folder_with_a_conda_file(tmp_path):
+    shutil.copy(EXAMPLES / "correct.py", tmp_path / "rnn.py")
+    shutil.copy(EXAMPLES / "student_math.py", tmp_path)
+    (tmp_path / "conda.yaml").write_text("name: course\ndependencies: [numpy]\n")
+    return tmp_path
+
+
+def test_check_does_not_take_a_conda_file_for_the_problem_set(capsys, folder_with_a_conda_file, monkeypatch):
+    monkeypatch.chdir(folder_with_a_conda_file)
+    assert main(["check", "rnn.py"]) == 2
+    assert capsys.readouterr().err == (
+        "bptt-grade: no problem set (a *.yaml with schema_version and problems) beside rnn.py or in the "
+        "current folder: name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET\n")
+
+
+def test_check_takes_the_problem_set_beside_a_conda_file(capsys, folder_with_a_conda_file):
+    shutil.copy(SHIPPED_SET, folder_with_a_conda_file / "homework.yml")
+    assert main(["check", str(folder_with_a_conda_file / "rnn.py"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["problem_set"] == str(folder_with_a_conda_file / "homework.yml")
