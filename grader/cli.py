@@ -20,7 +20,7 @@ from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
-from grader.export import PLATFORMS, export
+from grader.export import PLATFORMS, PRAIRIELEARN_HELPERS, ExportOptions, export
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
@@ -160,7 +160,8 @@ EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programmi
 
 
 def cmd_export(args) -> int:
-    export(args.platform, args.problem_set, args.output, args.entry, args.hidden_visibility)
+    export(args.platform, args.problem_set,
+           ExportOptions(args.output, args.entry, args.hidden_visibility, tuple(args.helpers), args.force))
     print(f"wrote {args.output}: {EXPORTED[args.platform]}")
     return EXIT_PASSED
 
@@ -287,6 +288,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="gradescope: the zip to upload; prairielearn: the question folder")
+    e.add_argument("--helpers", nargs="*", default=list(PRAIRIELEARN_HELPERS), metavar="NAME|PATTERN",
+                   help="prairielearn: files a student may upload beside the entry file (default: "
+                        f"{' '.join(PRAIRIELEARN_HELPERS)}; none when given without any)")
+    e.add_argument("--force", action="store_true",
+                   help="prairielearn: replace the question in OUT even when it has another title (its uuid is kept)")
     e.set_defaults(run=cmd_export)
 
     v = command("validate", "check that problem sets are valid, and warn about weak ones")

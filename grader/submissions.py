@@ -39,16 +39,18 @@ def defines(path: Path, entry_point: str) -> bool:
 def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Path | None, str | None]:
     """(the entry file, None), or (None, why there is none) for a submission folder.
 
-    One match of the pattern (default *.py) is the entry file; among several, the one
-    named submission.py or ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
+    One match of the pattern (default *.py; `**/*.py` looks at any depth) is the entry file;
+    among several, the only one named submission.py, else the only one named ENTRY_POINT.py,
+    else the only one defining ENTRY_POINT."""
     matches = candidates(folder, pattern or DEFAULT_PATTERN)
     if len(matches) == 1:
         return matches[0], None
     if not matches:
         return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}"
     for name in ("submission.py", f"{entry_point}.py"):
-        if folder / name in matches:
-            return folder / name, None
+        named = [p for p in matches if p.name == name]
+        if len(named) == 1:
+            return named[0], None
     defining = [p for p in matches if defines(p, entry_point)]
     if len(defining) == 1:
         return defining[0], None
