@@ -93,3 +93,29 @@ def test_check_takes_the_problem_set_beside_a_conda_file(capsys, folder_with_a_c
     shutil.copy(SHIPPED_SET, folder_with_a_conda_file / "homework.yml")
     assert main(["check", str(folder_with_a_conda_file / "rnn.py"), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["problem_set"] == str(folder_with_a_conda_file / "homework.yml")
+
+
+PRINTING = """\
+print("loading my rnn")
+def backward(trace):
+    for t in range(trace["T"], 0, -1):
+        print(f"t = {t}")
+    return {}
+"""
+
+
+def test_the_text_report_shows_the_start_of_what_each_visible_problem_printed(capsys, write_submission):
+    assert main(["check", str(write_submission(PRINTING)), str(SHIPPED_SET)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    first = lines.index("  the submission printed:")
+    assert lines[first - 1].startswith("tanh-identity-squared: 0/10 error (T = 4)")
+    assert lines[first + 1:first + 6] == ["    | loading my rnn", "    | t = 4", "    | t = 3", "    | t = 2", "    | t = 1"]
+    bce = lines.index("tanh-sigmoid-bce: 0/10 error (T = 12) — dL_ds is missing; dL_dw is missing; dL_dv is missing")
+    assert lines[bce + 1:bce + 8] == ["  the submission printed:", "    | t = 12", "    | t = 11", "    | t = 10",
+                                      "    | t = 9", "    | t = 8", "    … 7 more lines"]
+
+
+def test_the_text_report_never_shows_what_a_hidden_problem_printed(capsys, write_submission):
+    assert main(["grade", str(SHIPPED_SET), str(write_submission(PRINTING)), "--include-hidden"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("  the submission printed:") == 6 and "t = 200" not in out
