@@ -110,15 +110,24 @@ def test_the_image_python_has_no_grader_but_the_bundles(python_without_grader, t
     assert done.returncode == 1 and "No module named 'grader'" in done.stderr
 
 
-def test_prairielearn_question_grades_the_student_files_in_a_grade_tree(tmp_path, python_without_grader):
+def graded_in_a_grade_tree(tmp_path, python: str, name: str = "rnn.py", others: dict[str, str] | None = None):
+    """Export the shipped set as a PrairieLearn question, lay out its tests/ and the student's
+    files (the submission as `name`, its helper, and `others`: name → text) as /grade is laid
+    out, and run tests/run.sh with `python`: (the finished run, results.json, the /grade folder)."""
     question = tmp_path / "question"
     assert main(["export", "prairielearn", str(SHIPPED_SET), "-o", str(question)]) == 0
     grade = tmp_path / "grade"
     shutil.copytree(question / "tests", grade / "tests")
-    student_files(grade / "student")
-    env = {**os.environ, "GRADE": str(grade), "BPTT_PYTHON": python_without_grader}
+    student_files(grade / "student", name=name)
+    for other, text in (others or {}).items():
+        (grade / "student" / other).write_text(text)
+    env = {**os.environ, "GRADE": str(grade), "BPTT_PYTHON": python}
     done = subprocess.run([str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True)
-    results = json.loads((grade / "results" / "results.json").read_text())
+    return done, json.loads((grade / "results" / "results.json").read_text()), grade
+
+
+def test_prairielearn_question_grades_the_student_files_in_a_grade_tree(tmp_path, python_without_grader):
+    done, results, _ = graded_in_a_grade_tree(tmp_path, python_without_grader)
     assert done.returncode == 0, done.stderr
     jsonschema.validate(results, schema("prairielearn"))
     assert (results["gradable"], results["score"], len(results["tests"])) == (True, 4 / 94, 10)
@@ -188,15 +197,8 @@ def test_prairielearn_export_refuses_an_info_json_without_a_uuid(capsys, tmp_pat
 
 
 def test_prairielearn_grades_an_uploaded_submission_py_beside_its_helper(tmp_path, python_without_grader):
-    question = tmp_path / "question"
-    assert main(["export", "prairielearn", str(SHIPPED_SET), "-o", str(question)]) == 0
-    grade = tmp_path / "grade"
-    shutil.copytree(question / "tests", grade / "tests")
-    student_files(grade / "student", name="submission.py")
-    (grade / "student" / "notes.py").write_text("raise SystemExit('not the entry file')\n")
-    env = {**os.environ, "GRADE": str(grade), "BPTT_PYTHON": python_without_grader}
-    done = subprocess.run([str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True)
-    results = json.loads((grade / "results" / "results.json").read_text())
+    done, results, _ = graded_in_a_grade_tree(tmp_path, python_without_grader, name="submission.py",
+                                              others={"notes.py": "raise SystemExit('not the entry file')\n"})
     assert done.returncode == 0, done.stderr
     assert (results["gradable"], results["score"]) == (True, 4 / 94)
 
@@ -215,18 +217,11 @@ exec "{python}" "$@"
 
 
 def test_prairielearn_run_installs_into_an_externally_managed_python(tmp_path, python_without_grader):
-    question = tmp_path / "question"
-    assert main(["export", "prairielearn", str(SHIPPED_SET), "-o", str(question)]) == 0
-    grade = tmp_path / "grade"
-    shutil.copytree(question / "tests", grade / "tests")
-    student_files(grade / "student")
     fake = tmp_path / "python3"
     fake.write_text(EXTERNALLY_MANAGED.format(log=tmp_path / "pip.log", installed=tmp_path / "installed",
                                               python=python_without_grader))
     fake.chmod(0o755)
-    env = {**os.environ, "GRADE": str(grade), "BPTT_PYTHON": str(fake)}
-    done = subprocess.run([str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True)
-    results = json.loads((grade / "results" / "results.json").read_text())
+    done, results, grade = graded_in_a_grade_tree(tmp_path, str(fake))
     requirements = grade / "tests" / "requirements.txt"
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "pip.log").read_text().splitlines() == [
