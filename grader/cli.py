@@ -32,6 +32,7 @@ from grader.versions import version_line
 from reference.finite_diff import METHODS
 
 SCORE_TOLERANCE = 1e-9      # points: a score this close below --min-score still reaches it
+YAML_SUFFIXES = (".yaml", ".yml")   # of a problem set
 
 
 def emit(text: str, output: str | None) -> None:
@@ -78,24 +79,29 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
 
 
 def cmd_grade(args) -> int:
-    refuse_swapped(args.problem_set, args.submission)
+    refuse_swapped(args)
     return grade_and_report(args, args.problem_set, args.include_hidden,
                             when_none="use --include-hidden to grade hidden ones")
 
 
 def cmd_check(args) -> int:
+    refuse_swapped(args)
     if not Path(args.submission).exists():
         raise SubmissionMissing(f"submission {args.submission} does not exist")
     return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission))),
                             include_hidden=False, when_none="there is nothing to check")
 
 
-def refuse_swapped(problem_set: str, submission: str) -> None:
-    """A UsageError for `grade SUBMISSION PROBLEM_SET`: a .py file or a folder first, a YAML second."""
-    first = Path(problem_set)
-    if (first.suffix.lower() == ".py" or first.is_dir()) and Path(submission).suffix.lower() in (".yaml", ".yml"):
+def refuse_swapped(args) -> None:
+    """A UsageError when `grade` or `check` got SUBMISSION and PROBLEM_SET in each other's
+    places: a .py file or a folder where the problem set goes, a YAML where the submission goes."""
+    problem_set, submission = args.problem_set, args.submission
+    if problem_set is None or Path(submission).suffix.lower() not in YAML_SUFFIXES:
+        return
+    if Path(problem_set).suffix.lower() == ".py" or Path(problem_set).is_dir():
+        meant = [submission, problem_set] if args.command == "grade" else [problem_set, submission]
         raise UsageError(f"{problem_set} is a submission and {submission} a problem set: "
-                         f"did you mean `bptt-grade grade {shlex.join([submission, problem_set])}`?")
+                         f"did you mean `bptt-grade {args.command} {shlex.join(meant)}`?")
 
 
 def find_problem_set(submission: Path) -> Path:
@@ -104,7 +110,7 @@ def find_problem_set(submission: Path) -> Path:
     when there is none or more than one."""
     here = submission if submission.is_dir() else submission.parent
     for folder in dict.fromkeys([here.resolve(), Path.cwd().resolve()]):
-        found = sorted(p for pattern in ("*.yaml", "*.yml") for p in folder.glob(pattern)
+        found = sorted(p for suffix in YAML_SUFFIXES for p in folder.glob(f"*{suffix}")
                        if p.is_file() and looks_like_problem_set(p))
         if len(found) > 1:
             found = [p for p in found if _is_problem_set(p)]
@@ -262,7 +268,8 @@ def parser() -> argparse.ArgumentParser:
     k = command("check", "check your submission on the visible problems", parents=[report],
                             description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` "
                             "does; hidden problems are never run. Without PROBLEM_SET, the one problem set "
-                            "(*.yaml, *.yml) beside the submission, or else in the current folder.")
+                            "(a *.yaml or *.yml with schema_version and problems) beside the submission, "
+                            "or else in the current folder.")
     k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?",
                    help="the problem set (YAML; default: the one beside the submission, else in the current folder)")

@@ -67,6 +67,13 @@ def test_grade_with_swapped_arguments_suggests_the_right_order_and_exits_2(capsy
         f"did you mean `bptt-grade grade {SHIPPED_SET} {submission}`?\n")
 
 
+def test_check_with_swapped_arguments_suggests_the_right_order_and_exits_2(capsys):
+    assert main(["check", str(SHIPPED_SET), str(EXAMPLES / "correct.py")]) == 2
+    assert capsys.readouterr().err == (
+        f"bptt-grade: {EXAMPLES / 'correct.py'} is a submission and {SHIPPED_SET} a problem set: "
+        f"did you mean `bptt-grade check {EXAMPLES / 'correct.py'} {SHIPPED_SET}`?\n")
+
+
 def test_a_yaml_named_like_a_submission_is_still_loaded_as_the_problem_set(capsys, tmp_path):
     odd = tmp_path / "set.py"
     shutil.copy(SHIPPED_SET, odd)
