@@ -169,7 +169,7 @@ class Progress:
     BAR_WIDTH = 30
 
     def __init__(self, total: int, stream=None, clock=time.monotonic):
-        stream = stream or sys.stderr
+        stream = sys.stderr if stream is None else stream
         self.total, self.done, self.stream, self.clock = total, 0, stream, clock
         self.started = clock()
         self.running: dict[str, float] = {}     # student → when grading started (clock seconds)

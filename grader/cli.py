@@ -237,7 +237,8 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str, **options) -> argparse.ArgumentParser:
         """A subcommand whose one-line `summary` is listed in the top-level help and heads its own
         (unless a longer `description` is given)."""
-        return subparsers.add_parser(name, help=summary, **{"description": summary[0].upper() + summary[1:] + ".", **options})
+        sentence = summary[0].upper() + summary[1:] + "."
+        return subparsers.add_parser(name, help=summary, **{"description": sentence, **options})
 
     sandbox = argparse.ArgumentParser(add_help=False)
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
@@ -266,19 +267,18 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(run=cmd_grade)
 
     k = command("check", "check your submission on the visible problems", parents=[report],
-                            description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` "
-                            "does; hidden problems are never run. Without PROBLEM_SET, the one problem set "
-                            "(a *.yaml or *.yml with schema_version and problems) beside the submission, "
-                            "or else in the current folder.")
+                description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` does; hidden "
+                "problems are never run. Without PROBLEM_SET, the one problem set (a *.yaml or *.yml with "
+                "schema_version and problems) beside the submission, or else in the current folder.")
     k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?",
                    help="the problem set (YAML; default: the one beside the submission, else in the current folder)")
     k.set_defaults(run=cmd_check, hidden_visibility="after_published")
 
     b = command("batch", "grade every submission in a folder", parents=[sandbox, entry, visibility],
-                            description="Grade each .py file and each folder in SUBMISSIONS_DIR (the student "
-                            "id is its name), hidden problems included. Results are recorded as each "
-                            "finishes: run it again after an interruption and it grades only the rest.")
+                description="Grade each .py file and each folder in SUBMISSIONS_DIR (the student id is its "
+                "name), hidden problems included. Results are recorded as each finishes: run it again "
+                "after an interruption and it grades only the rest.")
     b.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     b.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="a folder with a .py file or a folder per student")
     b.add_argument("-o", "--output", required=True, metavar="OUT_DIR",

@@ -210,8 +210,12 @@ def upload_attributes(entry_file: str, helpers: tuple[str, ...]) -> str:
     patterns = tuple(h for h in helpers if any(c in h for c in WILDCARDS))
     groups = {"file-names": (entry_file,), "optional-file-names": tuple(h for h in helpers if h not in patterns),
               "optional-file-patterns": patterns}
-    return " ".join(f'{name}="{html.escape(", ".join(v.replace(",", chr(92) + ",") for v in values))}"'
-                    for name, values in groups.items() if values)
+    return " ".join(f'{name}="{attribute_list(values)}"' for name, values in groups.items() if values)
+
+
+def attribute_list(values: tuple[str, ...]) -> str:
+    """A PrairieLearn CSV list, for an HTML attribute: a comma inside a value escaped with a backslash."""
+    return html.escape(", ".join(value.replace(",", r"\,") for value in values))
 
 
 def prairielearn_question(problem_set: ProblemSet, options: ExportOptions) -> dict[str, bytes]:

@@ -39,9 +39,9 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
     must not read; `start` is how each sandbox begins ("zygote": forked from a clean,
     pre-started process; "fresh": a new interpreter), the same confinement either way.
-    The report's metadata has `isolation` (the level used), `grader_version`, `python`,
-    `numpy` (grader.versions), `execution_time` (seconds) and, when the submission could not be imported before its
-    first call, `import_error` (why)."""
+    The report's metadata has `isolation` (the level used), `grader_version`, `python` and
+    `numpy` (grader.versions), `execution_time` (seconds) and, when the submission could
+    not be imported before its first call, `import_error` (why)."""
     started_at = time.monotonic()
     override = limits_override or {}
     sandbox = sandbox_for(problem_set.path, isolation, hide)

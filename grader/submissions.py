@@ -40,17 +40,17 @@ def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Pat
     """(the entry file, None), or (None, why there is none) for a submission folder.
 
     One match of the pattern (default *.py; `**/*.py` looks at any depth) is the entry file;
-    among several, the only one named submission.py, else the only one named ENTRY_POINT.py,
-    else the only one defining ENTRY_POINT."""
+    among several, the one named submission.py nearest the top (when no other is as near),
+    else likewise ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
     matches = candidates(folder, pattern or DEFAULT_PATTERN)
     if len(matches) == 1:
         return matches[0], None
     if not matches:
         return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}"
     for name in ("submission.py", f"{entry_point}.py"):
-        named = [p for p in matches if p.name == name]
-        if len(named) == 1:
-            return named[0], None
+        named = sorted((len(p.parts), p) for p in matches if p.name == name)
+        if named and (len(named) == 1 or named[0][0] < named[1][0]):
+            return named[0][1], None
     defining = [p for p in matches if defines(p, entry_point)]
     if len(defining) == 1:
         return defining[0], None

@@ -126,3 +126,22 @@ def test_the_text_report_never_shows_what_a_hidden_problem_printed(capsys, write
     assert main(["grade", str(SHIPPED_SET), str(write_submission(PRINTING)), "--include-hidden"]) == 1
     out = capsys.readouterr().out
     assert out.count("  the submission printed:") == 6 and "t = 200" not in out
+
+
+def test_an_entry_pattern_at_any_depth_takes_the_submission_py_nearest_the_top(capsys, tmp_path):
+    for folder, example in ((tmp_path / "hw3", "correct"), (tmp_path / "hw3" / "old", "missing_recurrent_term")):
+        folder.mkdir(parents=True)
+        shutil.copy(EXAMPLES / f"{example}.py", folder / "submission.py")
+        shutil.copy(EXAMPLES / "student_math.py", folder)
+    assert main(["grade", str(SHIPPED_SET), str(tmp_path), "--entry", "**/*.py", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["submission"] == str(tmp_path / "hw3" / "submission.py")
+
+
+def test_an_entry_pattern_at_any_depth_refuses_two_equally_near(capsys, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(EXAMPLES / "correct.py", tmp_path / name / "submission.py")
+    assert main(["grade", str(SHIPPED_SET), str(tmp_path), "--entry", "**/*.py", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["metadata"]["import_error"] == (
+        "the submission cannot be graded: 2 files in the submission match '**/*.py' (a/submission.py, "
+        "b/submission.py): name the one that defines backward() submission.py, or choose it with --entry")
