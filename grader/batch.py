@@ -35,6 +35,7 @@ from grader.results import Report
 from grader.submissions import class_submissions, grade_path
 
 STORE = "results.sqlite"
+TICK = 1.0          # seconds between redraws of the progress line on a terminal
 GRADEBOOK = "gradebook.csv"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,8 +123,10 @@ class Store:
 _worker: dict = {}
 
 
-def _start_worker(problem_set: ProblemSet, prepared, options: Options) -> None:
-    _worker.update(problem_set=problem_set, prepared=prepared, options=options, runs=MistakeRuns())
+def _start_worker(problem_set: ProblemSet, prepared, options: Options, starts) -> None:
+    """`starts` is a SimpleQueue on which each worker puts (student, time.monotonic()) as it
+    starts grading one (the monotonic clock is the system's, the same in every process)."""
+    _worker.update(problem_set=problem_set, prepared=prepared, options=options, runs=MistakeRuns(), starts=starts)
 
 
 def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
@@ -131,6 +134,7 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
     is not recorded, so that the next run tries again. Nothing stops the other submissions."""
     student, path = task
     options: Options = _worker["options"]
+    _worker["starts"].put((student, time.monotonic()))  # in the pipe now, so read before this result is
     try:
         classmates = [str(p) for p in path.parent.iterdir() if p != path]     # else `from bob import backward`
         report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
@@ -149,32 +153,61 @@ def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
                   {p.id: p.score for p in report.problems}, recorded)
 
 
-class Progress:
-    """Counts, rate and time left on stderr: one line redrawn on a terminal, else a plain
-    line at most every `interval` seconds (and at the end)."""
+def outcome(result: "Graded | tuple[str, str]") -> str:
+    """What became of one submission, in a few words: "12/14 failed", or "not graded: why"."""
+    if isinstance(result, Graded):
+        return f"{result.score:g}/{result.max_score:g} {result.status}"
+    return f"not graded: {result[1]}"
 
-    def __init__(self, total: int, interval: float = 1.0, stream=sys.stderr):
-        self.total, self.done, self.interval, self.stream = total, 0, interval, stream
-        self.started = self.shown = time.monotonic()
+
+class Progress:
+    """What the batch is doing, on stderr. On a terminal, one line redrawn as submissions
+    start and finish (and by `tick`, every TICK seconds): a bar, counts, rate, time left,
+    and the submission running longest, for how long ("grading alice (12 s)"). Elsewhere
+    (a log file, CI) a line per finished submission: its count, id, outcome and seconds."""
+
+    BAR_WIDTH = 30
+
+    def __init__(self, total: int, stream=None, clock=time.monotonic):
+        stream = sys.stderr if stream is None else stream
+        self.total, self.done, self.stream, self.clock = total, 0, stream, clock
+        self.started = clock()
+        self.running: dict[str, float] = {}     # student → when grading started (clock seconds)
         self.terminal = stream.isatty()
 
-    def advance(self) -> None:
+    def start(self, student: str, at: float | None = None) -> None:
+        """`student` started grading `at` (clock seconds; default now)."""
+        self.running[student] = self.clock() if at is None else at
+        self.tick()
+
+    def finish(self, student: str, what: str) -> None:
+        """`student` is done; `what` became of it (see `outcome`)."""
+        started = self.running.pop(student, None)
         self.done += 1
-        now = time.monotonic()
-        if self.terminal or now - self.shown >= self.interval or self.done == self.total:
-            self.shown = now
-            rate = self.done / max(now - self.started, 1e-9)
-            left = (self.total - self.done) / rate
-            if self.terminal:
-                width = 30
-                bar = "#" * round(width * self.done / self.total)
-                self.stream.write(f"\r[{bar:<{width}}] {self.done}/{self.total}  {rate:.1f}/s  ETA {left:.0f} s ")
-                if self.done == self.total:
-                    self.stream.write("\n")
-            else:
-                self.stream.write(f"bptt-grade batch: {self.done}/{self.total} graded, {rate:.1f}/s, "
-                                  f"about {left:.0f} s left\n")
-            self.stream.flush()
+        if self.terminal:
+            self.tick()
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            took = "" if started is None else f" ({self.clock() - started:.1f} s)"
+            self.stream.write(f"bptt-grade batch: {self.done}/{self.total} {student}: {what}{took}\n")
+        self.stream.flush()
+
+    def tick(self) -> None:
+        """Redraw the terminal's line (nothing elsewhere)."""
+        if not self.terminal:
+            return
+        now = self.clock()
+        rate = self.done / max(now - self.started, 1e-9)
+        left = f"ETA {(self.total - self.done) / rate:.0f} s" if self.done else "ETA ?"
+        bar = "#" * round(self.BAR_WIDTH * self.done / self.total)
+        line = f"\r[{bar:<{self.BAR_WIDTH}}] {self.done}/{self.total}  {rate:.1f}/s  {left}"
+        if self.running:
+            student, started = min(self.running.items(), key=lambda item: item[1])
+            others = len(self.running) - 1
+            line += f"  grading {student} ({now - started:.0f} s)" + (f" and {others} more" if others else "")
+        self.stream.write(line + "\x1b[K")      # erase what a longer line left
+        self.stream.flush()
 
 
 def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict) -> str:
@@ -227,14 +260,29 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
             prepared = prepare_exercises(problem_set, include_hidden=True)
             progress = Progress(len(pending))
             context = multiprocessing.get_context("fork")
+            starts = context.SimpleQueue()
             with context.Pool(min(jobs or os.cpu_count() or 1, len(pending)), initializer=_start_worker,
-                              initargs=(problem_set, prepared, options)) as pool:
-                for result in pool.imap_unordered(_grade_one, pending):
+                              initargs=(problem_set, prepared, options, starts)) as pool:
+                results = pool.imap_unordered(_grade_one, pending)
+                while True:
+                    try:
+                        result = results.next(timeout=TICK)
+                    except multiprocessing.TimeoutError:
+                        result = None
+                    except StopIteration:
+                        break
+                    while not starts.empty():
+                        progress.start(*starts.get())
+                    if result is None:
+                        progress.tick()
+                        continue
                     if isinstance(result, Graded):
                         store.record(result)
+                        student = result.student
                     else:
-                        failures[result[0]] = result[1]
-                    progress.advance()
+                        student, why = result
+                        failures[student] = why
+                    progress.finish(student, outcome(result))
         write_atomically(options.out_dir / GRADEBOOK, gradebook(problem_set, students, store.results()))
     finally:
         store.close()

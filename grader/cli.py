@@ -8,8 +8,11 @@ catalogue mistake no problem catches; 2 nothing could be graded.
 import argparse
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
+
+import yaml
 
 from grader import audit as audits
 from grader import loader
@@ -17,7 +20,7 @@ from grader.atomic import write_atomically
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
-from grader.export import PLATFORMS, export
+from grader.export import PLATFORMS, PRAIRIELEARN_HELPERS, ExportOptions, export
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
@@ -25,9 +28,11 @@ from grader.results import Report
 from grader.sandbox import CHOICES
 from grader.scaffold import scaffold
 from grader.submissions import grade_path
+from grader.versions import version_line
 from reference.finite_diff import METHODS
 
 SCORE_TOLERANCE = 1e-9      # points: a score this close below --min-score still reaches it
+YAML_SUFFIXES = (".yaml", ".yml")   # of a problem set
 
 
 def emit(text: str, output: str | None) -> None:
@@ -74,23 +79,39 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
 
 
 def cmd_grade(args) -> int:
+    refuse_swapped(args)
     return grade_and_report(args, args.problem_set, args.include_hidden,
                             when_none="use --include-hidden to grade hidden ones")
 
 
 def cmd_check(args) -> int:
+    refuse_swapped(args)
     if not Path(args.submission).exists():
         raise SubmissionMissing(f"submission {args.submission} does not exist")
     return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission))),
                             include_hidden=False, when_none="there is nothing to check")
 
 
+def refuse_swapped(args) -> None:
+    """A UsageError when `grade` or `check` got SUBMISSION and PROBLEM_SET in each other's
+    places: a .py file or a folder where the problem set goes, a YAML where the submission goes."""
+    problem_set, submission = args.problem_set, args.submission
+    if problem_set is None or Path(submission).suffix.lower() not in YAML_SUFFIXES:
+        return
+    if Path(problem_set).suffix.lower() == ".py" or Path(problem_set).is_dir():
+        meant = [submission, problem_set] if args.command == "grade" else [problem_set, submission]
+        raise UsageError(f"{problem_set} is a submission and {submission} a problem set: "
+                         f"did you mean `bptt-grade {args.command} {shlex.join(meant)}`?")
+
+
 def find_problem_set(submission: Path) -> Path:
-    """The one problem set (*.yaml, *.yml) beside the submission (in it, for a folder), or
-    else in the current folder; a UsageError when there is none or more than one."""
+    """The one problem set (a *.yaml or *.yml that looks like one, see `looks_like_problem_set`)
+    beside the submission (in it, for a folder), or else in the current folder; a UsageError
+    when there is none or more than one."""
     here = submission if submission.is_dir() else submission.parent
     for folder in dict.fromkeys([here.resolve(), Path.cwd().resolve()]):
-        found = sorted(p for pattern in ("*.yaml", "*.yml") for p in folder.glob(pattern) if p.is_file())
+        found = sorted(p for suffix in YAML_SUFFIXES for p in folder.glob(f"*{suffix}")
+                       if p.is_file() and looks_like_problem_set(p))
         if len(found) > 1:
             found = [p for p in found if _is_problem_set(p)]
         if len(found) == 1:
@@ -98,8 +119,20 @@ def find_problem_set(submission: Path) -> Path:
         if found:
             raise UsageError(f"{len(found)} problem sets in {folder} ({', '.join(p.name for p in found)}): "
                              "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET")
-    raise UsageError(f"no problem set (*.yaml) beside {submission} or in the current folder: "
+    raise UsageError(f"no problem set (a *.yaml with schema_version and problems) beside {submission} "
+                     "or in the current folder: "
                      "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET")
+
+
+def looks_like_problem_set(path: Path) -> bool:
+    """Whether the YAML file at `path` is a mapping with `schema_version` and `problems` (so not,
+    say, an environment's conda.yaml); whether it is a valid one is the loader's to say."""
+    try:
+        with open(path, "rb") as file:
+            data = yaml.safe_load(file.read(loader.MAX_FILE_BYTES + 1))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and {"schema_version", "problems"} <= data.keys()
 
 
 def _is_problem_set(path: Path) -> bool:
@@ -133,7 +166,8 @@ EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programmi
 
 
 def cmd_export(args) -> int:
-    export(args.platform, args.problem_set, args.output, args.entry, args.hidden_visibility)
+    export(args.platform, args.problem_set,
+           ExportOptions(args.output, args.entry, args.hidden_visibility, tuple(args.helpers), args.force))
     print(f"wrote {args.output}: {EXPORTED[args.platform]}")
     return EXIT_PASSED
 
@@ -190,10 +224,21 @@ def cmd_scaffold(args) -> int:
     return EXIT_PASSED
 
 
+PROBLEM_SET_HELP = "the problem set (YAML)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bptt-grade", description=
                                   "Grade backpropagation-through-time submissions against a reference.")
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top.add_argument("--version", action="version", version=version_line(),
+                     help="show the version of bptt-grade, Python and numpy, and exit")
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, **options) -> argparse.ArgumentParser:
+        """A subcommand whose one-line `summary` is listed in the top-level help and heads its own
+        (unless a longer `description` is given)."""
+        sentence = summary[0].upper() + summary[1:] + "."
+        return subparsers.add_parser(name, help=summary, **{"description": sentence, **options})
 
     sandbox = argparse.ArgumentParser(add_help=False)
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
@@ -210,31 +255,32 @@ def parser() -> argparse.ArgumentParser:
     visibility.add_argument("--hidden-visibility", choices=HIDDEN_VISIBILITIES, default="after_published",
                             help="gradescope: when students see hidden problems (default after_published)")
     report = argparse.ArgumentParser(add_help=False, parents=[sandbox, entry])
-    report.add_argument("--format", choices=sorted(FORMATS), default="text")
+    report.add_argument("--format", choices=sorted(FORMATS), default="text", help="the report's format (default text)")
     report.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
                         help="exit 0 when the score reaches this (default: when every graded output passes)")
 
-    g = commands.add_parser("grade", parents=[report, visibility], help="grade a submission against a problem set")
-    g.add_argument("problem_set", metavar="PROBLEM_SET")
+    g = command("grade", "grade a submission against a problem set", parents=[report, visibility])
+    g.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     g.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
     g.add_argument("--include-hidden", action="store_true", help="grade hidden problems too")
     g.set_defaults(run=cmd_grade)
 
-    k = commands.add_parser("check", parents=[report], help="check your submission on the visible problems",
-                            description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` "
-                            "does; hidden problems are never run. Without PROBLEM_SET, the one problem set "
-                            "(*.yaml, *.yml) beside the submission, or else in the current folder.")
+    k = command("check", "check your submission on the visible problems", parents=[report],
+                description="Grade SUBMISSION on the visible problems of PROBLEM_SET, as `grade` does; hidden "
+                "problems are never run. Without PROBLEM_SET, the one problem set (a *.yaml or *.yml with "
+                "schema_version and problems) beside the submission, or else in the current folder.")
     k.add_argument("submission", metavar="SUBMISSION", help="a Python file, or a folder holding one")
-    k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?")
+    k.add_argument("problem_set", metavar="PROBLEM_SET", nargs="?",
+                   help="the problem set (YAML; default: the one beside the submission, else in the current folder)")
     k.set_defaults(run=cmd_check, hidden_visibility="after_published")
 
-    b = commands.add_parser("batch", parents=[sandbox, entry, visibility], help="grade every submission in a folder",
-                            description="Grade each .py file and each folder in SUBMISSIONS_DIR (the student "
-                            "id is its name), hidden problems included. Results are recorded as each "
-                            "finishes: run it again after an interruption and it grades only the rest.")
-    b.add_argument("problem_set", metavar="PROBLEM_SET")
-    b.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    b = command("batch", "grade every submission in a folder", parents=[sandbox, entry, visibility],
+                description="Grade each .py file and each folder in SUBMISSIONS_DIR (the student id is its "
+                "name), hidden problems included. Results are recorded as each finishes: run it again "
+                "after an interruption and it grades only the rest.")
+    b.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
+    b.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="a folder with a .py file or a folder per student")
     b.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                    help="gradebook.csv, results.sqlite and a folder of reports per format")
     b.add_argument("--format", action="append", choices=sorted(FORMATS), metavar="FORMAT",
@@ -244,34 +290,39 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
     b.set_defaults(run=cmd_batch)
 
-    e = commands.add_parser("export", parents=[entry, visibility],
-                            help="write an autograder for Gradescope or PrairieLearn")
+    e = command("export", "write an autograder for Gradescope or PrairieLearn", parents=[entry, visibility])
     e.add_argument("platform", choices=sorted(PLATFORMS), metavar="PLATFORM", help=" or ".join(sorted(PLATFORMS)))
-    e.add_argument("problem_set", metavar="PROBLEM_SET")
+    e.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="gradescope: the zip to upload; prairielearn: the question folder")
+    e.add_argument("--helpers", nargs="*", default=list(PRAIRIELEARN_HELPERS), metavar="NAME|PATTERN",
+                   help="prairielearn: files a student may upload beside the entry file (default: "
+                        f"{' '.join(PRAIRIELEARN_HELPERS)}; none when given without any)")
+    e.add_argument("--force", action="store_true",
+                   help="prairielearn: replace the question in OUT even when it has another title (its uuid is kept)")
     e.set_defaults(run=cmd_export)
 
-    v = commands.add_parser("validate", help="check problem sets")
-    v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET")
+    v = command("validate", "check that problem sets are valid, and warn about weak ones")
+    v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET", help="problem sets (YAML) to check")
     v.set_defaults(run=cmd_validate)
 
-    a = commands.add_parser("audit", help="which problem catches which classic BPTT mistake")
-    a.add_argument("problem_set", metavar="PROBLEM_SET")
-    a.add_argument("--format", choices=sorted(audits.FORMATS), default="text")
+    a = command("audit", "show which problem catches which classic BPTT mistake")
+    a.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
+    a.add_argument("--format", choices=sorted(audits.FORMATS), default="text", help="the audit's format (default text)")
     a.set_defaults(run=cmd_audit)
 
-    c = commands.add_parser("check-reference", help="reference backward vs finite differences")
-    c.add_argument("problem_set", metavar="PROBLEM_SET")
-    c.add_argument("--method", choices=METHODS, default="auto")
+    c = command("check-reference", "compare the reference backward pass with finite differences")
+    c.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
+    c.add_argument("--method", choices=METHODS, default="auto",
+                   help="the finite-difference method (default auto: complex step where the model allows it)")
     c.add_argument("--directions", type=int, metavar="K",
                    help="vector problems: K random directions per step and parameter (0: every element); "
                         "default: every element for small problems, else 3")
     c.set_defaults(run=cmd_check_reference)
 
-    s = commands.add_parser("scaffold", help="write a starter submission")
-    s.add_argument("problem_set", metavar="PROBLEM_SET")
-    s.add_argument("-o", "--output", required=True, metavar="FILE")
+    s = command("scaffold", "write a starter submission for a problem set")
+    s.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="the starter file to write")
     s.set_defaults(run=cmd_scaffold)
     return top
 

@@ -6,13 +6,21 @@ run_autograder, the problem set, requirements.txt and this grader's source (bptt
 question.html (a file upload and the results) and tests/ (run.sh, the problem set,
 requirements.txt, bptt_grade/), which PrairieLearn mounts at /grade/tests.
 Either grades the student's files with hidden problems included.
+
+Gradescope unpacks a submitted zip as it is, so its bundle looks for the entry file at any
+depth (`**/*.py`, with grader.submissions' entry-file rules). A PrairieLearn question asks
+for the entry file and accepts helper files beside it (names or patterns); an export into
+the folder of an existing question keeps its uuid, and replaces a question with another
+title only when forced.
 """
+import html
 import io
 import json
 import math
 import shlex
 import uuid
 import zipfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -29,8 +37,11 @@ PROBLEM_SET_NAME = "problem_set.yaml"
 PRAIRIELEARN_IMAGE = "prairielearn/grader-python"
 PRAIRIELEARN_MAX_TIMEOUT = 600      # seconds, PrairieLearn's limit for a grading job
 JOB_OVERHEAD = 20                   # seconds added to the problems' timeouts for a whole job
+GRADESCOPE_ENTRY = "**/*.py"        # a submitted zip may hold a folder (hw3/rnn.py)
+PRAIRIELEARN_HELPERS = ("*.py",)    # what a student may upload beside the entry file
+WILDCARDS = "*?["
 
-FIND_PYTHON = r"""
+SHELL_FUNCTIONS = r"""
 find_python() {   # the first Python >= 3.11
     for candidate in ${BPTT_PYTHON:-} python3 python3.13 python3.12 python3.11; do
         if command -v "$candidate" >/dev/null 2>&1 &&
@@ -40,6 +51,10 @@ find_python() {   # the first Python >= 3.11
     done
     return 1
 }
+pip_install() {   # the requirements file $1 into $PYTHON, past an externally managed Python's refusal
+    "$PYTHON" -m pip install --quiet -r "$1" ||
+        "$PYTHON" -m pip install --quiet --break-system-packages -r "$1"
+}
 """
 
 GRADESCOPE_SETUP = r"""#!/usr/bin/env bash
@@ -47,13 +62,12 @@ GRADESCOPE_SETUP = r"""#!/usr/bin/env bash
 # installs) a Python >= 3.11 and installs the grader's dependencies into it.
 set -euo pipefail
 SOURCE="$(cd "$(dirname "$0")" && pwd)"
-""" + FIND_PYTHON + r"""
+""" + SHELL_FUNCTIONS + r"""
 if ! PYTHON=$(find_python); then
     apt-get update && apt-get install -y python3.11 python3-pip
     PYTHON=$(find_python)
 fi
-"$PYTHON" -m pip install --quiet -r "$SOURCE/requirements.txt" ||
-    "$PYTHON" -m pip install --quiet --break-system-packages -r "$SOURCE/requirements.txt"
+pip_install "$SOURCE/requirements.txt"
 echo "$PYTHON" > "$SOURCE/.python"
 """
 
@@ -83,11 +97,11 @@ GRADE="${GRADE:-/grade}"
 TESTS="$GRADE/tests"
 RESULTS="$GRADE/results/results.json"
 mkdir -p "$GRADE/results"
-""" + FIND_PYTHON + r"""
+""" + SHELL_FUNCTIONS + r"""
 has_dependencies() { "$PYTHON" -c 'import numpy, yaml, jsonschema' 2>/dev/null; }
 PYTHON=$(find_python) || PYTHON=""
 if [ -n "$PYTHON" ] && ! has_dependencies; then    # needs the job's networking enabled
-    "$PYTHON" -m pip install --quiet -r "$TESTS/requirements.txt" >&2 || true
+    pip_install "$TESTS/requirements.txt" >&2 || true
 fi
 if [ -z "$PYTHON" ] || ! has_dependencies; then
     echo '{"gradable": false, "format_errors": ["the grading image has no Python >= 3.11 with numpy, pyyaml and jsonschema: enable networking for the job, or use an image that has them"]}' > "$RESULTS"
@@ -102,8 +116,8 @@ exit $(( status == 1 ? 0 : status ))    # 1 only says that the submission lost p
 """
 
 QUESTION_HTML = '''<pl-question-panel>
-  <p>{title}: upload <code>{entry_file}</code>, which defines <code>{functions}</code>.</p>
-  <pl-file-upload file-names="{entry_file}"></pl-file-upload>
+  <p>{title}: upload <code>{entry_file}</code>, which defines <code>{functions}</code>{helpers}.</p>
+  <pl-file-upload {uploads}></pl-file-upload>
 </pl-question-panel>
 
 <pl-submission-panel>
@@ -130,6 +144,16 @@ def requirements() -> str:
     return "".join(f"{r}\n" for r in metadata.requires("bptt-grade") or () if "extra ==" not in r)
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export was asked for besides the problem set."""
+    output: str                                     # the zip, or the question's folder
+    entry: str | None = None                        # the grade command's --entry (None: the platform's default)
+    hidden_visibility: str = "after_published"      # gradescope
+    helpers: tuple[str, ...] = PRAIRIELEARN_HELPERS  # prairielearn: names or patterns uploaded beside the entry file
+    force: bool = False                             # prairielearn: replace a question with another title
+
+
 def run_script(template: str, entry: str | None, hidden_visibility: str | None = None) -> bytes:
     """A run script: `template` with the bundle's paths and the grade command's options."""
     options = ["--entry", entry] if entry else []
@@ -144,9 +168,9 @@ def common_files(problem_set_path: str) -> dict[str, bytes]:
             **source_files()}
 
 
-def gradescope_bundle(problem_set: ProblemSet, entry: str | None, hidden_visibility: str) -> dict[str, bytes]:
+def gradescope_bundle(problem_set: ProblemSet, options: ExportOptions) -> dict[str, bytes]:
     return {"setup.sh": GRADESCOPE_SETUP.encode(),
-            "run_autograder": run_script(GRADESCOPE_RUN, entry, hidden_visibility),
+            "run_autograder": run_script(GRADESCOPE_RUN, options.entry or GRADESCOPE_ENTRY, options.hidden_visibility),
             **common_files(problem_set.path)}
 
 
@@ -156,15 +180,59 @@ def job_timeout(problem_set: ProblemSet) -> int:
     return min(PRAIRIELEARN_MAX_TIMEOUT, math.ceil(total))
 
 
-def prairielearn_question(problem_set: ProblemSet, entry: str | None, hidden_visibility: str) -> dict[str, bytes]:
-    entry_file = Path(entry).name if entry and not any(c in entry for c in "*?[") else "submission.py"
-    info = {"uuid": str(uuid.uuid4()), "title": problem_set.title, "topic": "Backpropagation through time",
+def question_uuid(folder: Path, title: str, force: bool) -> str:
+    """The uuid of the question already in `folder` (PrairieLearn keys questions by it), else a
+    new one. A UsageError when that question has another title, or no readable uuid, unless `force`."""
+    info_path = folder / "info.json"
+    if not info_path.exists():
+        return str(uuid.uuid4())
+    try:
+        info = json.loads(info_path.read_bytes())
+        uuid.UUID(info["uuid"])
+        existing, existing_title = info["uuid"], info.get("title")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        if force:
+            return str(uuid.uuid4())
+        raise UsageError(f"{info_path} is not the info.json of a question with a uuid: export into another "
+                         "folder, or pass --force to replace it") from None
+    if existing_title != title and not force:
+        raise UsageError(f"{folder} holds another question ({existing_title!r}, not {title!r}): export into "
+                         "another folder, or pass --force to replace it (keeping its uuid)")
+    return existing
+
+
+def upload_attributes(entry_file: str, helpers: tuple[str, ...]) -> str:
+    """pl-file-upload's attributes: `entry_file` required; each helper, a name or an fnmatch
+    pattern, optional (PrairieLearn fills the required names first)."""
+    quoted = [name for name in (entry_file, *helpers) if '"' in name or "'" in name]
+    if quoted:
+        raise UsageError(f"PrairieLearn file names cannot hold quotes: {quoted[0]!r}")
+    patterns = tuple(h for h in helpers if any(c in h for c in WILDCARDS))
+    groups = {"file-names": (entry_file,), "optional-file-names": tuple(h for h in helpers if h not in patterns),
+              "optional-file-patterns": patterns}
+    return " ".join(f'{name}="{attribute_list(values)}"' for name, values in groups.items() if values)
+
+
+def attribute_list(values: tuple[str, ...]) -> str:
+    """A PrairieLearn CSV list, for an HTML attribute: a comma inside a value escaped with a backslash."""
+    return html.escape(", ".join(value.replace(",", r"\,") for value in values))
+
+
+def prairielearn_question(problem_set: ProblemSet, options: ExportOptions) -> dict[str, bytes]:
+    entry = options.entry
+    entry_file = Path(entry).name if entry and not any(c in entry for c in WILDCARDS) else "submission.py"
+    helpers = (", and any files it imports (" +
+               ", ".join(f"<code>{html.escape(h)}</code>" for h in options.helpers) + ")") if options.helpers else ""
+    info = {"uuid": question_uuid(Path(options.output), problem_set.title, options.force),
+            "title": problem_set.title, "topic": "Backpropagation through time",
             "type": "v3", "singleVariant": True, "gradingMethod": "External",
             "externalGradingOptions": {"enabled": True, "image": PRAIRIELEARN_IMAGE,
                                        "entrypoint": "/grade/tests/run.sh", "timeout": job_timeout(problem_set)}}
-    html = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, functions=describe_functions(problem_set))
+    question = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, helpers=helpers,
+                                    functions=describe_functions(problem_set),
+                                    uploads=upload_attributes(entry_file, options.helpers))
     tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry), **common_files(problem_set.path)}
-    return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": html.encode(),
+    return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": question.encode(),
             **{f"tests/{name}": content for name, content in tests.items()}}
 
 
@@ -179,7 +247,7 @@ def write_zip(files: dict[str, bytes], output: str) -> None:
             info.external_attr = (0o100755 if name in EXECUTABLE else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, content)
-    write_atomically(output, buffer.getvalue())
+    write_atomically(output, buffer.getvalue(), parents=True)
 
 
 def write_folder(files: dict[str, bytes], output: str) -> None:
@@ -196,9 +264,9 @@ def write_folder(files: dict[str, bytes], output: str) -> None:
 PLATFORMS = {"gradescope": (gradescope_bundle, write_zip), "prairielearn": (prairielearn_question, write_folder)}
 
 
-def export(platform: str, problem_set_path: str, output: str, entry: str | None = None,
-           hidden_visibility: str = "after_published") -> None:
-    """Write the bundle of `platform` for the problem set at `problem_set_path` to `output`."""
+def export(platform: str, problem_set_path: str, options: ExportOptions) -> None:
+    """Write the bundle of `platform` for the problem set at `problem_set_path` to
+    `options.output`, making the folders above it."""
     problem_set = loader.load(problem_set_path)
     bundle, write = PLATFORMS[platform]
-    write(bundle(problem_set, entry, hidden_visibility), output)
+    write(bundle(problem_set, options), options.output)

@@ -12,6 +12,7 @@ from grader.results import CallOutcome, ProblemResult, Report
 from grader.runner import SubmissionProcess
 from grader.sandbox import sandbox_for
 from grader.scoring import problem_result
+from grader.versions import environment
 
 
 def prepare_exercises(problem_set: ProblemSet, include_hidden: bool = False) -> tuple[contracts.Exercise, ...]:
@@ -39,9 +40,9 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
     must not read; `start` is how each sandbox begins ("zygote": forked from a clean,
     pre-started process; "fresh": a new interpreter), the same confinement either way.
-    The report's metadata has `isolation` (the level used),
-    `execution_time` (seconds) and, when the submission could not be imported before its
-    first call, `import_error` (why)."""
+    The report's metadata has `isolation` (the level used), `grader_version`, `python` and
+    `numpy` (grader.versions), `execution_time` (seconds) and, when the submission could
+    not be imported before its first call, `import_error` (why)."""
     started_at = time.monotonic()
     override = limits_override or {}
     sandbox = sandbox_for(problem_set.path, isolation, hide)
@@ -49,7 +50,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     runs = MistakeRuns() if runs is None else runs
     entry_points = ",".join(contracts.functions_everywhere([ex.problem for ex in exercises], problem_set.entry_point))
     results: list[ProblemResult] = []
-    metadata: dict[str, Any] = {"isolation": sandbox.level.name}
+    metadata: dict[str, Any] = {"isolation": sandbox.level.name, **environment()}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:

@@ -15,6 +15,7 @@ from grader.errors import SubmissionMissing, UsageError
 from grader.grading import grade
 from grader.problem_set import Problem, ProblemSet
 from grader.results import ProblemResult, Report
+from grader.versions import environment
 
 DEFAULT_PATTERN = "*.py"
 
@@ -39,16 +40,18 @@ def defines(path: Path, entry_point: str) -> bool:
 def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Path | None, str | None]:
     """(the entry file, None), or (None, why there is none) for a submission folder.
 
-    One match of the pattern (default *.py) is the entry file; among several, the one
-    named submission.py or ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
+    One match of the pattern (default *.py; `**/*.py` looks at any depth) is the entry file;
+    among several, the one named submission.py nearest the top (when no other is as near),
+    else likewise ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
     matches = candidates(folder, pattern or DEFAULT_PATTERN)
     if len(matches) == 1:
         return matches[0], None
     if not matches:
         return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}"
     for name in ("submission.py", f"{entry_point}.py"):
-        if folder / name in matches:
-            return folder / name, None
+        named = sorted((len(p.parts), p) for p in matches if p.name == name)
+        if named and (len(named) == 1 or named[0][0] < named[1][0]):
+            return named[0][1], None
     defining = [p for p in matches if defines(p, entry_point)]
     if len(defining) == 1:
         return defining[0], None
@@ -64,7 +67,8 @@ def unlocated_report(problem_set: ProblemSet, submission: Path, reason: str,
                                   message=f"the submission cannot be graded: {reason}", max_score=p.points)
                     for p in problems)
     return Report(problem_set.path, str(submission), results,
-                  {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0})
+                  {"import_error": f"the submission cannot be graded: {reason}", "execution_time": 0.0,
+                   **environment()})
 
 
 def grade_path(problem_set: ProblemSet, path: str | Path, include_hidden: bool = False,

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -204,14 +205,68 @@ def test_a_fault_grading_one_submission_is_reported_and_the_others_recorded(smal
     assert sorted(recorded(small_class)) == ["ada", "cy", "dee"]
 
 
-def test_plain_progress_lines_off_a_terminal():
-    stream = io.StringIO()
-    progress = Progress(2, interval=0.0, stream=stream)
-    progress.advance()
-    progress.advance()
-    lines = stream.getvalue().splitlines()
-    assert [line.split(",")[0] for line in lines] == ["bptt-grade batch: 1/2 graded", "bptt-grade batch: 2/2 graded"]
-    assert lines[1].endswith(", about 0 s left")
+class Clock:
+    """A clock the test sets: `now` seconds."""
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_off_a_terminal_progress_is_a_line_per_finished_submission():
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(2, stream=stream, clock=clock)
+    progress.start("alice")
+    progress.start("bob")
+    clock.now = 2.5
+    progress.tick()
+    progress.finish("bob", "14/14 passed")
+    clock.now = 99.0
+    progress.finish("alice", "not graded: internal error RuntimeError: boom")
+    assert stream.getvalue() == ("bptt-grade batch: 1/2 bob: 14/14 passed (2.5 s)\n"
+                                 "bptt-grade batch: 2/2 alice: not graded: internal error RuntimeError: boom (99.0 s)\n")
+
+
+def test_on_a_terminal_progress_names_what_runs_longest_and_for_how_long():
+    stream, clock = Terminal(), Clock()
+    progress = Progress(3, stream=stream, clock=clock)
+    progress.start("alice")
+    clock.now = 4.0
+    progress.start("bob")
+    progress.finish("bob", "0/14 failed")
+    clock.now = 12.0
+    stream.truncate(0)
+    stream.seek(0)
+    progress.tick()
+    assert stream.getvalue() == f"\r[{'#' * 10:<30}] 1/3  0.1/s  ETA 24 s  grading alice (12 s)\x1b[K"
+
+
+def test_on_a_terminal_progress_counts_the_others_running_and_ends_the_line():
+    stream, clock = Terminal(), Clock()
+    progress = Progress(3, stream=stream, clock=clock)
+    for student in ("alice", "bob", "cy"):
+        progress.start(student)
+    assert stream.getvalue().endswith("0/3  0.0/s  ETA ?  grading alice (0 s) and 2 more\x1b[K")
+    clock.now = 2.0
+    progress.finish("alice", "14/14 passed")
+    assert stream.getvalue().endswith("1/3  0.5/s  ETA 4 s  grading bob (2 s) and 1 more\x1b[K")
+    progress.finish("bob", "14/14 passed")
+    progress.finish("cy", "14/14 passed")
+    assert stream.getvalue().endswith(f"\r[{'#' * 30}] 3/3  1.5/s  ETA 0 s\x1b[K\n")
+
+
+def test_a_batch_off_a_terminal_logs_each_finished_submission(small_class, capsys):
+    assert batch(small_class) == 0
+    lines = [re.sub(r"\(\d+\.\d s\)$", "(… s)", line) for line in capsys.readouterr().err.splitlines()]
+    assert [line.split()[2] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
+    assert sorted(line.split(" ", 3)[3] for line in lines) == [
+        "ada: 14/14 passed (… s)", "bob: 0/14 failed (… s)", "cy: 0/14 failed (… s)", "dee: 0/14 error (… s)"]
 
 
 def recorded_so_far(folder: Path) -> int:

@@ -54,7 +54,8 @@ def test_check_without_a_problem_set_anywhere_exits_2(capsys, student_folder, tm
     monkeypatch.chdir(tmp_path_factory.mktemp("empty"))
     assert main(["check", str(student_folder / "rnn.py")]) == 2
     assert capsys.readouterr().err == (
-        f"bptt-grade: no problem set (*.yaml) beside {student_folder / 'rnn.py'} or in the current folder: "
+        f"bptt-grade: no problem set (a *.yaml with schema_version and problems) beside {student_folder / 'rnn.py'} "
+        "or in the current folder: "
         "name one, e.g. bptt-grade check SUBMISSION PROBLEM_SET\n")
 
 

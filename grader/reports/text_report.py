@@ -1,7 +1,8 @@
 """The text report, for a student: a line per problem and, for a per-timestep output
 that diverges, a short table around the first divergence with one sentence (a vector
 output's row for step t shows its element with the largest error there); then, where a
-catalogue mistake reproduces the wrong outputs, a short paragraph naming it."""
+catalogue mistake reproduces the wrong outputs, a short paragraph naming it; and, for a
+visible problem, the first lines of what the submission printed during its call."""
 import textwrap
 
 import numpy as np
@@ -11,6 +12,7 @@ from grader.reports.registry import register
 from grader.results import OutputResult, ProblemResult, Report
 
 CONTEXT = 2     # table rows shown on each side of the first divergence
+PRINTED_LINES = 5   # lines of what the submission printed, shown per visible problem
 
 
 def _number(value) -> str:
@@ -156,12 +158,25 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     return lines
 
 
+def printed_lines(p: ProblemResult) -> list[str]:
+    """The first PRINTED_LINES lines the submission printed during `p`'s call, and how many
+    more there are; none for a hidden problem, whose output a student never sees."""
+    printed = p.submission_output.splitlines()
+    if p.visibility == "hidden" or not printed:
+        return []
+    lines = ["  the submission printed:", *(f"    | {line}" for line in printed[:PRINTED_LINES])]
+    more = len(printed) - PRINTED_LINES
+    if more > 0:
+        lines.append(f"    … {more} more line{'s' if more > 1 else ''}")
+    return lines
+
+
 @register("text")
 def render(report: Report) -> str:
     lines = [f"{report.submission} against {report.problem_set}"]
     explained: set[str] = set()
     for p in report.problems:
-        lines += problem_lines(p, explained)
+        lines += problem_lines(p, explained) + printed_lines(p)
     lines += across_sentence(report)
     lines.append(f"Score: {report.score:g}/{report.max_score:g}")
     return "\n".join(lines) + "\n"
