@@ -10,7 +10,7 @@ catch which mistake (grader/audit.py).
 
 Diagnosis runs every mistake on every failing problem, so none loops over t in Python: a
 changed recursion is solved for all t at once (`backward_at_once`), a mistake in the sums
-(∂L/∂w, ∂L/∂v, ∂L/∂h_0) reuses the seed's ∂L/∂s_t, and the truncations are one sweep.
+(∂L/∂w, ∂L/∂v, ∂L/∂h_0) reuses the correct ∂L/∂s_t, and the truncations are one sweep.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +24,7 @@ EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
 SUMS = ("dL_dw", "dL_dv", "dL_dh0")     # the pieces that only add up ∂L/∂s_t
 AUDITED_K = 3                   # the truncation the audit tries
 SWEEP_ELEMENTS = 2 ** 15        # truncated_recursion tries k ≤ max(3, 2¹⁵/T): every k for T ≤ 181
-ROUNDING = 1e-12                # a variant this close to the seed (relative to the output's size) is the seed
+ROUNDING = 1e-12                # a variant this close to the correct value (relative to its size) is it
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class Variants:
         return {name: values[..., i] for name, values in self.outputs.items()}
 
 
-def same_up_to_rounding(variant, seed) -> bool:
-    """Whether one output of a variant is the seed's, but for rounding."""
-    variant, seed = np.asarray(variant), np.asarray(seed)
-    return bool(np.all(np.abs(variant - seed) <= ROUNDING * np.abs(seed).max(initial=0.0)))
+def same_up_to_rounding(variant, correct) -> bool:
+    """Whether one output of a variant is the correct one, but for rounding."""
+    variant, correct = np.asarray(variant), np.asarray(correct)
+    return bool(np.all(np.abs(variant - correct) <= ROUNDING * np.abs(correct).max(initial=0.0)))
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def backward_at_once(rnn: ScalarRNN, f: Forward, bptt: BPTT) -> dict:
 
 
 def one_change(**pieces) -> Callable[[ScalarRNN, Forward, dict], Variants]:
-    """The variants of the seed's BPTT with `pieces` replaced: a single one, no parameters."""
+    """The variants of the correct BPTT with `pieces` replaced: a single one, no parameters."""
     bptt = replace(CORRECT_BPTT, **pieces)
 
     def variants(rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
@@ -120,7 +120,7 @@ def one_change(**pieces) -> Callable[[ScalarRNN, Forward, dict], Variants]:
 
 def truncated_recursions(rnn: ScalarRNN, f: Forward, reference: dict) -> Variants:
     """BPTT cut after k steps, for every k = 2..min(T−1, max(3, SWEEP_ELEMENTS/T)) at once
-    (k = 1 is missing_recurrent_term, k ≥ T the seed itself): ∂L/∂s_t hears only the losses of
+    (k = 1 is missing_recurrent_term, k ≥ T the correct BPTT itself): ∂L/∂s_t hears only the losses of
     steps t..t+k−1. The loss m steps later reaches s_t through m factors w·φ'(s_i):
     ∂ℓ_{t+m}/∂s_t = ∂L/∂ŷ_{t+m}·θ'(h_{t+m})·φ'(s_{t+m})·Π_{i=t}^{t+m−1} w·φ'(s_i),
     and ∂L/∂s_t^(k) = Σ_{m<k} ∂ℓ_{t+m}/∂s_t: one vectorised pass per m, a cumulative sum over m."""
