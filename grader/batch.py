@@ -33,6 +33,7 @@ from grader.reports import EXTENSIONS, render
 from grader.reports.json_report import render as render_json
 from grader.results import Report
 from grader.submissions import class_submissions, grade_path
+from grader.text_safety import spreadsheet_cell
 
 STORE = "results.sqlite"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
@@ -212,19 +213,24 @@ class Progress:
 
 def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict) -> str:
     """CSV: a row per submission (student, total, max, a column per problem, status);
-    a submission not recorded yet has empty scores and the status "not graded"."""
+    a submission not recorded yet has empty scores and the status "not graded". Every cell
+    is a spreadsheet_cell: no student id or problem id is read as a formula."""
     ids = [p.id for p in problem_set.problems]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "total", "max", *ids, "status"])
+
+    def write(cells: list[str]) -> None:
+        writer.writerow(map(spreadsheet_cell, cells))
+
+    write(["student", "total", "max", *ids, "status"])
     for student in students:
         row = recorded.get(student)
         if row is None:
-            writer.writerow([student, "", "", *[""] * len(ids), "not graded"])
+            write([student, "", "", *[""] * len(ids), "not graded"])
             continue
         scores = json.loads(row["problems"])
-        writer.writerow([student, f"{row['score']:g}", f"{row['max_score']:g}",
-                         *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
+        write([student, f"{row['score']:g}", f"{row['max_score']:g}",
+               *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
     return out.getvalue()
 
 

@@ -18,6 +18,8 @@ import numpy as np
 
 HEADER = struct.Struct(">Q")
 MAX_HEADER_BYTES = 1 << 20
+MAX_DIMENSIONS = 32         # of an array (numpy's own limit is 64, 32 before numpy 2)
+MAX_INTEGER_DIGITS = 20     # of a number in the header: shapes, indices and statuses fit in 64 bits
 
 
 class ChannelError(Exception):
@@ -63,54 +65,68 @@ def read_exactly(read, n: int) -> bytes:
 def read_message(read, max_bytes: int):
     """Read one message with `read(k) -> bytes`; arrays come back as float64 ndarrays.
 
-    Raises ChannelError when the message is malformed or its buffers exceed max_bytes;
-    EOFError when the peer closed the channel."""
+    Raises ChannelError when the message is malformed in any way or its buffers exceed
+    max_bytes; EOFError when the peer closed the channel."""
     (length,) = HEADER.unpack(read_exactly(read, HEADER.size))
     if length > MAX_HEADER_BYTES:
         raise ChannelError(f"message header of {length} bytes is over the limit")
+    header_bytes = read_exactly(read, length)
     try:
-        return _decode(read_exactly(read, length), read, max_bytes)
+        header = _parse_header(header_bytes)
+        shapes = _array_shapes(header, max_bytes)
+        sizes = [8 * math.prod(shape) for shape in shapes]      # Python ints: no overflow
+        if sum(sizes) > max_bytes:
+            raise ChannelError(f"{sum(sizes)} bytes of arrays, over the limit of {max_bytes}")
+        arrays = [np.frombuffer(read_exactly(read, n), dtype="<f8").reshape(shape).astype(np.float64)
+                  for n, shape in zip(sizes, shapes)]
+        return _restore(header, arrays)
     except RecursionError:
         raise ChannelError("message header is nested too deeply") from None
 
 
-def _decode(header_bytes: bytes, read, max_bytes: int):
+def _small_integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ChannelError(f"message header holds an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _parse_header(header_bytes: bytes):
+    """The header's JSON, with no integer longer than MAX_INTEGER_DIGITS."""
     try:
-        header = json.loads(header_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return json.loads(header_bytes, parse_int=_small_integer)
+    except ValueError as error:             # not UTF-8, not JSON
         raise ChannelError(f"message header is not JSON: {error}") from None
+
+
+def _array_shapes(header, max_bytes: int) -> list[tuple[int, ...]]:
+    """The shape of each {"$array": i, "shape": [...]} in the header, in order of i; a
+    ChannelError for a shape numpy could not hold or that could not fit in max_bytes."""
     shapes = []
+    stack = [header]                        # iterative: the nesting is the peer's choice
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict) and "$array" in value:
+            shape = value.get("shape")
+            if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+                raise ChannelError("array with a malformed shape")
+            if len(shape) > MAX_DIMENSIONS:
+                raise ChannelError(f"array of {len(shape)} dimensions, more than {MAX_DIMENSIONS}")
+            if 0 in shape and math.prod(n or 1 for n in shape) > max_bytes // 8:     # else numpy refuses it
+                raise ChannelError(f"empty array with a dimension of {max(shape)}, over the limit of {max_bytes // 8}")
+            if type(value["$array"]) is not int or value["$array"] != len(shapes):
+                raise ChannelError("array references out of order")
+            shapes.append(tuple(shape))
+        elif isinstance(value, (dict, list)):
+            stack.extend(reversed(list(value.values() if isinstance(value, dict) else value)))
+    return shapes
 
-    def collect(value):
-        if isinstance(value, dict):
-            if "$array" in value:
-                shape = value.get("shape")
-                if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
-                    raise ChannelError("array with a malformed shape")
-                if type(value["$array"]) is not int or value["$array"] != len(shapes):
-                    raise ChannelError("array references out of order")
-                shapes.append(tuple(shape))
-            else:
-                for v in value.values():
-                    collect(v)
-        elif isinstance(value, list):
-            for v in value:
-                collect(v)
 
-    collect(header)
-    sizes = [8 * math.prod(shape) for shape in shapes]      # Python ints: no overflow
-    if sum(sizes) > max_bytes:
-        raise ChannelError(f"{sum(sizes)} bytes of arrays, over the limit of {max_bytes}")
-    arrays = [np.frombuffer(read_exactly(read, n), dtype="<f8").reshape(shape).astype(np.float64)
-              for n, shape in zip(sizes, shapes)]
-
-    def restore(value):
-        if isinstance(value, dict):
-            if "$array" in value:
-                return arrays[value["$array"]]
-            return {k: restore(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [restore(v) for v in value]
-        return value
-
-    return restore(header)
+def _restore(value, arrays: list[np.ndarray]):
+    """The header with each {"$array": i, ...} replaced by arrays[i]."""
+    if isinstance(value, dict):
+        if "$array" in value:
+            return arrays[value["$array"]]
+        return {k: _restore(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v, arrays) for v in value]
+    return value

@@ -28,6 +28,7 @@ from grader.results import Report
 from grader.sandbox import CHOICES
 from grader.scaffold import scaffold
 from grader.submissions import grade_path
+from grader.text_safety import printable
 from grader.versions import version_line
 from reference.finite_diff import METHODS
 
@@ -157,7 +158,8 @@ def cmd_batch(args) -> int:
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
           f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
     for student, why in outcome.failures.items():
-        print(f"bptt-grade: {student} could not be graded: {why}", file=sys.stderr)
+        print(f"bptt-grade: {printable(student, newlines=False)} could not be graded: {printable(why, newlines=False)}",
+              file=sys.stderr)
     return EXIT_FAILED if outcome.failures else EXIT_PASSED
 
 
@@ -332,7 +334,7 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except GraderError as error:
-        print(f"bptt-grade: {error}", file=sys.stderr)
+        print(f"bptt-grade: {printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("bptt-grade: interrupted", file=sys.stderr)

@@ -3,8 +3,9 @@
 `export("gradescope", …)` writes a zip with, at its root, Gradescope's setup.sh and
 run_autograder, the problem set, requirements.txt and this grader's source (bptt_grade/).
 `export("prairielearn", …)` writes a question folder: info.json (external grading),
-question.html (a file upload and the results) and tests/ (run.sh, the problem set,
-requirements.txt, bptt_grade/), which PrairieLearn mounts at /grade/tests.
+question.html (a file upload and the results; every text in it escaped for HTML and
+mustache) and tests/ (run.sh, the problem set, requirements.txt, bptt_grade/), which
+PrairieLearn mounts at /grade/tests.
 Either grades the student's files with hidden problems included.
 
 Gradescope unpacks a submitted zip as it is, so its bundle looks for the entry file at any
@@ -13,7 +14,6 @@ for the entry file and accepts helper files beside it (names or patterns); an ex
 the folder of an existing question keeps its uuid, and replaces a question with another
 title only when forced.
 """
-import html
 import io
 import json
 import math
@@ -31,6 +31,7 @@ from grader.atomic import write_atomically
 from grader.contracts import describe_functions
 from grader.errors import UsageError
 from grader.problem_set import ProblemSet
+from grader.text_safety import html_text
 
 SOURCE_DIR = "bptt_grade"           # the grader's source inside a bundle
 PROBLEM_SET_NAME = "problem_set.yaml"
@@ -215,21 +216,21 @@ def upload_attributes(entry_file: str, helpers: tuple[str, ...]) -> str:
 
 def attribute_list(values: tuple[str, ...]) -> str:
     """A PrairieLearn CSV list, for an HTML attribute: a comma inside a value escaped with a backslash."""
-    return html.escape(", ".join(value.replace(",", r"\,") for value in values))
+    return html_text(", ".join(value.replace(",", r"\,") for value in values))
 
 
 def prairielearn_question(problem_set: ProblemSet, options: ExportOptions) -> dict[str, bytes]:
     entry = options.entry
     entry_file = Path(entry).name if entry and not any(c in entry for c in WILDCARDS) else "submission.py"
     helpers = (", and any files it imports (" +
-               ", ".join(f"<code>{html.escape(h)}</code>" for h in options.helpers) + ")") if options.helpers else ""
+               ", ".join(f"<code>{html_text(h)}</code>" for h in options.helpers) + ")") if options.helpers else ""
     info = {"uuid": question_uuid(Path(options.output), problem_set.title, options.force),
             "title": problem_set.title, "topic": "Backpropagation through time",
             "type": "v3", "singleVariant": True, "gradingMethod": "External",
             "externalGradingOptions": {"enabled": True, "image": PRAIRIELEARN_IMAGE,
                                        "entrypoint": "/grade/tests/run.sh", "timeout": job_timeout(problem_set)}}
-    question = QUESTION_HTML.format(title=problem_set.title, entry_file=entry_file, helpers=helpers,
-                                    functions=describe_functions(problem_set),
+    question = QUESTION_HTML.format(title=html_text(problem_set.title), entry_file=html_text(entry_file),
+                                    helpers=helpers, functions=html_text(describe_functions(problem_set)),
                                     uploads=upload_attributes(entry_file, options.helpers))
     tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry), **common_files(problem_set.path)}
     return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": question.encode(),

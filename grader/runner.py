@@ -30,6 +30,7 @@ from grader import channel
 from grader.problem_set import Limits
 from grader.results import CallOutcome
 from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
+from grader.text_safety import valid_unicode
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 ZYGOTE_LENGTH = struct.Struct("<Q")   # zygote.LENGTH: a request's size, sent with its file descriptors
@@ -137,30 +138,30 @@ class SubmissionProcess:
         blocked = message.get("blocked_imports", [])
         if not (isinstance(blocked, list) and all(isinstance(name, str) for name in blocked)):
             return None
-        outcome = CallOutcome(blocked_imports=tuple(name[:100] for name in blocked[:10]))
+        outcome = CallOutcome(blocked_imports=tuple(_text(name, 100) for name in blocked[:10]))
         if sent == "result":
             outputs, problems = message.get("outputs"), message.get("problems")
             if not (isinstance(outputs, dict) and isinstance(problems, dict)):
                 return None
             outcome = replace(outcome, outputs={k: v for k, v in outputs.items() if isinstance(v, np.ndarray)},
-                              unusable={k: str(v)[:200] for k, v in problems.items()})
+                              unusable={k: _text(v, 200) for k, v in problems.items()})
         elif sent == "no_entry_point":
             name = message.get("name")
             if not (isinstance(name, str) and IDENTIFIER.fullmatch(name)):
                 return None
             outcome = replace(outcome, reason=f"defines no function {name!r}")
         elif sent == "bad_return":
-            outcome = replace(outcome, reason=str(message.get("message"))[:500])
+            outcome = replace(outcome, reason=_text(message.get("message"), 500))
         elif sent == "error":
             outcome = replace(outcome, reason=self._error_reason(message, stage),
-                              traceback=str(message.get("traceback", ""))[:4000])
+                              traceback=_text(message.get("traceback", ""), 4000))
         if outcome.blocked_imports:
             flag = f"tried to import {', '.join(outcome.blocked_imports)}, which submissions may not"
             outcome = replace(outcome, reason=f"{outcome.reason} ({flag})" if outcome.reason else flag)
         return outcome
 
     def _error_reason(self, message: dict, stage: str) -> str:
-        exception, text = str(message.get("kind"))[:100], str(message.get("message"))[:1000]
+        exception, text = _text(message.get("kind"), 100), _text(message.get("message"), 1000)
         if exception == "SystemExit":
             return f"exited with sys.exit({text}) {WHERE[stage]}"
         if exception == "MemoryError":
@@ -242,6 +243,12 @@ class SubmissionProcess:
         self._carried_output = self._new_output()     # what was printed last, for _fail
         self.stdout.close()
         self.stderr.close()
+
+
+def _text(value, limit: int) -> str:
+    """A text field of the child's message: at most `limit` characters of valid Unicode, or
+    for anything but a string, its JSON type (never its str(), which a deep nesting breaks)."""
+    return valid_unicode(value[:limit]) if isinstance(value, str) else f"({type(value).__name__})"
 
 
 def _wait_until_ready(fd: int, deadline: float, write: bool = False) -> None:

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from grader.channel import HEADER, ChannelError, encode, read_message
 
@@ -37,6 +38,13 @@ def test_an_integer_array_travels_as_float64():
     (raw_message({"a": {"$array": True, "shape": [2]}}), "array references out of order"),
     (raw_message({"a": {"$array": 0, "shape": [2**62, 2**62]}}), "bytes of arrays, over the limit of 1024"),
     (raw_message({"a": {"$array": 0, "shape": [200]}}), "1600 bytes of arrays, over the limit of 1024"),
+    (raw_message(b'{"n": ' + b"7" * 5000 + b"}"), "message header holds an integer of 5000 digits"),
+    (raw_message({"a": {"$array": 0, "shape": [1] * 65}}, bytes(8)), "array of 65 dimensions, more than 32"),
+    (raw_message({"a": {"$array": 0, "shape": [0, 2**64]}}),
+     "empty array with a dimension of 18446744073709551616, over the limit of 128"),
+    (raw_message({"a": {"$array": 0, "shape": [0, 2**62, 2**62]}}),
+     "empty array with a dimension of 4611686018427387904, over the limit of 128"),
+    (raw_message(b'{"a": "\xff"}'), "message header is not JSON"),
 ])
 def test_a_malformed_or_oversized_message_is_refused(data, reason):
     with pytest.raises(ChannelError, match=reason.replace("(", r"\(")):
@@ -46,3 +54,30 @@ def test_a_malformed_or_oversized_message_is_refused(data, reason):
 def test_a_message_cut_short_is_the_end_of_the_channel():
     with pytest.raises(EOFError):
         read_message(reader(encode({"a": np.zeros(4)})[:-1]), 1 << 20)
+
+
+FRAME_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["$array", "shape", "type", "x"]),
+                                                                  inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=FRAME_VALUES, buffers=st.binary(max_size=64))
+def test_any_header_is_a_message_or_a_channel_error(header, buffers):
+    """Whatever JSON a peer sends (arrays of any shape, numbers of any size), the reader
+    returns a message or raises ChannelError (EOFError when the buffers run out): nothing else."""
+    try:
+        read_message(reader(raw_message(json.dumps(header).encode(), buffers)), max_bytes=1024)
+    except (ChannelError, EOFError):
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_any_bytes_are_a_message_or_a_channel_error(data):
+    try:
+        read_message(reader(HEADER.pack(len(data)) + data), max_bytes=1024)
+    except (ChannelError, EOFError):
+        pass

@@ -59,15 +59,15 @@ def processes_naming(marker: str) -> list[int]:
 
 @pytest.fixture
 def grade_attack(tmp_path, capsys):
-    """grade_attack(name, *options, isolation="auto") grades tests/hostile/NAME.py against
+    """grade_attack(name, *options, isolation="auto", files={}) grades tests/hostile/NAME.py against
     test_cli's two-problem set from the CLI, with --output and --timeout 1 (options may
     override it; "{folder}" in one is the submission's folder), and returns a Graded. The
     submission gets a world-readable folder of its own (at the rlimits level as root it
-    runs as nobody), beside an honest correct.py and an answers.txt."""
+    runs as nobody), beside an honest correct.py, an answers.txt and `files` (name → bytes)."""
     folders = []
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def grade_attack(name: str, *options: str, isolation: str = "auto") -> Graded:
+    def grade_attack(name: str, *options: str, isolation: str = "auto", files: dict[str, bytes] = {}) -> Graded:
         folder = Path(tempfile.mkdtemp(prefix=f"bptt-hostile-{name}-"))
         folders.append(folder)
         folder.chmod(0o755)
@@ -82,6 +82,8 @@ def grade_attack(tmp_path, capsys):
         elsewhere.parent.mkdir(exist_ok=True)
         elsewhere.write_text("def backward(trace): ...\n")
         (folder / "answers.txt").write_text("what an instructor left beside the submission\n")
+        for file_name, content in files.items():
+            (folder / file_name).write_bytes(content)
         (folder / "targets.json").write_text(json.dumps({
             "reference": str(ROOT / "reference" / "scalar.py"), "grader": str(ROOT / "grader" / "grading.py"),
             "problem_set": str(problem_set), "elsewhere": str(elsewhere), "answers": str(folder / "answers.txt"),
@@ -157,6 +159,36 @@ def test_attack_is_contained_with_its_exact_outcome(grade_attack, name, options,
 # Attacks whose outcome is the same at every level, graded at the weaker one too (the table
 # above runs at "auto": the strongest this host allows).
 EVERY_LEVEL = ["infinite_loop", "os_exit", "segfault", "output_flood", "forged_stdout", "import_reference"]
+
+
+# A malformed result frame, as forged_frame.py sends it: the first problem's message after
+# "the submission ", and the second problem's status
+FORGED_FRAMES = [
+    (b'{"type": "result", "n": ' + b"9" * 5000 + b"}",
+     "sent an unusable result: message header holds an integer of 5000 digits", "passed"),
+    (b'{"type": "result", "outputs": {"dL_ds": {"$array": 0, "shape": [' + b", ".join([b"1"] * 65) + b']}}, '
+     b'"problems": {}}', "sent an unusable result: array of 65 dimensions, more than 32", "passed"),
+    (b'{"type": "result", "outputs": {"dL_ds": {"$array": 0, "shape": [0, 18446744073709551616]}}, "problems": {}}',
+     "sent an unusable result: empty array with a dimension of 18446744073709551616, over the limit of 8388608",
+     "passed"),
+    (b"[" * 50_000 + b"]" * 50_000, "sent an unusable result: message header is nested too deeply", "passed"),
+    (b'{"type": "result", "outputs": [1, 2], "problems": "none"}', "sent an unusable result during the call",
+     "passed"),
+    (b'{"type": "result\xff"}', "sent an unusable result: message header is not JSON: 'utf-8' codec can't "
+     "decode byte 0xff in position 16: invalid start byte", "passed"),
+    # well-formed, with the wrong types: taken as text, and the process (which exited) fails the next call
+    (b'{"type": "error", "kind": {"not": "a name"}, "message": [1], "traceback": 7}',
+     "raised (dict) during the call: (list)", "error"),
+]
+
+
+@pytest.mark.parametrize("frame, message, second_status", FORGED_FRAMES, ids=range(len(FORGED_FRAMES)))
+def test_a_malformed_result_frame_is_that_problems_unusable_result(grade_attack, frame, message, second_status):
+    graded = grade_attack("forged_frame", files={"frame.json": frame})
+    assert (graded.code, graded.first["status"], graded.first["score"], graded.first["message"]) == (
+        1, "error", 0, f"the submission {message}")
+    assert graded.second["status"] == second_status
+    assert graded.leftovers == []
 
 
 @pytest.mark.parametrize("name", EVERY_LEVEL)

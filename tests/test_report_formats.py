@@ -156,18 +156,19 @@ def test_junit_reports_a_raising_submission_as_an_error_with_what_it_printed(rep
     assert case.find("system-out").text.startswith("about to fail")
 
 
-def test_junit_replaces_characters_xml_cannot_hold():
-    problem = ProblemResult(id="p", title="p", visibility="visible", T=1, status="failed", message="bad \x01",
+def test_junit_escapes_control_characters_and_replaces_what_xml_cannot_hold():
+    problem = ProblemResult(id="p", title="p", visibility="visible", T=1, status="failed", message="bad \x01\ufffe",
                             max_score=1.0, submission_output="\x00\x1b[31mred")
     case = ET.fromstring(render("junit", Report("set.yaml", "s.py", (problem,))).encode()).find("testsuite/testcase")
-    assert (case.find("failure").get("message"), case.find("system-out").text) == ("bad \ufffd", "\ufffd\ufffd[31mred")
+    assert (case.find("failure").get("message"), case.find("system-out").text) == (
+        "bad \\x01\ufffd", "\\x00\\x1b[31mred")
 
 
 def test_markdown_has_a_row_per_problem_naming_the_first_divergence(reports):
     lines = render("markdown", reports["failing"]).splitlines()
     assert lines[0] == "### bptt-grade: 4/14"
-    assert "| `visible-one` | 0/10 | failed | ∂L/∂s_t at t = 3 |" in lines
-    assert "| `hidden-one` | 4/4 | passed | — |" in lines
+    assert "| visible-one | 0/10 | failed | ∂L/∂s\\_t at t = 3 |" in lines
+    assert "| hidden-one | 4/4 | passed | — |" in lines
 
 
 def test_markdown_folds_the_feedback_of_each_problem_that_did_not_pass(reports):

@@ -1,10 +1,11 @@
 """What a student reads about one problem, shared by the formats made for platforms
 (Gradescope, PrairieLearn, JUnit, Markdown) and the pytest plugin: the text report's lines
-(score, divergence table, diagnosis, traceback)."""
+(score, divergence table, diagnosis, traceback), control characters escaped."""
 from grader.compare import Comparison
 from grader.reports.json_report import problem_json
 from grader.reports.text_report import problem_lines
 from grader.results import OutputResult, ProblemResult
+from grader.text_safety import printable
 
 
 def diagnosis(p: ProblemResult) -> list[dict]:
@@ -31,7 +32,7 @@ def divergence_summary(p: ProblemResult) -> str:
 
 def problem_feedback(p: ProblemResult) -> str:
     """The text report's lines for `p`, its diagnosis with every explanation included."""
-    return "\n".join(problem_lines(p))
+    return printable("\n".join(problem_lines(p)))
 
 
 def clip(text: str, limit: int) -> str:

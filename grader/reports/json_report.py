@@ -1,5 +1,5 @@
-"""The JSON report: validates against grader/schemas/report.schema.json."""
-import json
+"""The JSON report: validates against grader/schemas/report.schema.json. It is the
+instructor's full record (hidden problems' details included), in valid UTF-8."""
 import math
 from typing import Any
 
@@ -7,6 +7,7 @@ import numpy as np
 
 from grader.reports.registry import register
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult, Report
+from grader.text_safety import json_text
 
 
 def _numbers(array: np.ndarray):
@@ -63,4 +64,4 @@ def report_json(report: Report) -> dict:
 
 @register("json", extension=".json")
 def render(report: Report) -> str:
-    return json.dumps(report_json(report), indent=2, allow_nan=False) + "\n"
+    return json_text(report_json(report), indent=2) + "\n"

@@ -1,26 +1,22 @@
 """JUnit XML for CI systems (validates against schemas/junit.schema.json once read as an
 element tree): a <testsuite> for the problem set, a <testcase> per problem; a problem that
 failed has a <failure>, one whose call errored an <error>, each with the message (which
-names the first divergence) as its `message` and the feedback as its text."""
-import re
+names the first divergence) as its `message` and the feedback as its text. A hidden
+problem shows only its score and status (grader/reports/student_view.py)."""
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from grader.reports.feedback import problem_feedback
 from grader.reports.registry import register
+from grader.reports.student_view import student_report
 from grader.results import Report
-
-# Characters XML 1.0 cannot hold, even escaped: a submission may print them.
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    return NOT_XML.sub("\ufffd", text)
+from grader.text_safety import xml_text
 
 
 @register("junit", extension=".xml")
 def render(report: Report) -> str:
+    report = student_report(report)
     counts: dict[str, Any] = {"tests": str(len(report.problems)),
               "failures": str(sum(p.status == "failed" for p in report.problems)),
               "errors": str(sum(p.status == "error" for p in report.problems)),

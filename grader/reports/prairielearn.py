@@ -1,27 +1,31 @@
 """PrairieLearn's results.json (validates against schemas/prairielearn.schema.json):
 `score` in [0, 1] and a test per problem; `gradable: false` with `format_errors` when the
-submission could not be imported. Hidden problems show their score and message but no
-table of expected values. Whatever the submission printed, the file stays under
+submission could not be imported. Hidden problems show only their score and status
+(grader/reports/student_view.py), and nothing they printed. PrairieLearn turns ANSI escapes
+in a message or output into HTML (and escapes HTML itself), so control characters are
+escaped (grader/text_safety.py). Whatever the submission printed, the file stays under
 MAX_BYTES (PrairieLearn's limit is 1 MB): long texts are cut until it fits."""
-import json
-
 from grader.reports.feedback import clip, problem_feedback
 from grader.reports.registry import register
+from grader.reports.student_view import student_report
 from grader.results import Report
+from grader.text_safety import json_text, printable
 
 MAX_BYTES = 1_000_000
 TEXT_LIMIT = 100_000        # characters per text field, at first
 
 
 def printed(report: Report) -> str:
-    """What the submission printed (the start), from the first problem that has any."""
-    return next((p.submission_output for p in report.problems if p.submission_output), "")
+    """What the submission printed (the start), from the first visible problem that has any."""
+    return printable(next((p.submission_output for p in report.problems
+                           if p.submission_output and p.visibility == "visible"), ""))
 
 
 def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
     """The results, each text field cut to `limit` characters."""
+    report = student_report(report)
     if report.metadata.get("import_error"):
-        return {"gradable": False, "format_errors": [clip(report.metadata["import_error"], limit)],
+        return {"gradable": False, "format_errors": [clip(printable(report.metadata["import_error"]), limit)],
                 "message": "Your submission could not be graded; fix it and submit again.",
                 "output": clip(printed(report), limit)}
     passed = sum(p.status == "passed" for p in report.problems)
@@ -29,8 +33,8 @@ def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
             "score": min(1.0, report.score / report.max_score) if report.max_score else 0.0,
             "message": f"{report.score:g}/{report.max_score:g} points: {passed} of {len(report.problems)} problems pass.",
             "output": clip(printed(report), limit),
-            "tests": [{"name": p.id, "description": p.title, "points": p.score, "max_points": p.max_score,
-                       "message": clip(p.message, limit),
+            "tests": [{"name": printable(p.id), "description": printable(p.title), "points": p.score,
+                       "max_points": p.max_score, "message": clip(printable(p.message), limit),
                        "output": "" if p.visibility == "hidden" else clip(problem_feedback(p), limit)}
                       for p in report.problems]}
 
@@ -39,7 +43,7 @@ def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
 def render(report: Report) -> str:
     limit = TEXT_LIMIT
     while True:
-        text = json.dumps(results_json(report, limit), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json_text(results_json(report, limit), indent=2) + "\n"
         if len(text.encode()) < MAX_BYTES or limit == 0:
             return text
         limit //= 4

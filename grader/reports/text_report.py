@@ -2,14 +2,18 @@
 that diverges, a short table around the first divergence with one sentence (a vector
 output's row for step t shows its element with the largest error there); then, where a
 catalogue mistake reproduces the wrong outputs, a short paragraph naming it; and, for a
-visible problem, the first lines of what the submission printed during its call."""
+visible problem, the first lines of what the submission printed during its call. A hidden
+problem shows its first line only (grader/reports/student_view.py); control characters are
+escaped (grader/text_safety.py)."""
 import textwrap
 
 import numpy as np
 
 from grader.compare import Comparison
 from grader.reports.registry import register
+from grader.reports.student_view import student_report
 from grader.results import OutputResult, ProblemResult, Report
+from grader.text_safety import printable
 
 CONTEXT = 2     # table rows shown on each side of the first divergence
 PRINTED_LINES = 5   # lines of what the submission printed, shown per visible problem
@@ -133,8 +137,12 @@ def across_sentence(report: Report) -> list[str]:
 
 def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[str]:
     """The problem's lines; `explained` collects the mistakes whose explanation the report
-    already gave (None: a problem on its own, every explanation given)."""
-    lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} (T = {p.T}) — {p.message}"]
+    already gave (None: a problem on its own, every explanation given). A hidden problem
+    has its first line only."""
+    message = printable(p.message, newlines=False)
+    lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} (T = {p.T}) — {message}"]
+    if p.visibility == "hidden":
+        return lines
     for o in p.outputs:
         c = o.found
         if not isinstance(c, Comparison) or o.passed:
@@ -154,7 +162,7 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     if p.diagnosis:
         lines += diagnosis_paragraph(p, set() if explained is None else explained)
     if p.traceback:
-        lines += ["  " + line for line in p.traceback.rstrip().splitlines()]
+        lines += ["  " + line for line in printable(p.traceback).rstrip().split("\n")]
     return lines
 
 
@@ -173,10 +181,11 @@ def printed_lines(p: ProblemResult) -> list[str]:
 
 @register("text")
 def render(report: Report) -> str:
-    lines = [f"{report.submission} against {report.problem_set}"]
+    report = student_report(report)
+    lines = [" against ".join(printable(name, newlines=False) for name in (report.submission, report.problem_set))]
     explained: set[str] = set()
     for p in report.problems:
         lines += problem_lines(p, explained) + printed_lines(p)
     lines += across_sentence(report)
     lines.append(f"Score: {report.score:g}/{report.max_score:g}")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
