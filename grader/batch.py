@@ -76,12 +76,26 @@ def submission_status(report: Report) -> str:
     return "passed" if report.passed else "failed"
 
 
+def _make_private(record: Path) -> None:
+    """The output folder 0700 and the record 0600 (made so, if they exist): the record holds
+    every student's expected values. SQLite gives its -wal and -shm files the record's mode."""
+    folder = record.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    fd = os.open(record, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Store:
     """The batch's record: a row per graded submission, each written in one transaction."""
 
     def __init__(self, path: Path, problem_set_digest: str, regrade_all: bool):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(path)
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)

@@ -16,7 +16,7 @@ import yaml
 
 from grader import audit as audits
 from grader import loader
-from grader.atomic import write_atomically
+from grader.atomic import write_atomically, written_through
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
@@ -221,6 +221,8 @@ def cmd_check_reference(args) -> int:
 
 def cmd_scaffold(args) -> int:
     problem_set = loader.load(args.problem_set)
+    if os.path.lexists(args.output) and not written_through(args.output) and not args.force:
+        raise UsageError(f"{args.output} exists: pass --force to replace it")
     write_atomically(args.output, scaffold(problem_set))
     print(f"wrote {args.output}: implement {describe_functions(problem_set)} there")
     return EXIT_PASSED
@@ -258,7 +260,8 @@ def parser() -> argparse.ArgumentParser:
                             help="gradescope: when students see hidden problems (default after_published)")
     report = argparse.ArgumentParser(add_help=False, parents=[sandbox, entry])
     report.add_argument("--format", choices=sorted(FORMATS), default="text", help="the report's format (default text)")
-    report.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    report.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (a file is "
+                        "replaced in one step; a pipe or a terminal is written through)")
     report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
                         help="exit 0 when the score reaches this (default: when every graded output passes)")
 
@@ -325,6 +328,7 @@ def parser() -> argparse.ArgumentParser:
     s = command("scaffold", "write a starter submission for a problem set")
     s.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="the starter file to write")
+    s.add_argument("--force", action="store_true", help="replace FILE if it exists")
     s.set_defaults(run=cmd_scaffold)
     return top
 
