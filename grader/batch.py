@@ -56,6 +56,7 @@ class Options:
     hidden_visibility: str = "after_published"
     isolation: str = "auto"
     hide: tuple[str, ...] = ()
+    caps: loader.SizeCaps = loader.SizeCaps()
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
     """Grade every submission in `submissions_dir` not yet recorded in `options.out_dir`
     (with `regrade`, every one again), or only the students `only`."""
     started = time.monotonic()
-    problem_set = loader.load(problem_set_path)
+    problem_set = loader.load(problem_set_path, options.caps)
     students = class_submissions(submissions_dir)
     chosen = list(students) if only is None else only
     unknown = [s for s in chosen if s not in students]

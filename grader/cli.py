@@ -68,7 +68,7 @@ def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
 def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_none: str) -> int:
     """What `grade` and `check` share: grade, write the report, say whether it passed.
     `when_none` is the advice when no problem is selected."""
-    problem_set = loader.load(problem_set_path)
+    problem_set = loader.load(problem_set_path, size_caps(args))
     if not problem_set.selected(include_hidden):
         raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
     hide = [*args.hide, *([args.output] if args.output else [])]   # an earlier report is no hint either
@@ -89,7 +89,7 @@ def cmd_check(args) -> int:
     refuse_swapped(args)
     if not Path(args.submission).exists():
         raise SubmissionMissing(f"submission {args.submission} does not exist")
-    return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission))),
+    return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission), size_caps(args))),
                             include_hidden=False, when_none="there is nothing to check")
 
 
@@ -105,7 +105,7 @@ def refuse_swapped(args) -> None:
                          f"did you mean `bptt-grade {args.command} {shlex.join(meant)}`?")
 
 
-def find_problem_set(submission: Path) -> Path:
+def find_problem_set(submission: Path, caps: loader.SizeCaps) -> Path:
     """The one problem set (a *.yaml or *.yml that looks like one, see `looks_like_problem_set`)
     beside the submission (in it, for a folder), or else in the current folder; a UsageError
     when there is none or more than one."""
@@ -114,7 +114,7 @@ def find_problem_set(submission: Path) -> Path:
         found = sorted(p for suffix in YAML_SUFFIXES for p in folder.glob(f"*{suffix}")
                        if p.is_file() and looks_like_problem_set(p))
         if len(found) > 1:
-            found = [p for p in found if _is_problem_set(p)]
+            found = [p for p in found if _is_problem_set(p, caps)]
         if len(found) == 1:
             return found[0]
         if found:
@@ -136,24 +136,30 @@ def looks_like_problem_set(path: Path) -> bool:
     return isinstance(data, dict) and {"schema_version", "problems"} <= data.keys()
 
 
-def _is_problem_set(path: Path) -> bool:
+def _is_problem_set(path: Path, caps: loader.SizeCaps) -> bool:
     try:
-        loader.load(path)
+        loader.load(path, caps)
     except GraderError:
         return False
     return True
 
 
 def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def size_caps(args) -> loader.SizeCaps:
+    """The problem set's size caps: the defaults, or as --max-work and --max-numbers set them."""
+    given = {"work": args.max_work, "numbers": args.max_numbers}
+    return loader.SizeCaps(**{name: value for name, value in given.items() if value is not None})
 
 
 def cmd_batch(args) -> int:
     options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
                       {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility,
-                      args.isolation, tuple(args.hide))
+                      args.isolation, tuple(args.hide), size_caps(args))
     outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
           f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
@@ -169,7 +175,8 @@ EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programmi
 
 def cmd_export(args) -> int:
     export(args.platform, args.problem_set,
-           ExportOptions(args.output, args.entry, args.hidden_visibility, tuple(args.helpers), args.force))
+           ExportOptions(args.output, args.entry, args.hidden_visibility, tuple(args.helpers), args.force,
+                         size_caps(args)))
     print(f"wrote {args.output}: {EXPORTED[args.platform]}")
     return EXIT_PASSED
 
@@ -178,7 +185,7 @@ def cmd_validate(args) -> int:
     failures = 0
     for path in args.problem_sets:
         try:
-            problem_set = loader.load(path)
+            problem_set = loader.load(path, size_caps(args))
         except GraderError as error:
             print(error, file=sys.stderr)
             failures += 1
@@ -192,13 +199,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    result = audits.audit(loader.load(args.problem_set))
+    result = audits.audit(loader.load(args.problem_set, size_caps(args)))
     sys.stdout.write(audits.FORMATS[args.format](result))
     return EXIT_FAILED if result.undetected else EXIT_PASSED
 
 
 def cmd_check_reference(args) -> int:
-    problem_set = loader.load(args.problem_set)
+    problem_set = loader.load(args.problem_set, size_caps(args))
     disagreements = 0
     for problem in problem_set.problems:
         checks = check_problem(problem, args.method, args.directions)
@@ -220,7 +227,7 @@ def cmd_check_reference(args) -> int:
 
 
 def cmd_scaffold(args) -> int:
-    problem_set = loader.load(args.problem_set)
+    problem_set = loader.load(args.problem_set, size_caps(args))
     if os.path.lexists(args.output) and not written_through(args.output) and not args.force:
         raise UsageError(f"{args.output} exists: pass --force to replace it")
     write_atomically(args.output, scaffold(problem_set))
@@ -244,7 +251,12 @@ def parser() -> argparse.ArgumentParser:
         sentence = summary[0].upper() + summary[1:] + "."
         return subparsers.add_parser(name, help=summary, **{"description": sentence, **options})
 
-    sandbox = argparse.ArgumentParser(add_help=False)
+    caps = argparse.ArgumentParser(add_help=False)
+    caps.add_argument("--max-work", type=positive_int, metavar="STEPS", help="the problem set's cap on "
+                      f"Σ N·T·H over its problems (default {loader.SizeCaps.work:,}; see the README)")
+    caps.add_argument("--max-numbers", type=positive_int, metavar="NUMBERS", help="the problem set's cap on "
+                      f"what one vector problem's arrays hold (default {loader.SizeCaps.numbers:,})")
+    sandbox = argparse.ArgumentParser(add_help=False, parents=[caps])
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
     sandbox.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
     sandbox.add_argument("--isolation", choices=CHOICES, default="auto",
@@ -295,7 +307,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
     b.set_defaults(run=cmd_batch)
 
-    e = command("export", "write an autograder for Gradescope or PrairieLearn", parents=[entry, visibility])
+    e = command("export", "write an autograder for Gradescope or PrairieLearn", parents=[entry, visibility, caps])
     e.add_argument("platform", choices=sorted(PLATFORMS), metavar="PLATFORM", help=" or ".join(sorted(PLATFORMS)))
     e.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     e.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -307,16 +319,18 @@ def parser() -> argparse.ArgumentParser:
                    help="prairielearn: replace the question in OUT even when it has another title (its uuid is kept)")
     e.set_defaults(run=cmd_export)
 
-    v = command("validate", "check that problem sets are valid, and warn about weak ones")
+    v = command("validate", "check that problem sets are valid, reporting every error, and warn about weak ones",
+                parents=[caps])
     v.add_argument("problem_sets", nargs="+", metavar="PROBLEM_SET", help="problem sets (YAML) to check")
     v.set_defaults(run=cmd_validate)
 
-    a = command("audit", "show which problem catches which classic BPTT mistake")
+    a = command("audit", "show which problem catches which classic BPTT mistake", parents=[caps])
     a.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     a.add_argument("--format", choices=sorted(audits.FORMATS), default="text", help="the audit's format (default text)")
     a.set_defaults(run=cmd_audit)
 
-    c = command("check-reference", "compare the reference backward pass with finite differences")
+    c = command("check-reference", "compare the reference backward pass with finite differences",
+                parents=[caps])
     c.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     c.add_argument("--method", choices=METHODS, default="auto",
                    help="the finite-difference method (default auto: complex step where the model allows it)")
@@ -325,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
                         "default: every element for small problems, else 3")
     c.set_defaults(run=cmd_check_reference)
 
-    s = command("scaffold", "write a starter submission for a problem set")
+    s = command("scaffold", "write a starter submission for a problem set", parents=[caps])
     s.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="the starter file to write")
     s.add_argument("--force", action="store_true", help="replace FILE if it exists")

@@ -40,6 +40,19 @@ class ProblemSetError(GraderError):
         return f"{self.location}: {where}{self.message}"
 
 
+class ProblemSetErrors(ProblemSetError):
+    """Every error found in one problem set, sorted by position (`errors`), one a line; its
+    own fields are the first error's."""
+
+    def __init__(self, errors):
+        self.errors = tuple(sorted(errors, key=lambda e: (e.line is None, e.line or 0, e.column or 0)))
+        first = self.errors[0]
+        super().__init__(first.message, first.file, first.line, first.column, first.field)
+
+    def describe(self) -> str:
+        return "\n".join(error.describe() for error in self.errors)
+
+
 class SubmissionMissing(GraderError):
     """The submission file does not exist or is not a readable file."""
 

@@ -20,7 +20,7 @@ import math
 import shlex
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -153,13 +153,18 @@ class ExportOptions:
     hidden_visibility: str = "after_published"      # gradescope
     helpers: tuple[str, ...] = PRAIRIELEARN_HELPERS  # prairielearn: names or patterns uploaded beside the entry file
     force: bool = False                             # prairielearn: replace a question with another title
+    caps: loader.SizeCaps = loader.SizeCaps()       # the problem set's size caps, passed on to the grade command
 
 
-def run_script(template: str, entry: str | None, hidden_visibility: str | None = None) -> bytes:
-    """A run script: `template` with the bundle's paths and the grade command's options."""
+def run_script(template: str, entry: str | None, caps: loader.SizeCaps, hidden_visibility: str | None = None) -> bytes:
+    """A run script: `template` with the bundle's paths and the grade command's options
+    (--max-NAME for each size cap set at export)."""
     options = ["--entry", entry] if entry else []
     if hidden_visibility:
         options += ["--hidden-visibility", hidden_visibility]
+    for cap in fields(caps):
+        if getattr(caps, cap.name) != cap.default:
+            options += [f"--max-{cap.name}", str(getattr(caps, cap.name))]
     return (template.replace("@SOURCE_DIR@", SOURCE_DIR).replace("@PROBLEM_SET@", PROBLEM_SET_NAME)
             .replace("@OPTIONS@", shlex.join(options)).encode())
 
@@ -171,7 +176,8 @@ def common_files(problem_set_path: str) -> dict[str, bytes]:
 
 def gradescope_bundle(problem_set: ProblemSet, options: ExportOptions) -> dict[str, bytes]:
     return {"setup.sh": GRADESCOPE_SETUP.encode(),
-            "run_autograder": run_script(GRADESCOPE_RUN, options.entry or GRADESCOPE_ENTRY, options.hidden_visibility),
+            "run_autograder": run_script(GRADESCOPE_RUN, options.entry or GRADESCOPE_ENTRY, options.caps,
+                                          options.hidden_visibility),
             **common_files(problem_set.path)}
 
 
@@ -232,7 +238,7 @@ def prairielearn_question(problem_set: ProblemSet, options: ExportOptions) -> di
     question = QUESTION_HTML.format(title=html_text(problem_set.title), entry_file=html_text(entry_file),
                                     helpers=helpers, functions=html_text(describe_functions(problem_set)),
                                     uploads=upload_attributes(entry_file, options.helpers))
-    tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry), **common_files(problem_set.path)}
+    tests = {"run.sh": run_script(PRAIRIELEARN_RUN, entry, options.caps), **common_files(problem_set.path)}
     return {"info.json": (json.dumps(info, indent=2) + "\n").encode(), "question.html": question.encode(),
             **{f"tests/{name}": content for name, content in tests.items()}}
 
@@ -268,6 +274,6 @@ PLATFORMS = {"gradescope": (gradescope_bundle, write_zip), "prairielearn": (prai
 def export(platform: str, problem_set_path: str, options: ExportOptions) -> None:
     """Write the bundle of `platform` for the problem set at `problem_set_path` to
     `options.output`, making the folders above it."""
-    problem_set = loader.load(problem_set_path)
+    problem_set = loader.load(problem_set_path, options.caps)
     bundle, write = PLATFORMS[platform]
     write(bundle(problem_set, options), options.output)

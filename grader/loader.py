@@ -4,20 +4,23 @@
 (grader.yaml_positions), rejects numbers that are not finite, validates the data against
 schemas/problem_set.schema.json with the registries' names as enums, runs the checks a
 schema cannot express, and builds the frozen problems, drawing random params and data as
-the schema's descriptions say. Every bad input is a ProblemSetError.
+the schema's descriptions say. Every bad input is a ProblemSetError. SizeCaps bounds what
+a set may ask of the grader, checked before anything is drawn.
 """
 import json
 import keyword
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from grader.contracts import CONTRACTS, vector_outputs
-from grader.errors import ProblemSetError
+from grader.errors import ProblemSetError, ProblemSetErrors
 from grader.problem_set import (
     DEFAULT_ATOL,
     DEFAULT_MEMORY_MB,
@@ -43,34 +46,68 @@ DEFAULT_CONTRACT = "trace"
 DEFAULT_PHI = "tanh"                # of a vector problem
 POINTS_SUM_TOLERANCE = 1e-9
 DISTRIBUTION_TOLERANCE = 1e-9       # |Σ_o y_o − 1| for the targets of a loss over classes
-MAX_VECTOR_NUMBERS = 5_000_000     # what one vector problem's arrays may hold, all together
 # Where each array of a vector problem sits, and its shape in sizes.
 VECTOR_SHAPES = {("params", "Wx"): "DH", ("params", "Wh"): "HH", ("params", "b"): "H", ("params", "h0"): "NH",
                  ("params", "Wy"): "HO", ("params", "by"): "O",
                  ("data", "x"): "NTD", ("data", "dh"): "NTH", ("data", "y"): "NTO"}
 
+
+
+@dataclass(frozen=True)
+class SizeCaps:
+    """How much a problem set may ask of the grader (the CLI's --max-work, --max-numbers).
+
+    `work` bounds Σ N·T·H over the problems (T for a scalar problem: N = H = 1), which the
+    time and memory of computing the reference values and diagnosing a submission follow;
+    `numbers` bounds what one vector problem's arrays hold, all together,
+    N·T·(D + H + O) + H·(D + H + O). (A scalar problem's T is at most 1,000,000 by the schema.)"""
+    work: int = 2_000_000
+    numbers: int = 5_000_000
+
+
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
           type(None): "null"}
 
 
-def load(path: str | os.PathLike) -> ProblemSet:
-    """The problem set in the YAML file at `path`; `ProblemSet.path` is `str(path)`."""
+def load(path: str | os.PathLike, caps: SizeCaps = SizeCaps()) -> ProblemSet:
+    """The problem set in the YAML file at `path`; `ProblemSet.path` is `str(path)`.
+
+    A file that is not YAML, or not a mapping, is one error. Otherwise every error is
+    found: each non-finite number and each schema error; then, when the set's own fields
+    are valid, the first error of each problem that passed the schema, each repeated id,
+    and a total work over `caps.work`. One error is raised as itself, several as a
+    ProblemSetErrors. Random values are drawn only for a set without errors."""
     file = str(path)
     document = parse(_read_text(file), file)
     if not isinstance(document.data, dict):
         raise document.error_at("the top level must be a mapping (schema_version, title, problems, …), "
                                 f"not {_KINDS[type(document.data)]}", ())
-    _check_finite(document, document.data, ())
-    _check_schema(document)
-    _check_entry_point(document)
-    _check_unique_ids(document)
-    vector_problems = {}
-    for index, problem in enumerate(document.data["problems"]):
-        if _is_vector(document.data, problem):
-            vector_problems[index] = _vector_problem(document, problem, ("problems", index))
-        else:
-            _check_problem(document, problem, ("problems", index))
-    return _problem_set(document, vector_problems)
+    found = [*_non_finite(document, document.data, ()), *_schema_errors(document)]
+    broken = {path[1] for path, _ in found if path[:1] == ("problems",) and len(path) > 1}
+    work, vector_builds = 0, {}       # Σ N·T·H of the problems checked; index → a vector problem's builder
+    if all(path[:1] == ("problems",) and len(path) > 1 for path, _ in found):     # the set's own fields are valid
+        found += _entry_point_errors(document) + _repeated_ids(document)
+        for index, problem in enumerate(document.data["problems"]):
+            if index in broken:
+                continue
+            try:
+                if _is_vector(document.data, problem):
+                    steps, vector_builds[index] = _vector_problem(document, problem, ("problems", index), caps.numbers)
+                else:
+                    steps = _check_problem(document, problem, ("problems", index))
+            except ProblemSetError as error:
+                found.append((("problems", index), error))
+                continue
+            work += steps
+    if work > caps.work:
+        found.append((("problems",), document.error_at(
+            f"the problems ask for {work:,} steps of work (Σ N·T·H, T for a scalar problem), more than "
+            f"{caps.work:,}: make them smaller or fewer, or pass --max-work {work}", ("problems",))))
+    if len(found) == 1:
+        raise found[0][1]
+    if found:
+        raise ProblemSetErrors([error for _, error in found])
+    return _problem_set(document, {index: build() for index, build in vector_builds.items()})
 
 
 def _schema() -> dict:
@@ -110,54 +147,68 @@ def _read_text(file: str) -> str:
                               file, *position_in(before, len(before))) from None
 
 
-def _check_finite(document: Document, value, path: FieldPath):
-    """Every number finite: YAML's .nan and .inf are floats that JSON Schema lets through."""
+Found = list[tuple[FieldPath, ProblemSetError]]     # each error, with the path of what it is about
+
+
+def _non_finite(document: Document, value, path: FieldPath) -> Found:
+    """Every number that is not finite: YAML's .nan and .inf are floats that JSON Schema lets through."""
     if isinstance(value, (dict, list)):
-        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-            _check_finite(document, item, path + (key,))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [found for key, item in (value.items() if isinstance(value, dict) else enumerate(value))
+                for found in _non_finite(document, item, path + (key,))]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             finite = math.isfinite(value)
         except OverflowError:
-            raise document.error_at(f"an integer of {len(str(abs(value)))} digits is beyond the float range",
-                                     path) from None
+            return [(path, document.error_at(f"an integer of {len(str(abs(value)))} digits is beyond the float "
+                                             "range", path))]
         if not finite:
-            raise document.error_at(f"{value} is not a finite number", path)
+            return [(path, document.error_at(f"{value} is not a finite number", path))]
+    return []
 
 
-def _check_schema(document: Document):
-    """The error jsonschema's best_match picks, at the offending key for a bad or unexpected key."""
-    error = best_match(Draft202012Validator(_schema()).iter_errors(document.data))
-    if error is None:
-        return
-    path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties":
-        unexpected = next(key for key in error.instance if key not in error.schema["properties"])
-        raise document.error_at_key(error.message, path, unexpected)
-    if "propertyNames" in error.absolute_schema_path:
-        raise document.error_at_key(error.message, path, error.instance)
-    raise document.error_at(error.message, path)
+def _schema_errors(document: Document) -> Found:
+    """Each schema error, as jsonschema's best_match words it within its own branch, at the
+    offending key for a bad or unexpected key."""
+    found = {}
+    for error in Draft202012Validator(_schema()).iter_errors(document.data):
+        error = best_match([error])
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            unexpected = next(key for key in error.instance if key not in error.schema["properties"])
+            described = document.error_at_key(error.message, path, unexpected)
+        elif "propertyNames" in error.absolute_schema_path:
+            described = document.error_at_key(error.message, path, error.instance)
+        else:
+            described = document.error_at(error.message, path)
+        found.setdefault(described.describe(), (path, described))
+    return list(found.values())
 
 
-def _check_entry_point(document: Document):
+def _entry_point_errors(document: Document) -> Found:
     contract = document.data.get("contract", DEFAULT_CONTRACT)
+    path = ("entry_point",)
     if "entry_point" in document.data and contract != DEFAULT_CONTRACT:
         functions = sorted({f for call in CONTRACTS[contract].calls.values() for f in call.functions})
-        raise document.error_at(f"entry_point names the trace contract's function; {contract} submissions "
-                                f"define {', '.join(functions)}", ("entry_point",))
+        return [(path, document.error_at(f"entry_point names the trace contract's function; {contract} submissions "
+                                         f"define {', '.join(functions)}", path))]
     entry_point = document.data.get("entry_point", DEFAULT_ENTRY_POINT)
     if keyword.iskeyword(entry_point):
-        raise document.error_at(f"{entry_point!r} is a Python keyword, so no function can have that name",
-                                ("entry_point",))
+        return [(path, document.error_at(f"{entry_point!r} is a Python keyword, so no function can have that name",
+                                         path))]
+    return []
 
 
-def _check_unique_ids(document: Document):
-    first_index = {}
+def _repeated_ids(document: Document) -> Found:
+    """Each problem whose id (a string, even in a problem with other errors) an earlier one has."""
+    first_index, found = {}, []
     for index, problem in enumerate(document.data["problems"]):
+        if not (isinstance(problem, dict) and isinstance(problem.get("id"), str)):
+            continue
         first = first_index.setdefault(problem["id"], index)
         if first != index:
-            raise document.error_at(f"{problem['id']!r} is already the id of problems[{first}]",
-                                    ("problems", index, "id"))
+            path = ("problems", index, "id")
+            found.append((path, document.error_at(f"{problem['id']!r} is already the id of problems[{first}]", path)))
+    return found
 
 
 def _check_points(document: Document, problem: dict, path: FieldPath):
@@ -176,7 +227,8 @@ def _check_theta_fits_loss(document: Document, theta: Activation, loss: Loss, pa
                                 + " or ".join(fitting), path)
 
 
-def _check_problem(document: Document, problem: dict, path: FieldPath):
+def _check_problem(document: Document, problem: dict, path: FieldPath) -> int:
+    """Check a scalar problem beyond the schema; returns its work, T."""
     _check_points(document, problem, path)
     theta, loss = ACTIVATIONS[problem["model"]["theta"]], LOSSES[problem["model"]["loss"]]
     if loss.classes:
@@ -186,7 +238,7 @@ def _check_problem(document: Document, problem: dict, path: FieldPath):
     _check_theta_fits_loss(document, theta, loss, path + ("model", "theta"))
     data = problem["data"]
     if "random" in data:
-        return
+        return data["random"]["T"]
     if len(data["y"]) != len(data["x"]):
         raise document.error_at(f"x and y differ in length ({len(data['x'])} and {len(data['y'])}): "
                                 "both need one value per time step", path + ("data", "y"))
@@ -196,6 +248,7 @@ def _check_problem(document: Document, problem: dict, path: FieldPath):
             if not low <= label <= high:
                 raise document.error_at(f"{label} is not a label {loss.name} accepts: "
                                         f"labels lie in [{low}, {high}]", path + ("data", "y", index))
+    return len(data["x"])
 
 
 def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
@@ -276,8 +329,10 @@ def _random_targets(rng: np.random.Generator, shape, theta: Activation, loss: Lo
     return rng.normal(0, 1, shape)
 
 
-def _vector_problem(document: Document, problem: dict, path: FieldPath) -> dict:
-    """Check a vector problem beyond the schema and return its own fields of VectorProblem."""
+def _vector_problem(document: Document, problem: dict, path: FieldPath,
+                    max_numbers: int) -> tuple[int, Callable[[], dict]]:
+    """Check a vector problem beyond the schema: its work N·T·H, and what draws and returns
+    its own fields of VectorProblem."""
     _check_points(document, problem, path)
     contract = CONTRACTS[document.data.get("contract", DEFAULT_CONTRACT)]
     step = problem.get("step", False)
@@ -312,14 +367,15 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath) -> dict:
         if name in params and not output_layer:
             raise document.error_at(f"{name} belongs to an output layer, and this problem has none "
                                     "(the upstream loss, and a contract that returns no y_pred)", path + ("params", name))
-    sizes, arrays = _vector_sizes(document, problem, path, "NTDH" + ("O" if output_layer else ""))
+    sizes, arrays = _vector_sizes(document, problem, path, "NTDH" + ("O" if output_layer else ""), max_numbers)
     _check_vector_contents(document, problem, path, sizes, arrays, output_layer, loss, step)
     given = {key: _read_only(arrays[name]) for key, name in (("x", "x"), ("target", "dh" if upstream else "y"))
              if name in arrays}
-    return dict(contract=contract.name, step=step, phi=model.get("phi", DEFAULT_PHI),
-                theta=None if theta is None else theta.name, loss=model["loss"],
-                params=_vector_params(problem["params"], sizes, arrays, output_layer),
-                **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
+    return sizes["N"] * sizes["T"] * sizes["H"], lambda: dict(
+        contract=contract.name, step=step, phi=model.get("phi", DEFAULT_PHI),
+        theta=None if theta is None else theta.name, loss=model["loss"],
+        params=_vector_params(problem["params"], sizes, arrays, output_layer),
+        **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
 
 
 def _rectangular(document: Document, value: list, path: FieldPath) -> np.ndarray:
@@ -343,9 +399,11 @@ def _rectangular(document: Document, value: list, path: FieldPath) -> np.ndarray
     return np.array(value, dtype=np.float64)
 
 
-def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: str) -> tuple[dict, dict]:
+def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: str,
+                  max_numbers: int) -> tuple[dict, dict]:
     """(sizes by letter, the explicit arrays by name): sizes as declared, else as the first
-    explicit array (in VECTOR_SHAPES order) to show them fixes them; every array must fit."""
+    explicit array (in VECTOR_SHAPES order) to show them fixes them; every array must fit,
+    and all of them together hold at most `max_numbers` numbers."""
     bound = {letter: (size, f"sizes.{letter}") for letter, size in problem.get("sizes", {}).items()}
     arrays = {}
     for (section, name), letters in VECTOR_SHAPES.items():
@@ -367,9 +425,10 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
     sizes = {letter: size for letter, (size, _) in bound.items()}
     numbers = sizes["N"] * sizes["T"] * (sizes["D"] + sizes["H"] + sizes.get("O", 0)) + sizes["H"] * (
         sizes["D"] + sizes["H"] + sizes.get("O", 0))
-    if numbers > MAX_VECTOR_NUMBERS:
-        raise document.error_at(f"its arrays would hold {numbers:,} numbers, more than {MAX_VECTOR_NUMBERS:,}: "
-                                "make N, T, D, H or O smaller", path + ("sizes",) if "sizes" in problem else path)
+    if numbers > max_numbers:
+        raise document.error_at(f"its arrays would hold {numbers:,} numbers, more than {max_numbers:,}: "
+                                f"make N, T, D, H or O smaller, or pass --max-numbers {numbers}",
+                                path + ("sizes",) if "sizes" in problem else path)
     return sizes, arrays
 
 

@@ -198,7 +198,7 @@ def test_a_problem_too_large_to_hold_is_rejected(tmp_path):
     text = random_set(**{"N: 3, T: 4, D: 5, H: 2, O: 3": "N: 1000, T: 1000, D: 5, H: 2"})
     assert where(error_for(tmp_path, text)) == (
         "problems[0].sizes", 7, 12, "its arrays would hold 7,000,014 numbers, more than 5,000,000: "
-                                    "make N, T, D, H or O smaller")
+                                    "make N, T, D, H or O smaller, or pass --max-numbers 7000014")
 
 
 def test_a_scalar_problem_cannot_score_classes(tmp_path):
