@@ -6,33 +6,16 @@ import csv
 import json
 import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from grader.cli import main
 from grader.reports import FORMATS
 from tests.conftest import EXAMPLES
+from tests.test_cli import SMALL_SET
 from tests.test_hostile import HOSTILE
 
-SET = """\
-schema_version: 1
-title: two problems
-problems:
-  - id: first
-    points: 10
-    model: {phi: tanh, theta: identity, loss: squared_error}
-    params: {w: 0.8, v: -0.5, h0: 0.1}
-    data: {x: [0.5, -1.0, 0.3, 0.9], y: [0.1, 0.2, -0.3, 0.0]}
-    grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}
-  - id: second
-    points: 4
-    visibility: hidden
-    model: {phi: sin, theta: tanh, loss: mean_squared_error}
-    params: {w: 0.5, v: 1.0}
-    data: {x: [1.0, 2.0], y: [0.0, 1.0]}
-    grade: {dL_ds: 4}
-"""
+SET = SMALL_SET.replace("  - id: second\n    points: 4\n", "  - id: second\n    points: 4\n    visibility: hidden\n")
 # what tests/hostile/hostile_text.py raises on the visible problem, as the text report shows it
 SHOWN = ("the submission raised Evil\\x1b[31m during the call: \\ud800\\x1b[2J\\x1b]52;c;ZXZpbA==\\x07\\x0dScore: "
          "94/94 # All tests passed ![t](http://tracker.example/x.png) <script>alert(1)</script> | =1+1")
