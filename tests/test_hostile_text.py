@@ -10,7 +10,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from grader.cli import main
-from grader.reports import FORMATS
+from grader.reports import FORMATS, render
+from grader.results import ProblemResult, Report
+from grader.text_safety import SURROGATE
 from tests.conftest import EXAMPLES
 from tests.test_cli import SMALL_SET
 from tests.test_hostile import HOSTILE
@@ -50,6 +52,23 @@ def test_a_hidden_problem_shows_nothing_the_submission_printed_or_raised(graded,
     text = graded[name][1].decode()
     assert "HIDDEN-SECRET" not in text and "HIDDEN_SECRET" not in text
     assert HIDDEN_MESSAGE in text
+
+
+UNDECODABLE = Report("set.yaml", "students/b\udcffd.py", (ProblemResult(
+    id="p", title="p", visibility="visible", T=1, status="error", max_score=1.0,
+    message="the submission raised OSError during the call: no caf\udcff\udce9"),))   # os.fsdecode's b"\xff"
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_an_undecodable_file_name_never_breaks_a_format(name):
+    assert not SURROGATE.search(render(name, UNDECODABLE))
+
+
+def test_an_undecodable_byte_is_its_visible_escape():
+    report = json.loads(render("json", UNDECODABLE))
+    assert (report["submission"], report["problems"][0]["message"]) == (
+        "students/b\\xffd.py", "the submission raised OSError during the call: no caf\\xff\\xe9")
+    assert render("text", UNDECODABLE).splitlines()[0] == "students/b\\xffd.py against set.yaml"
 
 
 def test_the_json_report_keeps_everything_for_the_instructor_as_valid_unicode(graded):

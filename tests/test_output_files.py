@@ -66,6 +66,16 @@ def test_a_fifo_is_written_through_and_stays_a_fifo(small_set, tmp_path):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
+def test_a_character_device_is_written_through_and_stays_a_device(small_set, tmp_path):
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))      # /dev/null's numbers
+    except PermissionError:
+        pytest.skip("mknod needs CAP_MKNOD")
+    assert grade_to(small_set, device) == 0
+    assert stat.S_ISCHR(os.lstat(device).st_mode) and os.lstat(device).st_rdev == os.makedev(1, 3)
+
+
 def test_a_link_to_a_device_is_written_through_and_neither_is_replaced(small_set, tmp_path):
     (tmp_path / "null").symlink_to("/dev/null")
     assert grade_to(small_set, tmp_path / "null") == 0
