@@ -187,7 +187,7 @@ def cmd_validate(args) -> int:
         try:
             problem_set = loader.load(path, size_caps(args))
         except GraderError as error:
-            print(error, file=sys.stderr)
+            print(printable(str(error)), file=sys.stderr)
             failures += 1
             continue
         hidden = sum(p.hidden for p in problem_set.problems)

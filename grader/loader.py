@@ -52,7 +52,6 @@ VECTOR_SHAPES = {("params", "Wx"): "DH", ("params", "Wh"): "HH", ("params", "b")
                  ("data", "x"): "NTD", ("data", "dh"): "NTH", ("data", "y"): "NTO"}
 
 
-
 @dataclass(frozen=True)
 class SizeCaps:
     """How much a problem set may ask of the grader (the CLI's --max-work, --max-numbers).
