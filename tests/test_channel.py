@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from grader.channel import HEADER, ChannelError, encode, read_message
+from grader.problem_set import Limits
+from grader.runner import SubmissionProcess
 
 
 def reader(data: bytes):
@@ -81,3 +83,27 @@ def test_any_bytes_are_a_message_or_a_channel_error(data):
         read_message(reader(HEADER.pack(len(data)) + data), max_bytes=1024)
     except (ChannelError, EOFError):
         pass
+
+
+MESSAGE_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.just("\ud800")
+    | st.builds(np.zeros, st.integers(0, 3)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12)
+MESSAGES = st.fixed_dictionaries(
+    {"type": st.sampled_from(["result", "error", "bad_return", "no_entry_point", "ready", "started", "other"])},
+    optional={key: MESSAGE_VALUES for key in ("outputs", "problems", "kind", "message", "traceback", "name",
+                                               "blocked_imports")}) | MESSAGE_VALUES
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=MESSAGES, stage=st.sampled_from(["start", "import", "call"]))
+def test_any_decoded_message_is_an_outcome_in_valid_unicode_or_unusable(message, stage):
+    """What the runner makes of a message: an outcome whose texts encode as UTF-8, or None
+    ("sent an unusable result"); never an exception."""
+    process = object.__new__(SubmissionProcess)
+    process.limits = Limits()
+    outcome = process._outcome(message, stage)
+    if outcome is not None:
+        texts = [outcome.reason or "", outcome.traceback, *outcome.unusable.values(), *outcome.blocked_imports]
+        "".join(texts).encode("utf-8")
