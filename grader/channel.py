@@ -78,7 +78,7 @@ def read_message(read, max_bytes: int):
         if sum(sizes) > max_bytes:
             raise ChannelError(f"{sum(sizes)} bytes of arrays, over the limit of {max_bytes}")
         arrays = [np.frombuffer(read_exactly(read, n), dtype="<f8").reshape(shape).astype(np.float64)
-                  for n, shape in zip(sizes, shapes)]
+                  for n, shape in zip(sizes, shapes, strict=True)]
         return _restore(header, arrays)
     except RecursionError:
         raise ChannelError("message header is nested too deeply") from None

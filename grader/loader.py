@@ -11,9 +11,9 @@ import json
 import keyword
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from jsonschema import Draft202012Validator
@@ -168,7 +168,7 @@ def _non_finite(document: Document, value, path: FieldPath) -> Found:
 def _schema_errors(document: Document) -> Found:
     """Each schema error, as jsonschema's best_match words it within its own branch, at the
     offending key for a bad or unexpected key."""
-    found = {}
+    found: dict[str, tuple[FieldPath, ProblemSetError]] = {}      # by its message: each once
     for error in Draft202012Validator(_schema()).iter_errors(document.data):
         error = best_match([error])
         path = tuple(error.absolute_path)
@@ -199,13 +199,14 @@ def _entry_point_errors(document: Document) -> Found:
 
 def _repeated_ids(document: Document) -> Found:
     """Each problem whose id (a string, even in a problem with other errors) an earlier one has."""
-    first_index, found = {}, []
+    first_index: dict[str, int] = {}
+    found: Found = []
     for index, problem in enumerate(document.data["problems"]):
         if not (isinstance(problem, dict) and isinstance(problem.get("id"), str)):
             continue
         first = first_index.setdefault(problem["id"], index)
         if first != index:
-            path = ("problems", index, "id")
+            path: FieldPath = ("problems", index, "id")
             found.append((path, document.error_at(f"{problem['id']!r} is already the id of problems[{first}]", path)))
     return found
 
@@ -366,7 +367,8 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
         if name in params and not output_layer:
             raise document.error_at(f"{name} belongs to an output layer, and this problem has none "
                                     "(the upstream loss, and a contract that returns no y_pred)", path + ("params", name))
-    sizes, arrays = _vector_sizes(document, problem, path, "NTDH" + ("O" if output_layer else ""), max_numbers)
+    needed = "NTDH" + ("O" if output_layer else "")
+    sizes, arrays = _vector_sizes(document, problem, path, needed, max_numbers)
     _check_vector_contents(document, problem, path, sizes, arrays, output_layer, loss, step)
     given = {key: _read_only(arrays[name]) for key, name in (("x", "x"), ("target", "dh" if upstream else "y"))
              if name in arrays}

@@ -1,10 +1,12 @@
 """The result channel: what a hostile child can put on it is refused with a reason."""
+import contextlib
 import io
 import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.channel import HEADER, ChannelError, encode, read_message
 from grader.problem_set import Limits
@@ -70,19 +72,15 @@ FRAME_VALUES = st.recursive(
 def test_any_header_is_a_message_or_a_channel_error(header, buffers):
     """Whatever JSON a peer sends (arrays of any shape, numbers of any size), the reader
     returns a message or raises ChannelError (EOFError when the buffers run out): nothing else."""
-    try:
+    with contextlib.suppress(ChannelError, EOFError):
         read_message(reader(raw_message(json.dumps(header).encode(), buffers)), max_bytes=1024)
-    except (ChannelError, EOFError):
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=200))
 def test_any_bytes_are_a_message_or_a_channel_error(data):
-    try:
+    with contextlib.suppress(ChannelError, EOFError):
         read_message(reader(HEADER.pack(len(data)) + data), max_bytes=1024)
-    except (ChannelError, EOFError):
-        pass
 
 
 MESSAGE_VALUES = st.recursive(

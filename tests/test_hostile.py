@@ -67,7 +67,8 @@ def grade_attack(tmp_path, capsys):
     folders = []
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def grade_attack(name: str, *options: str, isolation: str = "auto", files: dict[str, bytes] = {}) -> Graded:
+    def grade_attack(name: str, *options: str, isolation: str = "auto",
+                     files: dict[str, bytes] | None = None) -> Graded:
         folder = Path(tempfile.mkdtemp(prefix=f"bptt-hostile-{name}-"))
         folders.append(folder)
         folder.chmod(0o755)
@@ -82,7 +83,7 @@ def grade_attack(tmp_path, capsys):
         elsewhere.parent.mkdir(exist_ok=True)
         elsewhere.write_text("def backward(trace): ...\n")
         (folder / "answers.txt").write_text("what an instructor left beside the submission\n")
-        for file_name, content in files.items():
+        for file_name, content in (files or {}).items():
             (folder / file_name).write_bytes(content)
         (folder / "targets.json").write_text(json.dumps({
             "reference": str(ROOT / "reference" / "scalar.py"), "grader": str(ROOT / "grader" / "grading.py"),
