@@ -33,7 +33,7 @@ from grader.reports import EXTENSIONS, render
 from grader.reports.json_report import render as render_json
 from grader.results import Report
 from grader.submissions import class_submissions, grade_path
-from grader.text_safety import spreadsheet_cell
+from grader.text_safety import printable, spreadsheet_cell
 
 STORE = "results.sqlite"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
@@ -180,7 +180,8 @@ class Progress:
     """What the batch is doing, on stderr. On a terminal, one line redrawn as submissions
     start and finish (and by `tick`, every TICK seconds): a bar, counts, rate, time left,
     and the submission running longest, for how long ("grading alice (12 s)"). Elsewhere
-    (a log file, CI) a line per finished submission: its count, id, outcome and seconds."""
+    (a log file, CI) a line per finished submission: its count, id, outcome and seconds. Ids
+    and outcomes are shown printable (grader/text_safety.py): a file name is no escape sequence."""
 
     BAR_WIDTH = 30
 
@@ -206,7 +207,8 @@ class Progress:
                 self.stream.write("\n")
         else:
             took = "" if started is None else f" ({self.clock() - started:.1f} s)"
-            self.stream.write(f"bptt-grade batch: {self.done}/{self.total} {student}: {what}{took}\n")
+            shown = f"{printable(student, newlines=False)}: {printable(what, newlines=False)}"
+            self.stream.write(f"bptt-grade batch: {self.done}/{self.total} {shown}{took}\n")
         self.stream.flush()
 
     def tick(self) -> None:
@@ -221,7 +223,8 @@ class Progress:
         if self.running:
             student, started = min(self.running.items(), key=lambda item: item[1])
             others = len(self.running) - 1
-            line += f"  grading {student} ({now - started:.0f} s)" + (f" and {others} more" if others else "")
+            line += (f"  grading {printable(student, newlines=False)} ({now - started:.0f} s)"
+                     + (f" and {others} more" if others else ""))
         self.stream.write(line + "\x1b[K")      # erase what a longer line left
         self.stream.flush()
 

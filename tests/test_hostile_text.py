@@ -126,7 +126,8 @@ def test_exported_question_escapes_the_title_for_html_and_mustache(tmp_path, cap
     html = (tmp_path / "question" / "question.html").read_text()
     assert html.splitlines()[1] == ("  <p>&lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123;#feedback&#125;&#125;x"
                                     "&#123;&#123;/feedback&#125;&#125;: upload <code>submission.py</code>, which "
-                                    "defines <code>backward(trace)</code>, and any files it imports (<code>*.py</code>).</p>")
+                                    "defines <code>backward(trace)</code>, and any files it imports "
+                                    "(<code>*.py</code>).</p>")
 
 
 def test_gradebook_cells_are_never_formulas_and_a_forged_frame_is_an_error(tmp_path, capsys):
@@ -142,7 +143,9 @@ def test_gradebook_cells_are_never_formulas_and_a_forged_frame_is_an_error(tmp_p
         shutil.copy(EXAMPLES / helper, forger / helper)
     (forger / "frame.json").write_text('{"type": "result", "n": ' + "9" * 5000 + "}")
     assert main(["batch", str(tmp_path / "set.yaml"), str(roster), "-o", str(tmp_path / "out"), "--jobs", "2"]) == 0
-    assert "internal error" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "\x1b" not in err
+    assert "esc\\x1b[2J: 0/14 failed" in err
     with open(tmp_path / "out" / "gradebook.csv", newline="") as f:
         rows = {row["student"]: (row["total"], row["status"]) for row in csv.DictReader(f)}
     assert rows == {"'=HYPERLINK(\"x.example\")": ("0", "failed"), "'+1": ("0", "failed"), "'-1": ("0", "failed"),
