@@ -144,10 +144,13 @@ def _is_problem_set(path: Path, caps: loader.SizeCaps) -> bool:
     return True
 
 
-def positive_int(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
+def whole_number(minimum: int):
+    """An argparse type: a whole number of at least `minimum` (argparse exits 2 otherwise)."""
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {minimum}")
+        return int(text)
+    return parse
 
 
 def size_caps(args) -> loader.SizeCaps:
@@ -252,9 +255,9 @@ def parser() -> argparse.ArgumentParser:
         return subparsers.add_parser(name, help=summary, **{"description": sentence, **options})
 
     caps = argparse.ArgumentParser(add_help=False)
-    caps.add_argument("--max-work", type=positive_int, metavar="STEPS", help="the problem set's cap on "
+    caps.add_argument("--max-work", type=whole_number(1), metavar="STEPS", help="the problem set's cap on "
                       f"Σ N·T·H over its problems (default {loader.SizeCaps.work:,}; see the README)")
-    caps.add_argument("--max-numbers", type=positive_int, metavar="NUMBERS", help="the problem set's cap on "
+    caps.add_argument("--max-numbers", type=whole_number(1), metavar="NUMBERS", help="the problem set's cap on "
                       f"what one vector problem's arrays hold (default {loader.SizeCaps.numbers:,})")
     sandbox = argparse.ArgumentParser(add_help=False, parents=[caps])
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
@@ -302,7 +305,7 @@ def parser() -> argparse.ArgumentParser:
                    help="gradebook.csv, results.sqlite and a folder of reports per format")
     b.add_argument("--format", action="append", choices=sorted(FORMATS), metavar="FORMAT",
                    help=f"a per-student report to write, repeatable (default json; {', '.join(sorted(FORMATS))})")
-    b.add_argument("--jobs", type=positive_int, metavar="N", help="submissions graded at once (default: all cores)")
+    b.add_argument("--jobs", type=whole_number(1), metavar="N", help="submissions graded at once (default: all cores)")
     b.add_argument("--regrade", action="store_true", help="grade recorded submissions again (all, or --only)")
     b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
     b.set_defaults(run=cmd_batch)
@@ -334,7 +337,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     c.add_argument("--method", choices=METHODS, default="auto",
                    help="the finite-difference method (default auto: complex step where the model allows it)")
-    c.add_argument("--directions", type=int, metavar="K",
+    c.add_argument("--directions", type=whole_number(0), metavar="K",
                    help="vector problems: K random directions per step and parameter (0: every element); "
                         "default: every element for small problems, else 3")
     c.set_defaults(run=cmd_check_reference)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.problem_set import Problem
+from reference.fd_methods import Estimate
 
 RTOL = 1.0e-7
 ERROR_MARGIN = 4.0
@@ -34,10 +35,10 @@ class OutputCheck:
     agrees: bool
 
 
-def check_output(name: str, ref, estimate, problem_scale: float = 0.0, per_step: bool | None = None) -> OutputCheck:
-    """`ref` and `estimate.value` alike: (T,) or (T, K) per step, with row t-1 for step t
-    (`per_step`, the default for any array that is not 0-d), else a parameter's values."""
-    per_step = np.ndim(estimate.value) > 0 if per_step is None else per_step
+def check_output(name: str, ref, estimate: Estimate, problem_scale: float = 0.0) -> OutputCheck:
+    """`ref` and `estimate.value` alike: (T,) or (T, K) per step (`estimate.per_step`), with
+    row t-1 for step t, else a parameter's values."""
+    per_step = estimate.per_step
     ref, fd = np.atleast_1d(ref), np.atleast_1d(estimate.value)
     error, kink = np.atleast_1d(estimate.error), np.atleast_1d(estimate.kink)
     difference = np.where(kink, 0.0, np.abs(ref - fd))
@@ -63,4 +64,4 @@ def check_problem(problem: Problem, method: str = "auto", directions: int | None
         f = problem.forward()
         checked = problem.model.gradient_check(problem.rnn, f, method, problem.model.directions(f, directions))
         scale = max(float(np.abs(c.reference).max()) for c in checked.values())
-        return [check_output(name, c.reference, c.estimate, scale, c.per_step) for name, c in checked.items()]
+        return [check_output(name, c.reference, c.estimate, scale) for name, c in checked.items()]

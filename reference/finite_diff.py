@@ -1,49 +1,142 @@
 """Finite-difference gradients of the scalar RNN, independent of the BPTT backward.
 
-∂L/∂s_t is found by perturbing s_t *inside* the forward pass: the pre-activation at step t
-gets ±δ (or iδ) and steps t..T are re-run. ∂L/∂x_t and ∂L/∂h_t likewise perturb x_t and
-h_t at step t; ∂L/∂w, ∂L/∂v, ∂L/∂h_0 perturb the parameter and re-run all of 1..T.
+    s_t = w·h_{t−1} + v·x_t,   h_t = φ(s_t),   L = Σ_t weight_t·ℓ(θ(h_t), y_t)
 
-Every perturbed run of one check advances together as one numpy array, and a run that
-starts at step t reuses the unperturbed prefix h_{t−1}: at step k only the runs that start
-at or before k are active, so the work is triangular, not T full passes.
+Arrays are 0-based and t is 1-based, as in reference.scalar. Methods, step sizes, error
+estimates and the Estimate type are reference.fd_methods'.
 
-Methods
-- "complex_step": L(q + iδ) with δ = 1e-20·max(1, |q|); ∂L/∂q = Im L / δ. No subtractive
-  cancellation, so the only error is rounding; reported as 4·ε·√n·Σ_k |Im ℓ_k|/δ over the
-  n steps a run covers. Needs φ and θ to take complex input, analytic away from their
-  kinks (every registry entry does): the imaginary step never crosses a kink, so relu and
-  leaky_relu get exact one-sided derivatives too.
-- "central": (L(q+δ) − L(q−δ)) / 2δ with δ = ε^(1/3)·max(1, |q|); error estimate from the
-  same difference at δ/2 plus rounding ε·Σ_k|ℓ_k|/δ.
-- "richardson": central differences at δ and δ/2 (δ = ε^(1/5)·max(1, |q|)) combined as
-  (4·D(δ/2) − D(δ))/3, truncation O(δ⁴); error estimate |D(δ/2) − D(δ)|/3 plus rounding.
-- "auto": complex_step where φ and θ allow it, richardson otherwise.
+"complex_step" (the default): complex steps once per step, chained in real arithmetic.
+1. Local derivatives, each an elementwise complex step Im F(z + iδ)/δ (δ = 1e-20) of a
+   *value* function at the unperturbed forward pass, for all t at once:
+       a_t = φ'(s_t)                          from the registry's φ
+       g_t = weight_t·∂ℓ(θ(h_t), y_t)/∂h_t     from the registry's θ and ℓ, composed
+       ∂s_t/∂h_{t−1}, ∂s_t/∂w, ∂s_t/∂v, ∂s_t/∂x_t   from the step s = w·h + v·x
+   The registry's derivative functions (φ', θ', ℓ'), which the reference backward uses, are
+   never called.
+2. The chain rule as an explicit sum over paths: a perturbation of h_t reaches h_k through
+   the product of the local factors m_j = ∂s_j/∂h_{j−1}·a_j of the steps between, so
+       ∂L/∂h_t = D_t = Σ_{k ≥ t} g_k·Π_{j=t+1}^{k} m_j,   ∂L/∂s_t = a_t·D_t,
+       ∂L/∂x_t = ∂s_t/∂x_t·a_t·D_t,   ∂L/∂q = Σ_t ∂s_t/∂q·a_t·D_t  for q = w, v (and h_0 at t = 1).
+   `path_sums` forms the products by cumulative products in blocks of PATH_BLOCK steps and
+   the blocks' own products and sums by the same function one level up: O(T·B) vectorised
+   work instead of the T²/2 element-steps of re-running every perturbed forward pass. This
+   is the same quantity the whole-forward complex step gives (Im of a run started at t is
+   δ·D_t to rounding), not the reference's recursion: it shares with the reference backward
+   only the forward pass f it checks, and no code or intermediate value.
+3. Error estimate: each path's terms carry the rounding of ≤ n = T − t + 1 products, so,
+   as for the whole-forward run, 4·ε·√n·Σ_k c_k·|g_k·Π m_j| (c_k: the loss's conditioning
+   at ŷ_k), the magnitudes summed by `path_sums` on |m|, c·|g|; for w, v, h_0 the bound
+   Σ_t |∂s_t/∂q·a_t|·(that sum), n = T.
+4. Kink flags: an imaginary step never moves a real part, so a run is flagged exactly where
+   the unperturbed value sits on a kink — s_k on φ's or h_k on θ's, at a step k ≥ t the run
+   covers (every step for w, v, h_0); the one-sided derivative taken there is the one the
+   complex step of the value function gives (0 for relu at 0).
 
-Where a perturbed run crosses a kink of φ or θ (relu/leaky_relu at 0), or the unperturbed
-value sits on one, the estimate is flagged `kink` instead of being trusted.
+"complex_step_full", "central", "richardson": perturbed whole-forward re-runs. ∂L/∂s_t is
+found by perturbing s_t *inside* the forward pass: the pre-activation at step t gets ±δ (or
+iδ) and steps t..T are re-run. ∂L/∂x_t and ∂L/∂h_t likewise perturb x_t and h_t at step t;
+∂L/∂w, ∂L/∂v, ∂L/∂h_0 perturb the parameter and re-run all of 1..T. Every perturbed run of
+one check advances together as one numpy array, and a run that starts at step t reuses the
+unperturbed prefix h_{t−1}: at step k only the runs that start at or before k are active,
+so the work is triangular, T²/2 element-steps. These share with the reference nothing but
+the registry's value functions, and "complex_step_full" cross-checks "complex_step".
 """
 from dataclasses import dataclass
 
 import numpy as np
 
+from reference.fd_methods import (COMPLEX_STEP, EPS, METHODS, Estimate, combine, complex_step_error,  # noqa: F401 (public)
+                                  perturbations, resolve_method, step_size)
 from reference.scalar import Forward, ScalarRNN
 
-EPS = np.finfo(np.float64).eps
-METHODS = ("auto", "complex_step", "central", "richardson")
 # The quantities a check can perturb; "s", "x", "h" are per timestep, the rest scalars.
 QUANTITIES = {"dL_ds": "s", "dL_dx": "x", "dL_dh": "h", "dL_dw": "w", "dL_dv": "v", "dL_dh0": "h0"}
+PER_STEP = ("s", "x", "h")
 DEFAULT_OUTPUTS = ("dL_ds", "dL_dw", "dL_dv", "dL_dh0")
+PATH_BLOCK = 8
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A finite-difference gradient: value, estimated absolute error, and where a kink
-    made the value unreliable. Arrays of shape (T,) indexed t-1, or 0-d for scalars."""
-    value: np.ndarray
-    error: np.ndarray
-    kink: np.ndarray
-    method: str
+def finite_differences(rnn: ScalarRNN, f: Forward, outputs=DEFAULT_OUTPUTS,
+                       method: str = "auto") -> dict[str, Estimate]:
+    """Finite-difference estimates of the named gradients (keys of QUANTITIES) at the
+    point of the forward pass `f`."""
+    method = resolve_method(method, rnn.complex_step)
+    if method == "complex_step":
+        return _chained_complex_steps(rnn, f, outputs)
+    return _whole_forward(rnn, f, outputs, method)
+
+
+def pre_activation(w, v, h_prev, x):
+    """s = w·h_{t−1} + v·x_t, elementwise."""
+    return w * h_prev + v * x
+
+
+def local_derivative(function, at: np.ndarray) -> np.ndarray:
+    """∂function/∂z at each element of `at`, by one complex step: Im function(at + iδ)/δ."""
+    return function(at + 1j * COMPLEX_STEP).imag / COMPLEX_STEP
+
+
+def path_sums(m: np.ndarray, g: np.ndarray, block: int = PATH_BLOCK) -> np.ndarray:
+    """D_t = Σ_{k ≥ t} g_k·Π_{j=t+1}^{k} m_j for t = 0..T−1; m, g (T, K) → (T, K): K
+    independent sums side by side.
+
+    Within a block of B steps every start's products are one cumulative product. A start t
+    leaves its block with E_t = Π of m up to the block's end and meets a later block b as a
+    whole: b multiplies what passes through by M_b = Π_{j∈b} m_j and adds G_b = Σ_{k∈b} g_k·Π
+    of m from b's start to k. So D_t = (its own block's part) + E_t·D'_{β+1}, where D' is the
+    same sum over blocks (m → M, g_β → G_{β+1}): T/B terms, solved by this function again."""
+    T, K = g.shape
+    n_blocks = -(-T // block)
+    pad = n_blocks * block - T
+    m_blocks = np.concatenate([m, np.ones((pad, K))]).reshape(n_blocks, block, K)
+    g_blocks = np.concatenate([g, np.zeros((pad, K))]).reshape(n_blocks, block, K)
+    c, r = np.indices((block, block))
+    products = np.multiply.accumulate(np.where((c > r)[..., None], m_blocks[:, :, None], 1.0), axis=1)
+    products *= (c >= r)[..., None]                           # [b, c, r] = Π_{j=r+1}^{c} m_j, c ≥ r
+    within = np.einsum("bcrk,bck->brk", products, g_blocks)   # the own block's part, (n_blocks, B, K)
+    if n_blocks == 1:
+        return within[0, :T]
+    leaving = products[:, -1]                                 # E_t
+    entering = m_blocks[:, 0]
+    block_sums = entering * within[:, 0]                      # G_b
+    after = path_sums(entering * leaving[:, 0], np.concatenate([block_sums[1:], np.zeros((1, K))]), block)
+    return (within + leaving * after[:, None]).reshape(-1, K)[:T]
+
+
+def _on_kink(activation, base: np.ndarray) -> np.ndarray:
+    return np.isin(base, activation.kinks)
+
+
+def _chained_complex_steps(rnn: ScalarRNN, f: Forward, outputs) -> dict[str, Estimate]:
+    """"complex_step": local complex steps chained by `path_sums` (see the module docstring)."""
+    T = len(f.x)
+    weights = rnn.loss.weights(T)
+    step_args = {"w": np.full(T, f.w), "v": np.full(T, f.v), "h_prev": f.h[:-1], "x": f.x}
+    ds = {name: local_derivative(lambda z, name=name: pre_activation(**{**step_args, name: z}), value)
+          for name, value in step_args.items()}                            # ∂s_t/∂(w, v, h_{t−1}, x_t)
+    a = local_derivative(rnn.phi.value, f.s)                              # φ'(s_t)
+    g = weights * local_derivative(lambda h: rnn.loss.term(rnn.theta.value(h), f.y), f.h[1:])
+    m = ds["h_prev"] * a                                                  # ∂h_t/∂h_{t−1}
+    magnitude = rnn.loss.conditioning(f.y_hat) * np.abs(g)
+    D, D_magnitude = path_sums(np.stack([m, np.abs(m)], axis=1), np.stack([g, magnitude], axis=1)).T
+    n_steps = T - np.arange(T)
+    h_error = complex_step_error(D_magnitude, n_steps)
+    kinked = _on_kink(rnn.phi, f.s) | _on_kink(rnn.theta, f.h[1:])
+    kink = np.logical_or.accumulate(kinked[::-1])[::-1]                   # some step k ≥ t on a kink
+    through_s = {"s": a, "x": ds["x"] * a, "h": np.ones(T)}               # ∂s_t/∂q·a_t, or 1 for h_t itself
+    through_param = {"w": ds["w"] * a, "v": ds["v"] * a, "h0": np.eye(1, T)[0] * ds["h_prev"] * a}
+    result = {}
+    for name in outputs:
+        q = QUANTITIES[name]
+        if q in PER_STEP:
+            factor = through_s[q]
+            result[name] = Estimate(factor * D, np.abs(factor) * h_error, kink, "complex_step", True)
+        else:
+            factor = through_param[q]
+            error = complex_step_error(np.abs(factor) @ D_magnitude, T)
+            result[name] = Estimate(np.asarray(factor @ D), np.asarray(error), np.asarray(kinked.any()),
+                                    "complex_step", False)
+    return result
 
 
 @dataclass(frozen=True)
@@ -66,16 +159,16 @@ class _Runs:
 OFFSETS = {"dw": "w", "dv": "v", "h_prev": "h0", "ds": "s", "dx": "x", "dh": "h"}
 
 
-def _runs(f: Forward, perturbations) -> tuple[_Runs, list[np.ndarray]]:
-    """One run per element of each perturbation (name, step), where step is complex or
-    real, shaped like the quantity. Returns the runs and, per perturbation, the indices of
-    the runs it owns (in start order)."""
+def _runs(f: Forward, steps) -> tuple[_Runs, list[np.ndarray]]:
+    """One run per element of each (name, step) of `steps`, where step is complex or real,
+    shaped like the quantity. Returns the runs and, per (name, step), the indices of the
+    runs it owns (in start order)."""
     T = len(f.x)
-    dtype = np.result_type(*(step for _, step in perturbations))
+    dtype = np.result_type(*(step for _, step in steps))
     starts, offsets = [], {key: [] for key in OFFSETS}
-    for name, step in perturbations:
+    for name, step in steps:
         q = QUANTITIES[name]
-        n = T if q in ("s", "x", "h") else 1
+        n = T if q in PER_STEP else 1
         starts.append(np.arange(n))                       # parameter runs start at step 0
         for key, quantity in OFFSETS.items():
             offsets[key].append(np.broadcast_to(np.asarray(step, dtype=dtype), n)
@@ -88,7 +181,7 @@ def _runs(f: Forward, perturbations) -> tuple[_Runs, list[np.ndarray]]:
     columns = {key: np.concatenate(v)[order] for key, v in offsets.items()}
     runs = _Runs(start=start[order], n_param_runs=int(is_param.sum()), **columns)
     positions = np.argsort(order)                         # positions[j]: where run j now sits
-    return runs, [positions[owners == i] for i in range(len(perturbations))]
+    return runs, [positions[owners == i] for i in range(len(steps))]
 
 
 def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
@@ -116,7 +209,7 @@ def _suffix_losses(rnn: ScalarRNN, f: Forward, runs: _Runs):
         n = active_until[k]
         new = slice(first, n)                             # the runs that start at step k+1
         h_prev[new] = f.h[k] + runs.h_prev[new]
-        s = f.w * h_prev[:n] + f.v * f.x[k]
+        s = pre_activation(f.w, f.v, h_prev[:n], f.x[k])
         if m:
             s[:m] += runs.dw[:m] * h_prev[:m] + runs.dv[:m] * f.x[k]
         s[new] += injected[new]
@@ -147,71 +240,21 @@ def _base_values(f: Forward) -> dict[str, np.ndarray]:
             "h0": np.array([f.h0])}
 
 
-def _scale(f: Forward, names) -> dict[str, np.ndarray]:
+def _whole_forward(rnn: ScalarRNN, f: Forward, outputs, method: str) -> dict[str, Estimate]:
+    """"complex_step_full", "central", "richardson": every perturbation of fd_methods'
+    `perturbations` as its own run, all in one batched pass."""
     base = _base_values(f)
-    return {name: np.maximum(1.0, np.abs(base[QUANTITIES[name]])) for name in names}
-
-
-def resolve_method(method: str, complex_step: bool) -> str:
-    """The method to use for a model whose φ and θ take complex input (or not): "auto" made
-    concrete; ValueError for an unknown method or a complex step the model cannot take."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if method == "auto":
-        return "complex_step" if complex_step else "richardson"
-    if method == "complex_step" and not complex_step:
-        raise ValueError("the complex step needs φ and θ that take complex input; use central or richardson")
-    return method
-
-
-def finite_differences(rnn: ScalarRNN, f: Forward, outputs=DEFAULT_OUTPUTS,
-                       method: str = "auto") -> dict[str, Estimate]:
-    """Finite-difference estimates of the named gradients (keys of QUANTITIES) at the
-    point of the forward pass `f`."""
-    method = resolve_method(method, rnn.complex_step)
-    scale = _scale(f, outputs)
-    if method == "complex_step":
-        return _complex_step(rnn, f, outputs, scale)
-    base_step = EPS ** (1 / 3) if method == "central" else EPS ** (1 / 5)
-    return _central(rnn, f, outputs, scale, base_step, richardson=method == "richardson")
-
-
-def _complex_step(rnn, f, outputs, scale):
-    deltas = {name: 1e-20 * scale[name] for name in outputs}
-    runs, owned = _runs(f, [(name, 1j * deltas[name]) for name in outputs])
+    deltas = {name: step_size(method, np.maximum(1.0, np.abs(base[QUANTITIES[name]]))) for name in outputs}
+    steps = {name: perturbations(method, delta) for name, delta in deltas.items()}   # (P, n) each
+    runs, owned = _runs(f, [(name, step) for name in outputs for step in steps[name]])
     total, magnitude, n_steps, kinked = _suffix_losses(rnn, f, runs)
-    result = {}
-    for name, idx in zip(outputs, owned):
-        value = total[idx].imag / deltas[name]
-        error = 4 * EPS * np.sqrt(n_steps[idx]) * magnitude[idx] / deltas[name]
-        result[name] = _estimate(name, value, error, kinked[idx], "complex_step")
-    return result
-
-
-def _central(rnn, f, outputs, scale, base_step, richardson):
-    """Central differences at δ and δ/2, all four directions in one batched pass."""
-    fractions = (1.0, -1.0, 0.5, -0.5)
-    perturbations = [(name, fraction * base_step * scale[name]) for name in outputs for fraction in fractions]
-    runs, owned = _runs(f, perturbations)
-    total, magnitude, _, kinked = _suffix_losses(rnn, f, runs)
-    method = "richardson" if richardson else "central"
+    P = len(steps[outputs[0]]) if outputs else 0
     result = {}
     for i, name in enumerate(outputs):
-        plus, minus, plus_half, minus_half = owned[4 * i: 4 * i + 4]
-        delta = base_step * scale[name]
-        d_coarse = (total[plus] - total[minus]) / (2 * delta)
-        d_fine = (total[plus_half] - total[minus_half]) / delta
-        rounding = EPS * (magnitude[plus_half] + magnitude[minus_half]) / delta
-        if richardson:   # error of D(δ/2) bounds that of the extrapolation
-            value, truncation = (4 * d_fine - d_coarse) / 3, np.abs(d_fine - d_coarse) / 3
-        else:            # D(δ) − D(δ/2) ≈ ¾·(truncation of D(δ))
-            value, truncation = d_coarse, np.abs(d_fine - d_coarse) * 4 / 3
-        kink = kinked[plus] | kinked[minus] | kinked[plus_half] | kinked[minus_half]
-        result[name] = _estimate(name, value, truncation + rounding, kink, method)
+        idx = np.stack(owned[P * i: P * (i + 1)])                          # (P, n)
+        value, error, kink = combine(method, total[idx], magnitude[idx], n_steps[idx[0]], kinked[idx], deltas[name])
+        if QUANTITIES[name] in PER_STEP:
+            result[name] = Estimate(value, error, kink, method, True)
+        else:
+            result[name] = Estimate(value.reshape(()), error.reshape(()), kink.reshape(()), method, False)
     return result
-
-
-def _estimate(name, value, error, kink, method) -> Estimate:
-    per_step = QUANTITIES[name] in ("s", "x", "h")
-    shape = (lambda a: a) if per_step else (lambda a: np.asarray(a).reshape(()))
-    return Estimate(shape(value), shape(error), shape(kink), method)

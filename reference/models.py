@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from reference import finite_diff, scalar, vector, vector_finite_diff
+from reference.fd_methods import Estimate
 from reference.mistakes import MISTAKES, Mistake
 from reference.vector_mistakes import VECTOR_MISTAKES
 
@@ -28,10 +29,9 @@ ELEMENTWISE_RUNS = 5000     # a vector check perturbs every element up to this m
 class Checked:
     """One gradient against its finite-difference estimate: `reference` as the estimate
     measures it (the gradient itself, or its derivatives along the estimate's directions),
-    shaped like `estimate.value`; `per_step` when row t-1 is step t."""
+    shaped like `estimate.value`."""
     reference: np.ndarray
-    estimate: Any               # reference.finite_diff.Estimate or reference.vector_finite_diff.Estimate
-    per_step: bool
+    estimate: Estimate
 
 
 class Model(Protocol):
@@ -97,8 +97,7 @@ class ScalarModel:
                        directions: int | None) -> dict[str, Checked]:
         reference = scalar.backward(rnn, f)
         estimates = finite_diff.finite_differences(rnn, f, tuple(finite_diff.QUANTITIES), method)
-        return {name: Checked(np.asarray(reference[name]), estimates[name], np.ndim(estimates[name].value) > 0)
-                for name in finite_diff.QUANTITIES}
+        return {name: Checked(estimates[name].along(reference[name]), estimates[name]) for name in finite_diff.QUANTITIES}
 
 
 class VectorModel:
@@ -135,8 +134,7 @@ class VectorModel:
                        directions: int | None) -> dict[str, Checked]:
         reference = vector.backward(rnn, f)
         estimates = vector_finite_diff.finite_differences(rnn, f, method=method, directions=directions)
-        return {name: Checked(estimate.along(reference[name]), estimate, estimate.per_step)
-                for name, estimate in estimates.items()}
+        return {name: Checked(estimate.along(reference[name]), estimate) for name, estimate in estimates.items()}
 
 
 def elementwise_runs(z: vector.Sizes) -> int:

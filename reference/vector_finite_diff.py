@@ -15,14 +15,17 @@ All runs of one quantity advance together as one numpy array of R runs × M sequ
 a run that starts at step t starts from the unperturbed h_{t−1}, and at step k only the runs
 that start at or before k are active: the work is triangular, not T full passes.
 
-Methods, error estimates and kink flags are those of reference.finite_diff: "complex_step"
-(the default where φ and θ take complex input), "richardson", "central".
+Methods, step sizes, error estimates, kink flags and the Estimate type are those of
+reference.fd_methods: "complex_step" (the default where φ and θ take complex input; here the
+whole-forward re-run, so "complex_step_full" is the same), "richardson", "central". A
+complex state times a real matrix is one real GEMM over its real and imaginary parts stacked
+(`real_gemm`), not a complex one.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from reference.finite_diff import EPS, resolve_method
+from reference.fd_methods import Estimate, combine, perturbations, resolve_method, step_size
 from reference.vector import VectorForward, VectorRNN, step_weights
 
 # Gradient name → the quantity perturbed; "s", "x", "h" are per step.
@@ -30,33 +33,6 @@ QUANTITIES = {"dL_ds": "s", "dL_dx": "x", "dL_dh": "h", "dL_dWx": "Wx", "dL_dWh"
               "dL_dh0": "h0", "dL_dWy": "Wy", "dL_dby": "by"}
 PER_STEP = ("s", "x", "h")
 DEFAULT_DIRECTIONS = 3
-COMPLEX_STEP = 1e-20
-CENTRAL_FRACTIONS = (1.0, -1.0, 0.5, -0.5)    # δ, −δ, δ/2, −δ/2: both central differences at once
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Directional derivatives of L and their estimated absolute errors: (T, K) for a
-    per-step quantity (row t-1: step t), (K,) for a parameter. `directions` holds the u's,
-    (T, K, N, dim) or (K, *shape); None for element-wise estimates, whose K runs over the
-    elements in C order ((n, i) for a step)."""
-    value: np.ndarray
-    error: np.ndarray
-    kink: np.ndarray
-    method: str
-    per_step: bool
-    directions: np.ndarray | None
-
-    def along(self, gradient: np.ndarray) -> np.ndarray:
-        """The same directional derivatives from an analytic gradient (the quantity's shape,
-        batch-first: (N, T, dim) per step)."""
-        if self.per_step:
-            if self.directions is None:
-                return np.swapaxes(gradient, 0, 1).reshape(gradient.shape[1], -1)
-            return np.einsum("ntd,tknd->tk", gradient, self.directions)
-        if self.directions is None:
-            return gradient.ravel()
-        return np.tensordot(self.directions, gradient, axes=gradient.ndim)
 
 
 @dataclass(frozen=True)
@@ -100,6 +76,22 @@ def _unit_runs(f: VectorForward, quantity: str, directions: int | None, rng):
     return np.repeat(np.arange(T), directions), None, reported.reshape(T * directions, N, dim), scale, reported
 
 
+def real_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b with at most one of them complex, as one real GEMM: a complex b (..., H, O) read
+    as real (..., H, 2·O), its real and imaginary parts interleaved (a view); a complex a
+    (..., H), with b (H, O), as its real and imaginary parts stacked into 2× the rows. Half the
+    real multiplications of numpy's complex product, which first turns the real operand complex."""
+    if np.iscomplexobj(b):
+        return (a @ np.ascontiguousarray(b).view(np.float64)).view(np.complex128)
+    if not np.iscomplexobj(a):
+        return a @ b
+    rows = a.reshape(-1, a.shape[-1])
+    both = np.concatenate([rows.real, rows.imag]) @ b
+    product = np.empty((len(rows), b.shape[-1]), dtype=complex)
+    product.real, product.imag = both[:len(rows)], both[len(rows):]
+    return product.reshape(*a.shape[:-1], b.shape[-1])
+
+
 def _crossed(activation, perturbed, base) -> np.ndarray:
     """Per run (axis 0): some perturbed argument lies across a kink, or its base value on one."""
     crossed = np.zeros(perturbed.shape[0], dtype=bool)
@@ -134,15 +126,15 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
         h_prev[new] = f.h[:, k][None] if runs.samples is None else f.h[runs.samples[new], k]
         if quantity == "h0" and k == 0:
             h_prev[new] += runs.offset[new]
-        s = pick(xw[:, k]) + (h_prev[:n].reshape(-1, H) @ p.Wh).reshape(n, M, H)   # one GEMM for all runs
+        s = pick(xw[:, k]) + real_gemm(h_prev[:n], p.Wh)          # one GEMM for all runs
         if quantity == "Wx":
-            s += f.x[None, :, k] @ offset
+            s += real_gemm(f.x[None, :, k], offset)
         elif quantity == "Wh":
             s += h_prev[:n] @ offset
         elif quantity == "b":
             s += offset[:, None]
         elif quantity == "x":
-            s[new] += runs.offset[new] @ p.Wx
+            s[new] += real_gemm(runs.offset[new], p.Wx)
         elif quantity == "s":
             s[new] += runs.offset[new]
         h = rnn.phi.value(s)
@@ -155,7 +147,7 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
             if rnn.upstream:
                 terms = pick(f.target[:, k]) * h
             else:
-                z = h @ p.Wy + p.by
+                z = real_gemm(h, p.Wy) + p.by
                 if quantity == "Wy":
                     z += h @ offset
                 elif quantity == "by":
@@ -192,32 +184,19 @@ def finite_differences(rnn: VectorRNN, f: VectorForward, outputs=None, method: s
 
 
 def _estimate(rnn, f, quantity, method, directions, rng) -> Estimate:
+    """One Estimate: every run of every perturbation of fd_methods' `perturbations` in one pass."""
     start, samples, u, scale, reported = _unit_runs(f, quantity, directions, rng)
-    widen = (slice(None),) + (None,) * (u.ndim - 1)
-    if method == "complex_step":
-        delta = COMPLEX_STEP * scale
-        total, magnitude, n_steps, kinked = _suffix_losses(
-            rnn, f, quantity, _Runs(start, samples, 1j * delta[widen] * u))
-        value = total.imag / delta
-        error = 4 * EPS * np.sqrt(n_steps) * magnitude / delta
-    else:
-        delta = (EPS ** (1 / 3) if method == "central" else EPS ** (1 / 5)) * scale
-        fractions = np.repeat(CENTRAL_FRACTIONS, len(start))      # runs stay sorted by start
-        order = np.argsort(np.tile(start, 4), kind="stable")
-        tiled = _Runs(np.tile(start, 4)[order], None if samples is None else np.tile(samples, (4, 1))[order],
-                      (fractions * np.tile(delta, 4))[widen][order] * np.tile(u, (4,) + (1,) * (u.ndim - 1))[order])
-        total_sorted, magnitude_sorted, _, kinked_sorted = _suffix_losses(rnn, f, quantity, tiled)
-        back = np.argsort(order)
-        plus, minus, plus_half, minus_half = total_sorted[back].reshape(4, -1)
-        d_coarse = (plus - minus) / (2 * delta)
-        d_fine = (plus_half - minus_half) / delta
-        error = EPS * magnitude_sorted[back].reshape(4, -1)[2:].sum(axis=0) / delta
-        if method == "richardson":   # error of D(δ/2) bounds that of the extrapolation
-            value, error = (4 * d_fine - d_coarse) / 3, error + np.abs(d_fine - d_coarse) / 3
-        else:                        # D(δ) − D(δ/2) ≈ ¾·(truncation of D(δ))
-            value, error = d_coarse, error + np.abs(d_fine - d_coarse) * 4 / 3
-        kinked = kinked_sorted[back].reshape(4, -1).any(axis=0)
-    per_step = quantity in PER_STEP
-    shape = (f.s.shape[1], -1) if per_step else (-1,)
-    return Estimate(value.reshape(shape), error.reshape(shape), kinked.reshape(shape), method,
-                    per_step, reported)
+    delta = step_size(method, scale)
+    steps = perturbations(method, delta)                      # (P, R)
+    P, R = steps.shape
+    order = np.argsort(np.tile(start, P), kind="stable")      # runs sorted by start step
+    offsets = steps.reshape((P * R,) + (1,) * (u.ndim - 1)) * np.tile(u, (P,) + (1,) * (u.ndim - 1))
+    runs = _Runs(np.tile(start, P)[order], None if samples is None else np.tile(samples, (P, 1))[order],
+                 offsets[order])
+    total, magnitude, n_steps, kinked = _suffix_losses(rnn, f, quantity, runs)
+    back = np.argsort(order)
+    value, error, kink = combine(method, total[back].reshape(P, R), magnitude[back].reshape(P, R), n_steps[back][:R],
+                                 kinked[back].reshape(P, R), delta)
+    shape = (f.s.shape[1], -1) if quantity in PER_STEP else (-1,)
+    return Estimate(value.reshape(shape), error.reshape(shape), kink.reshape(shape), method,
+                    quantity in PER_STEP, reported)

@@ -158,6 +158,21 @@ def test_scaffold_writes_a_starter_that_imports_and_is_graded_as_unfinished(caps
         "the submission raised NotImplementedError during the call: compute ∂L/∂s_t for t = T down to 1")
 
 
+def test_check_reference_cross_checks_with_the_whole_forward_complex_step():
+    done = subprocess.run([sys.executable, "-m", "grader", "check-reference", str(SHIPPED_SET),
+                           "--method", "complex_step_full"], capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 10 and all(": agrees (complex_step_full, " in line for line in lines)
+
+
+def test_check_reference_refuses_a_negative_number_of_directions():
+    done = subprocess.run([sys.executable, "-m", "grader", "check-reference", str(SHIPPED_SET),
+                           "--directions", "-1"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] == (
+        "bptt-grade check-reference: error: argument --directions: '-1' is not a whole number of at least 0")
+
+
 def test_console_script_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "grader", "grade", str(SHIPPED_SET),
                            str(EXAMPLES / "correct.py")], capture_output=True, text=True)

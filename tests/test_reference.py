@@ -1,4 +1,6 @@
 """The reference BPTT against its definitions and the independent finite differences."""
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 from grader.reference_check import check_output
 from reference import losses
 from reference.activations import ACTIVATIONS, Activation
-from reference.finite_diff import QUANTITIES, finite_differences
+from reference.finite_diff import QUANTITIES, finite_differences, path_sums
 from reference.losses import LOSSES
 from reference.scalar import ScalarRNN, backward, forward
 
@@ -136,7 +138,34 @@ def test_real_step_methods_report_an_honest_error(method):
         assert np.all(np.abs(estimate.value - ref[name]) <= estimate.error), name
 
 
-@pytest.mark.parametrize("method", ["complex_step", "richardson"])
+@pytest.mark.parametrize("phi, theta, loss", [m for m in itertools.product(ACTIVATIONS, ACTIVATIONS, LOSSES)
+                                              if compatible(m[1], m[2])])
+def test_chained_complex_steps_agree_with_the_whole_forward_complex_step(phi, theta, loss):
+    rng = np.random.default_rng(7)
+    rnn = ScalarRNN.named(phi, theta, loss)
+    f = forward(rnn, 0.9, -0.7, 0.3, rng.normal(size=40), labels(loss, 40, rng))
+    chained = finite_differences(rnn, f, tuple(QUANTITIES), "complex_step")
+    full = finite_differences(rnn, f, tuple(QUANTITIES), "complex_step_full")
+    scale = max(np.abs(estimate.value).max() for estimate in full.values())
+    for name in QUANTITIES:
+        assert (chained[name].method, full[name].method) == ("complex_step", "complex_step_full")
+        assert np.abs(chained[name].value - full[name].value).max() <= 1e-13 * scale, name
+        assert np.array_equal(chained[name].kink, full[name].kink), name
+        if chained[name].per_step:      # the same rounding bound, 4·ε·√n·Σ_k c_k·|∂(weight_k·ℓ_k)/∂q|
+            np.testing.assert_allclose(chained[name].error, full[name].error, rtol=1e-6)
+        else:                           # its triangle-inequality bound
+            assert chained[name].error >= full[name].error * (1 - 1e-6), name
+
+
+@pytest.mark.parametrize("T", [1, 7, 8, 9, 70, 600])
+def test_path_sums_are_the_sums_of_products_written_out(T):
+    rng = np.random.default_rng(T)
+    m, g = rng.normal(size=(T, 2)), rng.normal(size=(T, 2))
+    expected = [[sum(g[k, i] * np.prod(m[t + 1:k + 1, i]) for k in range(t, T)) for i in range(2)] for t in range(T)]
+    np.testing.assert_allclose(path_sums(m, g), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["complex_step", "complex_step_full", "richardson"])
 def test_a_run_through_a_relu_kink_is_flagged_not_compared(method):
     rnn = ScalarRNN.named("relu", "identity", "squared_error")
     # s_1 = 0.5, so s_2 = w·h_1 + v·x_2 = 0.5 − 0.5 = 0: exactly on relu's kink
@@ -147,6 +176,15 @@ def test_a_run_through_a_relu_kink_is_flagged_not_compared(method):
     assert estimate.kink.tolist() == [True, True, False]
     check = check_output("dL_ds", backward(rnn, f)["dL_ds"], estimate)
     assert check.agrees and check.kink_timesteps == [2, 1]
+
+
+@pytest.mark.parametrize("method", ["complex_step", "complex_step_full"])
+def test_an_output_on_thetas_kink_is_flagged(method):
+    rnn = ScalarRNN.named("identity", "relu", "squared_error")
+    f = forward(rnn, 1.0, 1.0, 0.0, [0.5, -0.5, 0.4], [0.0, 1.0, 0.0])   # h_2 = 0: relu's kink
+    estimates = finite_differences(rnn, f, ("dL_ds", "dL_dw"), method)
+    assert estimates["dL_ds"].kink.tolist() == [True, True, False]
+    assert estimates["dL_dw"].kink.tolist() is True
 
 
 def test_a_real_step_that_crosses_a_kink_is_flagged():

@@ -10,7 +10,7 @@ from reference import scalar
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, softmax
 from reference.vector import UPSTREAM, Params, VectorRNN, backward, forward
-from reference.vector_finite_diff import QUANTITIES, checkable, finite_differences
+from reference.vector_finite_diff import QUANTITIES, checkable, finite_differences, real_gemm
 
 SCALAR_LOSSES = [name for name, loss in LOSSES.items() if not loss.classes]
 
@@ -45,7 +45,7 @@ def agrees_with_finite_differences(rnn, f, directions):
     estimates = finite_differences(rnn, f, directions=directions)
     projected = {name: estimate.along(ref[name]) for name, estimate in estimates.items()}
     scale = max(np.abs(value).max() for value in projected.values())
-    return {name: check_output(name, projected[name], estimate, scale, estimate.per_step)
+    return {name: check_output(name, projected[name], estimate, scale)
             for name, estimate in estimates.items()}
 
 
@@ -127,7 +127,7 @@ def test_a_gradient_wrong_at_one_step_disagrees_at_exactly_that_step(t):
     ds = backward(rnn, f)["dL_ds"]
     ds[1, t - 1, 2] += 1e-4
     estimate = finite_differences(rnn, f, ("dL_ds",))["dL_ds"]
-    check = check_output("dL_ds", estimate.along(ds), estimate, per_step=True)
+    check = check_output("dL_ds", estimate.along(ds), estimate)
     assert (check.agrees, check.disagreeing_timesteps) == (False, [t])
 
 
@@ -160,8 +160,25 @@ def test_a_state_on_the_relu_kink_is_flagged_not_compared(method):
     estimate = finite_differences(rnn, f, ("dL_ds",), method)["dL_ds"]
     assert estimate.method == method
     assert estimate.kink.any(axis=1).tolist() == [True, True, True]
-    check = check_output("dL_ds", estimate.along(backward(rnn, f)["dL_ds"]), estimate, per_step=True)
+    check = check_output("dL_ds", estimate.along(backward(rnn, f)["dL_ds"]), estimate)
     assert check.agrees and check.kink_timesteps == [3, 2, 1]
+
+
+def test_real_gemm_is_the_complex_product():
+    rng = np.random.default_rng(0)
+    complex_states = rng.normal(size=(3, 4, 5)) + 1j * rng.normal(size=(3, 4, 5))
+    real_states, W = rng.normal(size=(1, 4, 5)), rng.normal(size=(5, 6))
+    np.testing.assert_allclose(real_gemm(complex_states, W), complex_states @ W, rtol=1e-14)
+    np.testing.assert_allclose(real_gemm(real_states, 1j * W), real_states @ (1j * W), rtol=1e-14)
+    np.testing.assert_allclose(real_gemm(real_states, W), real_states @ W, rtol=1e-14)
+
+
+def test_the_vector_complex_step_is_its_whole_forward_run_under_either_name():
+    rnn, f = instance("tanh", "softmax_cross_entropy", "identity", 2, 5, 3, 3, 3, seed=5)
+    full = finite_differences(rnn, f, method="complex_step_full")
+    for name, estimate in finite_differences(rnn, f, method="complex_step").items():
+        assert (estimate.method, full[name].method) == ("complex_step", "complex_step_full")
+        np.testing.assert_array_equal(estimate.value, full[name].value)
 
 
 def test_every_gradient_has_a_quantity_to_perturb():
