@@ -51,7 +51,7 @@ def rows() -> list[Row]:
         bound = max(float(np.max(e.error / np.abs(ref[n]).max())) for n, e in estimates.items())
         method = estimates["dL_ds"].method
         result.append(Row("FD accuracy (max rel. error)", regime, ours, "central, h = 1e-5",
-                          relative_error(central(rnn, f), ref), "≤ 1e-10",
+                          relative_error(central(rnn, f), ref), "≤ 1e-13",
                           f"{method}; its own error estimate ≤ {bound:.1e}", unit=""))
     return result
 

@@ -1,10 +1,14 @@
-"""FD reference check, scalar: every ∂L/∂s_t, ∂L/∂w, ∂L/∂v, ∂L/∂h_0 by our batched
-finite differences, against
+"""FD reference check, scalar: every ∂L/∂s_t, ∂L/∂w, ∂L/∂v, ∂L/∂h_0 by our complex steps
+chained once per step (reference.finite_diff, "complex_step"), against
 
+- our whole-forward complex step ("complex_step_full", the perturbed runs re-run in one
+  batched triangular pass: the previous scheme);
 - the per-element loop (CS231n's eval_numerical_gradient style): for each of the T + 3
   quantities, two full forward passes with the element nudged by ±h; once with the same
   registry functions our checker uses (like for like), once in plain Python floats with
   math.tanh (the fastest such a loop gets);
+- JAX central differences, jit-compiled and vmapped over all 2(T + 3) perturbed forward
+  passes (lax.scan), compilation untimed, where jax is installed;
 - torch.autograd.gradcheck on the same function in float64, where torch is installed.
 
 For large T the per-element loop is timed on a sample of elements and scaled to all of them
@@ -64,6 +68,36 @@ def per_element_loop(loss_with, rnn, f, elements, h=1e-5) -> list[float]:
     return grads
 
 
+def jax_central_differences_time(f, h=1e-5) -> float | None:
+    """Best time of MODEL's central differences for w, v, h_0 and every s_t by JAX: one jitted
+    function, vmapped over the 2(T + 3) perturbed inputs; None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    x, y, T = jnp.asarray(f.x), jnp.asarray(f.y), len(f.x)
+
+    def loss(inputs):                  # inputs: w, v, h_0, then the T values added to s_t
+        def step(h, data):
+            x_t, y_t, ds_t = data
+            h = jnp.tanh(inputs[0] * h + inputs[1] * x_t + ds_t)
+            return h, 0.5 * (jax.nn.sigmoid(h) - y_t) ** 2
+        return jax.lax.scan(step, inputs[2], (x, y, inputs[3:]))[1].sum()
+
+    base = jnp.concatenate([jnp.array([f.w, f.v, f.h0]), jnp.zeros(T)])
+
+    @jax.jit
+    def central_differences(base):
+        nudges = h * jnp.eye(T + 3)
+        losses = jax.vmap(loss)(jnp.concatenate([base + nudges, base - nudges]))
+        return (losses[:T + 3] - losses[T + 3:]) / (2 * h)
+
+    central_differences(base).block_until_ready()                   # compile, untimed
+    return best_time(lambda: central_differences(base).block_until_ready())
+
+
 def torch_gradcheck_time(rnn, f) -> float | None:
     try:
         import torch
@@ -90,17 +124,22 @@ def rows(sizes=(10, 100, 1_000, 10_000)) -> list[Row]:
     result = []
     for T in sizes:
         rnn, f = problem(T)
-        ours = best_time(lambda: finite_differences(rnn, f), repeat=3 if T <= 1000 else 1)
+        ours = best_time(lambda: finite_differences(rnn, f), repeat=5 if T <= 1000 else 3)
         elements = ["w", "v", "h0"] + list(range(1, T + 1))
         sampled = elements if len(elements) <= 2 * SAMPLED_ELEMENTS else elements[:3] + list(
             np.linspace(1, T, SAMPLED_ELEMENTS, dtype=int))
         note = "" if sampled is elements else f"loop timed on {len(sampled)} of {len(elements)} elements"
         size = f"T = {T:,}"
         goal = "≥ 100×" if T == 1000 else ""
+        full = best_time(lambda: finite_differences(rnn, f, method="complex_step_full"), repeat=3 if T <= 1000 else 1)
+        result.append(Row("FD check, scalar", size, ours, "whole-forward complex step", full, "", "complex_step_full"))
         for name, loss_with in (("per-element loop", registry_loss), ("per-element loop, floats", plain_float_loss)):
             loop = best_time(lambda: per_element_loop(loss_with, rnn, f, sampled), repeat=1)
             result.append(Row("FD check, scalar", size, ours, name, loop * len(elements) / len(sampled), goal, note))
         if T <= 1000:
+            jax_time = jax_central_differences_time(f)
+            result.append(Row("FD check, scalar", size, ours, "JAX jit+vmap central differences", jax_time,
+                              "> 1×" if T == 1000 else "", "jax not installed" if jax_time is None else ""))
             torch_time = torch_gradcheck_time(rnn, f)
             result.append(Row("FD check, scalar", size, ours, "torch gradcheck", torch_time,
                               "≥ 300×" if T == 1000 else "",

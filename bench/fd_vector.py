@@ -8,12 +8,20 @@ K = 3 random directions per step (reference.vector_finite_diff, complex step), a
 
 A second figure is the whole check, every gradient (s, x, h, Wx, Wh, b, h0), directional,
 against the per-element loop scaled to all their elements (each costs the same two passes).
+
+A third checks what CS231n checks, ∂L/∂x, ∂L/∂h_0, ∂L/∂Wx, ∂L/∂Wh, ∂L/∂b, directional,
+against CS231n's `eval_numerical_gradient_array` applied to rnn_forward (timed on a sample of
+elements, scaled to all), and against `jax.test_util.check_grads` (order 1, reverse mode,
+the forward jit-compiled, compilation untimed) where jax is installed.
+
+A fourth is the check's largest matrix product, the complex states of every run times Wh:
+one real GEMM over real and imaginary parts (`real_gemm`) against numpy's complex product.
 """
 import numpy as np
 
 from bench.table import Row, best_time
 from reference.vector import UPSTREAM, Params, VectorRNN, forward
-from reference.vector_finite_diff import finite_differences
+from reference.vector_finite_diff import DEFAULT_DIRECTIONS, finite_differences, real_gemm
 
 SIZES = {"N": 32, "T": 100, "D": 64, "H": 64}
 SAMPLED_ELEMENTS = 40
@@ -44,6 +52,90 @@ def per_element_loop(rnn, f, elements, step=1e-5) -> list[float]:
     return [(loss_with_ds(rnn, f, *e, step) - loss_with_ds(rnn, f, *e, -step)) / (2 * step) for e in elements]
 
 
+CS231N_GRADIENTS = ("dL_dx", "dL_dh0", "dL_dWx", "dL_dWh", "dL_db")
+
+
+def rnn_forward(x, h0, Wx, Wh, b) -> np.ndarray:
+    """CS231n's rnn_forward for tanh: every h_t, (N, T, H)."""
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5, sample=None) -> np.ndarray:
+    """CS231n's loop: for each element of x (or the `sample` of indices), f at x ± h and
+    Σ (f(x+h) − f(x−h))·df / 2h."""
+    grad = np.zeros_like(x)
+    for ix in sample if sample is not None else np.ndindex(*x.shape):
+        old = x[ix]
+        x[ix] = old + h
+        pos = f(x).copy()
+        x[ix] = old - h
+        neg = f(x).copy()
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+    return grad
+
+
+def cs231n_loop_time(f, rng) -> float:
+    """Seconds for eval_numerical_gradient_array over every element of x, h0, Wx, Wh and b,
+    timed on SAMPLED_ELEMENTS of them and scaled: every element costs two full forwards."""
+    p = f.params
+    inputs = [f.x.copy(), p.h0.copy(), p.Wx.copy(), p.Wh.copy(), p.b.copy()]
+    total = sum(a.size for a in inputs)
+    position = 0
+
+    def forward_with(i):
+        return lambda a: rnn_forward(*inputs[:i], a, *inputs[i + 1:])
+    sample = rng.integers(0, total, SAMPLED_ELEMENTS)
+    elapsed = 0.0
+    for i, a in enumerate(inputs):
+        mine = [np.unravel_index(j - position, a.shape) for j in sample if position <= j < position + a.size]
+        position += a.size
+        if mine:
+            elapsed += best_time(lambda: eval_numerical_gradient_array(forward_with(i), a, f.target, sample=mine),
+                                 repeat=1)
+    return elapsed * total / SAMPLED_ELEMENTS
+
+
+def jax_check_grads_time(f) -> float | None:
+    """Seconds for jax.test_util.check_grads (order 1, reverse mode) of L = Σ ⟨dh, h⟩ in
+    x, h0, Wx, Wh, b, the forward jit-compiled; None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.test_util import check_grads
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    dh = jnp.asarray(f.target)
+
+    @jax.jit
+    def loss(x, h0, Wx, Wh, b):
+        def step(h, x_t):
+            h = jnp.tanh(x_t @ Wx + h @ Wh + b)
+            return h, h
+        return jnp.sum(jnp.swapaxes(jax.lax.scan(step, h0, jnp.swapaxes(x, 0, 1))[1], 0, 1) * dh)
+
+    p = f.params
+    args = tuple(jnp.asarray(a) for a in (f.x, p.h0, p.Wx, p.Wh, p.b))
+    check_grads(loss, args, order=1, modes=["rev"])                     # compile, untimed
+    return best_time(lambda: check_grads(loss, args, order=1, modes=["rev"]), repeat=1)
+
+
+def gemm_rows(f, size: str) -> Row:
+    """The largest product of a directional ∂L/∂s_t check: every run's complex state times Wh."""
+    N, T, H = f.s.shape
+    rng = np.random.default_rng(2)
+    states = rng.normal(size=(T * DEFAULT_DIRECTIONS, N, H)) + 1j * rng.normal(size=(T * DEFAULT_DIRECTIONS, N, H))
+    Wh = f.params.Wh
+    return Row("vector FD: complex states × Wh", size, best_time(lambda: real_gemm(states, Wh), repeat=5),
+               "numpy complex @ real", best_time(lambda: states @ Wh, repeat=5), "",
+               f"({T * DEFAULT_DIRECTIONS * N:,} × {H}) @ ({H} × {H})")
+
+
 def rows(N=SIZES["N"], T=SIZES["T"], D=SIZES["D"], H=SIZES["H"]) -> list[Row]:
     rnn, f = problem(N, T, D, H)
     size = f"N = {N}, T = {T}, D = H = {H}"
@@ -55,12 +147,20 @@ def rows(N=SIZES["N"], T=SIZES["T"], D=SIZES["D"], H=SIZES["H"]) -> list[Row]:
     every = best_time(lambda: finite_differences(rnn, f), repeat=1)
     states, everything = N * T * H, N * T * (D + 2 * H) + H * (D + H + 1 + N)
     sample_note = f"loop timed on {len(sampled)} elements, scaled to"
+    cs231n = best_time(lambda: finite_differences(rnn, f, CS231N_GRADIENTS), repeat=1)
+    cs231n_elements = N * T * D + N * H + D * H + H * H + H
+    jax_time = jax_check_grads_time(f)
     return [Row("FD check, vector, ∂L/∂s_t", size, directional, "element-wise, batched", elementwise, "",
                 f"3 directions per step; {states:,} elements"),
             Row("FD check, vector, ∂L/∂s_t", size, directional, "per-element loop", per_element * states, "",
                 f"{sample_note} {states:,}"),
             Row("FD check, vector, every gradient", size, every, "per-element loop", per_element * everything, "",
-                f"s, x, h, Wx, Wh, b, h0, 3 directions each; {sample_note} {everything:,}")]
+                f"s, x, h, Wx, Wh, b, h0, 3 directions each; {sample_note} {everything:,}"),
+            Row("FD check, vector, CS231n's x, h0, Wx, Wh, b", size, cs231n, "eval_numerical_gradient_array",
+                cs231n_loop_time(f, rng), "", f"3 directions each; {sample_note} {cs231n_elements:,}"),
+            Row("FD check, vector, CS231n's x, h0, Wx, Wh, b", size, cs231n, "jax check_grads", jax_time, "",
+                "jax not installed" if jax_time is None else "order 1, reverse mode, one random direction"),
+            gemm_rows(f, size)]
 
 
 if __name__ == "__main__":
