@@ -87,16 +87,18 @@ def cs231n_loop_time(f, rng) -> float:
     total = sum(a.size for a in inputs)
     position = 0
 
-    def forward_with(i):
-        return lambda a: rnn_forward(*inputs[:i], a, *inputs[i + 1:])
+    def loop(i, mine):
+        """CS231n's loop over the sampled elements `mine` of input i."""
+        def forward_with(a):
+            return rnn_forward(*inputs[:i], a, *inputs[i + 1:])
+        return lambda: eval_numerical_gradient_array(forward_with, inputs[i], f.target, sample=mine)
     sample = rng.integers(0, total, SAMPLED_ELEMENTS)
     elapsed = 0.0
     for i, a in enumerate(inputs):
         mine = [np.unravel_index(j - position, a.shape) for j in sample if position <= j < position + a.size]
         position += a.size
         if mine:
-            elapsed += best_time(lambda: eval_numerical_gradient_array(forward_with(i), a, f.target, sample=mine),
-                                 repeat=1)
+            elapsed += best_time(loop(i, mine), repeat=1)
     return elapsed * total / SAMPLED_ELEMENTS
 
 

@@ -45,8 +45,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.fd_methods import (COMPLEX_STEP, EPS, METHODS, Estimate, combine, complex_step_error,  # noqa: F401 (public)
-                                  perturbations, resolve_method, step_size)
+from reference.fd_methods import (
+    COMPLEX_STEP,
+    Estimate,
+    combine,
+    complex_step_error,
+    perturbations,
+    resolve_method,
+    step_size,
+)
+from reference.fd_methods import METHODS as METHODS  # re-exported: the public name grader.cli imports
 from reference.scalar import Forward, ScalarRNN
 
 # The quantities a check can perturb; "s", "x", "h" are per timestep, the rest scalars.
