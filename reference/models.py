@@ -97,7 +97,8 @@ class ScalarModel:
                        directions: int | None) -> dict[str, Checked]:
         reference = scalar.backward(rnn, f)
         estimates = finite_diff.finite_differences(rnn, f, tuple(finite_diff.QUANTITIES), method)
-        return {name: Checked(estimates[name].along(reference[name]), estimates[name]) for name in finite_diff.QUANTITIES}
+        return {name: Checked(estimates[name].along(reference[name]), estimates[name])
+                for name in finite_diff.QUANTITIES}
 
 
 class VectorModel:
