@@ -15,6 +15,7 @@ For large T the per-element loop is timed on a sample of elements and scaled to 
 (the note says so): each element costs two full forward passes, whichever it is.
 """
 import math
+from functools import partial
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def registry_loss(rnn, f, w, v, h0, t=None, ds=0.0) -> float:
 def plain_float_loss(rnn, f, w, v, h0, t=None, ds=0.0) -> float:
     """The same L for MODEL in plain Python floats."""
     h, total = h0, 0.0
-    for k, (x, y) in enumerate(zip(f.x.tolist(), f.y.tolist())):
+    for k, (x, y) in enumerate(zip(f.x.tolist(), f.y.tolist(), strict=True)):
         h = math.tanh(w * h + v * x + (ds if k + 1 == t else 0.0))
         total += 0.5 * (1.0 / (1.0 + math.exp(-h)) - y) ** 2
     return total
@@ -121,29 +122,33 @@ def torch_gradcheck_time(rnn, f) -> float | None:
 
 
 def rows(sizes=(10, 100, 1_000, 10_000)) -> list[Row]:
+    return [row for T in sizes for row in rows_at(T)]
+
+
+def rows_at(T: int) -> list[Row]:
+    """The figures at one sequence length T."""
     result = []
-    for T in sizes:
-        rnn, f = problem(T)
-        ours = best_time(lambda: finite_differences(rnn, f), repeat=5 if T <= 1000 else 3)
-        elements = ["w", "v", "h0"] + list(range(1, T + 1))
-        sampled = elements if len(elements) <= 2 * SAMPLED_ELEMENTS else elements[:3] + list(
-            np.linspace(1, T, SAMPLED_ELEMENTS, dtype=int))
-        note = "" if sampled is elements else f"loop timed on {len(sampled)} of {len(elements)} elements"
-        size = f"T = {T:,}"
-        goal = "≥ 100×" if T == 1000 else ""
-        full = best_time(lambda: finite_differences(rnn, f, method="complex_step_full"), repeat=3 if T <= 1000 else 1)
-        result.append(Row("FD check, scalar", size, ours, "whole-forward complex step", full, "", "complex_step_full"))
-        for name, loss_with in (("per-element loop", registry_loss), ("per-element loop, floats", plain_float_loss)):
-            loop = best_time(lambda: per_element_loop(loss_with, rnn, f, sampled), repeat=1)
-            result.append(Row("FD check, scalar", size, ours, name, loop * len(elements) / len(sampled), goal, note))
-        if T <= 1000:
-            jax_time = jax_central_differences_time(f)
-            result.append(Row("FD check, scalar", size, ours, "JAX jit+vmap central differences", jax_time,
-                              "> 1×" if T == 1000 else "", "jax not installed" if jax_time is None else ""))
-            torch_time = torch_gradcheck_time(rnn, f)
-            result.append(Row("FD check, scalar", size, ours, "torch gradcheck", torch_time,
-                              "≥ 300×" if T == 1000 else "",
-                              "torch not installed" if torch_time is None else ""))
+    rnn, f = problem(T)
+    ours = best_time(lambda: finite_differences(rnn, f), repeat=5 if T <= 1000 else 3)
+    elements = ["w", "v", "h0"] + list(range(1, T + 1))
+    sampled = elements if len(elements) <= 2 * SAMPLED_ELEMENTS else elements[:3] + list(
+        np.linspace(1, T, SAMPLED_ELEMENTS, dtype=int))
+    note = "" if sampled is elements else f"loop timed on {len(sampled)} of {len(elements)} elements"
+    size = f"T = {T:,}"
+    goal = "≥ 100×" if T == 1000 else ""
+    full = best_time(lambda: finite_differences(rnn, f, method="complex_step_full"), repeat=3 if T <= 1000 else 1)
+    result.append(Row("FD check, scalar", size, ours, "whole-forward complex step", full, "", "complex_step_full"))
+    for name, loss_with in (("per-element loop", registry_loss), ("per-element loop, floats", plain_float_loss)):
+        loop = best_time(partial(per_element_loop, loss_with, rnn, f, sampled), repeat=1)
+        result.append(Row("FD check, scalar", size, ours, name, loop * len(elements) / len(sampled), goal, note))
+    if T <= 1000:
+        jax_time = jax_central_differences_time(f)
+        result.append(Row("FD check, scalar", size, ours, "JAX jit+vmap central differences", jax_time,
+                          "> 1×" if T == 1000 else "", "jax not installed" if jax_time is None else ""))
+        torch_time = torch_gradcheck_time(rnn, f)
+        result.append(Row("FD check, scalar", size, ours, "torch gradcheck", torch_time,
+                          "≥ 300×" if T == 1000 else "",
+                          "torch not installed" if torch_time is None else ""))
     return result
 
 

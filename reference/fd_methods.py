@@ -89,7 +89,7 @@ def perturbations(method: str, delta: np.ndarray) -> np.ndarray:
     return CENTRAL_FRACTIONS[:, None] * delta
 
 
-def complex_step_error(magnitude: np.ndarray, n_steps: np.ndarray) -> np.ndarray:
+def complex_step_error(magnitude: np.ndarray, n_steps: np.ndarray | int) -> np.ndarray:
     """Rounding bound of a complex-step derivative: 4·ε·√n·M for a sum of n steps' terms
     whose imaginary parts, divided by δ, have magnitudes summing to M."""
     return 4 * EPS * np.sqrt(n_steps) * magnitude
@@ -100,7 +100,7 @@ def combine(method: str, totals: np.ndarray, magnitudes: np.ndarray, n_steps: np
     """(value, error, kink) per run, (R,) each, from the perturbed runs' loss totals, rounding
     magnitudes and kink flags, (P, R) in the order of `perturbations`; n_steps (R,) steps each
     run covers, delta (R,)."""
-    kink = kinked.any(axis=0)
+    kink = np.asarray(kinked.any(axis=0))
     if method in COMPLEX_METHODS:
         return totals[0].imag / delta, complex_step_error(magnitudes[0] / delta, n_steps), kink
     plus, minus, plus_half, minus_half = totals

@@ -173,7 +173,8 @@ def _runs(f: Forward, steps) -> tuple[_Runs, list[np.ndarray]]:
     runs it owns (in start order)."""
     T = len(f.x)
     dtype = np.result_type(*(step for _, step in steps))
-    starts, offsets = [], {key: [] for key in OFFSETS}
+    starts: list[np.ndarray] = []
+    offsets: dict[str, list[np.ndarray]] = {key: [] for key in OFFSETS}
     for name, step in steps:
         q = QUANTITIES[name]
         n = T if q in PER_STEP else 1

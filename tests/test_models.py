@@ -76,7 +76,7 @@ def test_both_models_check_the_same_gradients_alike(phi, theta, loss):
                                    np.ravel(checked_s[scalar_name].reference), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(np.ravel(estimate_v.value), np.ravel(estimate_s.value), rtol=1e-9, atol=1e-12,
                                    err_msg=vector_name)
-        assert checked_s[scalar_name].per_step == checked_v[vector_name].per_step == (vector_name in vector.PER_STEP)
+        assert estimate_s.per_step == estimate_v.per_step == (vector_name in vector.PER_STEP)
 
 
 def imports_of(module: str) -> set[str]:
