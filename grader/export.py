@@ -105,7 +105,8 @@ if [ -n "$PYTHON" ] && ! has_dependencies; then    # needs the job's networking 
     pip_install "$TESTS/requirements.txt" >&2 || true
 fi
 if [ -z "$PYTHON" ] || ! has_dependencies; then
-    echo '{"gradable": false, "format_errors": ["the grading image has no Python >= 3.11 with numpy, pyyaml and jsonschema: enable networking for the job, or use an image that has them"]}' > "$RESULTS"
+    echo '{"gradable": false, "format_errors": ["the grading image has no Python >= 3.11 with numpy, pyyaml'\
+' and jsonschema: enable networking for the job, or use an image that has them"]}' > "$RESULTS"
     exit 0
 fi
 chmod -R o-rwx "$TESTS" || true                 # as in run_autograder: not for the submission,

@@ -47,11 +47,11 @@ def call_forward_backward(functions, arguments, how):
     (forward, backward), (forward_name, backward_name) = functions, how["functions"]
     *forward_arguments, upstream = arguments.values()
     *outputs, cache = _results(forward(*forward_arguments), forward_name, [*how["forward_returns"], "cache"])
-    forwarded = dict(zip(how["forward_returns"], outputs))
+    forwarded = dict(zip(how["forward_returns"], outputs, strict=True))
     gradients = backward(upstream, cache)
     if how["backward_returns"] is not None:
         gradients = _results(gradients, backward_name, how["backward_returns"])
-        return {**forwarded, **dict(zip(how["backward_returns"], gradients))}
+        return {**forwarded, **dict(zip(how["backward_returns"], gradients, strict=True))}
     if not (hasattr(gradients, "keys") and hasattr(gradients, "__getitem__")):
         raise ContractViolation(f"returned a {type(gradients).__name__} from {backward_name}, not a dict of gradients")
     return collections.ChainMap(forwarded, gradients)

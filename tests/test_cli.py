@@ -89,7 +89,8 @@ def test_output_file_is_written_and_stdout_stays_empty(capsys, tmp_path):
      "dL_ds has shape (1,), expected (4,); dL_dv is a str, not numbers; dL_dw differs"),
     ("import math\ndef backward(trace):\n    return {'dL_ds': [0, math.nan, 0, 0], 'dL_dw': 0, 'dL_dv': 0}\n",
      "error", "dL_ds is NaN at t = 2"),
-    ("import os\ndef backward(trace):\n    os._exit(3)\n", "error", "the submission exited with status 3 during the call"),
+    ("import os\ndef backward(trace):\n    os._exit(3)\n", "error",
+     "the submission exited with status 3 during the call"),
     ("def backward(trace):\n    trace['w'] = 0\n", "error", "the submission raised TypeError during the call"),
     ("import reference\n", "error", "tried to import reference, which submissions may not"),
 ])
@@ -98,7 +99,8 @@ def test_a_bad_submission_is_reported_and_the_others_still_graded(capsys, small_
     code, report = grade_json(capsys, small_set, write_submission(source))
     first = report["problems"][0]
     assert code == 1
-    assert (first["status"], first["score"]) == (status, 0 if status == "error" and "differs" not in message else first["score"])
+    expected_score = 0 if status == "error" and "differs" not in message else first["score"]
+    assert (first["status"], first["score"]) == (status, expected_score)
     assert message in first["message"]
     assert len(report["problems"]) == 2
 
@@ -187,8 +189,8 @@ def test_usage_error_exits_2_without_traceback():
 def test_a_closed_pipe_ends_quietly_with_141(monkeypatch, tmp_path):
     class ClosedPipe:
         """stdout whose reader has gone: every write fails as a closed pipe does."""
-        def __init__(self):
-            self.file = open(tmp_path / "stdout", "w")
+        def __init__(self, file):
+            self.file = file
 
         def write(self, text):
             raise BrokenPipeError(32, "Broken pipe")
@@ -199,5 +201,6 @@ def test_a_closed_pipe_ends_quietly_with_141(monkeypatch, tmp_path):
         def flush(self):
             pass
 
-    monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    assert main(["check-reference", str(SHIPPED_SET)]) == 141
+    with open(tmp_path / "stdout", "w") as file:
+        monkeypatch.setattr(sys, "stdout", ClosedPipe(file))
+        assert main(["check-reference", str(SHIPPED_SET)]) == 141

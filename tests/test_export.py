@@ -148,7 +148,8 @@ def test_prairielearn_question_runs_its_entrypoint_in_external_grading(tmp_path)
      '<pl-file-upload file-names="submission.py" optional-file-names="student_math.py" '
      'optional-file-patterns="data_[0-9].py">'),
     (["--helpers"], '<pl-file-upload file-names="submission.py">'),
-    (["--entry", "rnn.py", "--helpers", "a,b.py"], '<pl-file-upload file-names="rnn.py" optional-file-names="a\\,b.py">'),
+    (["--entry", "rnn.py", "--helpers", "a,b.py"],
+     '<pl-file-upload file-names="rnn.py" optional-file-names="a\\,b.py">'),
 ])
 def test_prairielearn_question_takes_the_entry_file_and_its_helpers(tmp_path, options, element):
     assert main(["export", "prairielearn", str(SHIPPED_SET), "-o", str(tmp_path), *options]) == 0

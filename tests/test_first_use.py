@@ -116,7 +116,8 @@ def test_the_text_report_shows_the_start_of_what_each_visible_problem_printed(ca
     lines = capsys.readouterr().out.splitlines()
     first = lines.index("  the submission printed:")
     assert lines[first - 1].startswith("tanh-identity-squared: 0/10 error (T = 4)")
-    assert lines[first + 1:first + 6] == ["    | loading my rnn", "    | t = 4", "    | t = 3", "    | t = 2", "    | t = 1"]
+    assert lines[first + 1:first + 6] == ["    | loading my rnn", "    | t = 4", "    | t = 3", "    | t = 2",
+                                          "    | t = 1"]
     bce = lines.index("tanh-sigmoid-bce: 0/10 error (T = 12) — dL_ds is missing; dL_dw is missing; dL_dv is missing")
     assert lines[bce + 1:bce + 8] == ["  the submission printed:", "    | t = 12", "    | t = 11", "    | t = 10",
                                       "    | t = 9", "    | t = 8", "    … 7 more lines"]

@@ -332,7 +332,8 @@ def test_a_local_tag_is_rejected(tmp_path):
 
 def test_an_alias_bomb_is_stopped(tmp_path):
     text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcdef", "bcdefg", strict=True))
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+        for previous, name in zip("abcdef", "bcdefg", strict=True))
     error = error_for(tmp_path, text)
     assert (error.line, error.message) == (
         None, "the document has more than 200,000 nodes, counting each alias as a copy of its anchor "

@@ -31,7 +31,8 @@ def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
     passed = sum(p.status == "passed" for p in report.problems)
     return {"gradable": True,
             "score": min(1.0, report.score / report.max_score) if report.max_score else 0.0,
-            "message": f"{report.score:g}/{report.max_score:g} points: {passed} of {len(report.problems)} problems pass.",
+            "message": f"{report.score:g}/{report.max_score:g} points: "
+                       f"{passed} of {len(report.problems)} problems pass.",
             "output": clip(printed(report), limit),
             "tests": [{"name": printable(p.id), "description": printable(p.title), "points": p.score,
                        "max_points": p.max_score, "message": clip(printable(p.message), limit),
