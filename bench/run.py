@@ -13,9 +13,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.table import render  # noqa: E402
 
-FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.diagnosis_cost",
+FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.batch_scaling",
+           "bench.diagnosis_cost",
            "bench.sandbox_overhead", "bench.memory", "bench.fd_vector", "bench.grade_vector"]
 QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4},
+         "bench.batch_scaling": {"small": 3, "large": 6},
          "bench.diagnosis_cost": {"sizes": (10, 100), "repeat": 1},
          "bench.sandbox_overhead": {"problems": 2, "repeat": 1, "timeout": 0.2},
          "bench.memory": {"sizes": (50,)},

@@ -16,28 +16,34 @@ import hashlib
 import io
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import pwd
 import sqlite3
+import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import loader
 from grader.atomic import write_atomically
 from grader.diagnosis import MistakeRuns
-from grader.errors import GraderError, UsageError
+from grader.errors import SubmissionMissing, UsageError
 from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.reports import EXTENSIONS, render
 from grader.reports.json_report import render as render_json
-from grader.results import Report
-from grader.submissions import class_submissions, grade_path
+from grader.process_control import PR_SET_PDEATHSIG, prctl
+from grader.results import FAILED_TO_GRADE, Report
+from grader.sandbox import Sandbox, sandbox_for
+from grader.submissions import class_submissions, grade_path, report_name, uncalled_report
 from grader.text_safety import printable, spreadsheet_cell
 
 STORE = "results.sqlite"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
 GRADEBOOK = "gradebook.csv"
+UID_POOL = range(2_100_000_000, 2_100_010_000)      # where spare_uids looks: far above any account's
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
@@ -62,16 +68,24 @@ class Options:
 @dataclass(frozen=True)
 class Graded:
     """One submission's result, as recorded."""
-    student: str
+    student: str                        # printable (submissions.printable)
     submission: str
     score: float
     max_score: float
-    status: str                         # passed | failed | error (could not be imported)
-    problems: dict[str, float]          # problem id → score
+    status: str                         # passed | failed | error (could not be imported) | failed_to_grade
+    problems: dict[str, float]          # problem id → score, for the problems graded
     report: str                         # the JSON report
 
 
+def shown_id(student: str) -> str:
+    """A student's id as the record, the gradebook and the terminal show it (and key it):
+    bytes that are not UTF-8 and control characters escaped, on one line."""
+    return printable(student, newlines=False)
+
+
 def submission_status(report: Report) -> str:
+    if report.failed_to_grade:
+        return FAILED_TO_GRADE
     if report.metadata.get("import_error"):
         return "error"
     return "passed" if report.passed else "failed"
@@ -92,7 +106,8 @@ def _make_private(record: Path) -> None:
 
 
 class Store:
-    """The batch's record: a row per graded submission, each written in one transaction."""
+    """The batch's record: a row per graded submission, each written in one transaction.
+    Students are keyed by their printable id; a row `failed_to_grade` is graded again."""
 
     def __init__(self, path: Path, problem_set_digest: str, regrade_all: bool):
         try:
@@ -113,7 +128,9 @@ class Store:
             self.run = self.db.execute("INSERT INTO runs (started) VALUES (?)", (time.time(),)).lastrowid
 
     def graded(self) -> set[str]:
-        return {student for (student,) in self.db.execute("SELECT student FROM results")}
+        """Students recorded with a verdict (not failed_to_grade)."""
+        return {student for (student,) in self.db.execute("SELECT student FROM results WHERE status != ?",
+                                                          (FAILED_TO_GRADE,))}
 
     def forget(self, students) -> None:
         with self.db:
@@ -139,41 +156,62 @@ class Store:
 _worker: dict = {}
 
 
-def _start_worker(problem_set: ProblemSet, prepared, options: Options, starts) -> None:
-    """`starts` is a SimpleQueue on which each worker puts (student, time.monotonic()) as it
-    starts grading one (the monotonic clock is the system's, the same in every process)."""
-    _worker.update(problem_set=problem_set, prepared=prepared, options=options, runs=MistakeRuns(), starts=starts)
+def _start_worker(problem_set: ProblemSet, prepared, options: Options, sandbox: Sandbox) -> None:
+    """In a new worker: die with the batch (whatever kills it), leave SIGINT and SIGTERM
+    to it, and keep what every submission is graded with."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _worker.update(problem_set=problem_set, prepared=prepared, options=options, sandbox=sandbox, runs=MistakeRuns())
 
 
-def _grade_one(task: tuple[str, Path]) -> Graded | tuple[str, str]:
-    """Grade one submission and write its reports: a Graded, or (student, why not), which
-    is not recorded, so that the next run tries again. Nothing stops the other submissions."""
-    student, path = task
+def _grade_one(student: str, path: Path) -> Graded:
+    """Grade one submission and write its reports. A fault of the grader's own is recorded
+    as failed_to_grade (graded again next run), never fatal to the batch. A .py file in
+    the class folder is shown to its sandbox alone: the rest of the folder is classmates'."""
     options: Options = _worker["options"]
-    _worker["starts"].put((student, time.monotonic()))  # in the pipe now, so read before this result is
+    problem_set: ProblemSet = _worker["problem_set"]
     try:
-        classmates = [str(p) for p in path.parent.iterdir() if p != path]     # else `from bob import backward`
-        report = grade_path(_worker["problem_set"], path, include_hidden=True, entry=options.entry,
+        report = grade_path(problem_set, path, include_hidden=True, entry=options.entry,
                             limits_override=options.limits_override, prepared=_worker["prepared"],
-                            runs=_worker["runs"], isolation=options.isolation,
-                            hide=(*options.hide, *classmates, str(options.out_dir)))
-        recorded = render_json(report)          # the record's copy, and the json format's file
-        for name in options.formats:
-            text = recorded if name == "json" else render(name, report, hidden_visibility=options.hidden_visibility)
-            write_atomically(options.out_dir / name / f"{student}{EXTENSIONS[name]}", text, parents=True)
-    except GraderError as error:
-        return student, str(error)
+                            runs=_worker["runs"], sandbox=replace(_worker["sandbox"], alone=path.is_file()))
+    except SubmissionMissing as missing:    # a link to nowhere, a FIFO: what the class folder holds is unusable
+        report = uncalled_report(problem_set, path, problem_set.selected(True), "error",
+                                 f"the submission cannot be graded: {missing}")
     except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
-        return student, f"internal error {type(error).__name__}: {error}"
-    return Graded(student, str(path), report.score, report.max_score, submission_status(report),
-                  {p.id: p.score for p in report.problems}, recorded)
+        report = unfinished(problem_set, path, f"internal error {type(error).__name__}: {error}")
+    try:
+        return write_reports(student, path, report, options)
+    except Exception as error:      # e.g. a full disk: recorded without its files
+        return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"))
 
 
-def outcome(result: "Graded | tuple[str, str]") -> str:
-    """What became of one submission, in a few words: "12/14 failed", or "not graded: why"."""
-    if isinstance(result, Graded):
-        return f"{result.score:g}/{result.max_score:g} {result.status}"
-    return f"not graded: {result[1]}"
+def unfinished(problem_set: ProblemSet, path: Path, why: str) -> Report:
+    """The report of a submission the grader failed to grade, for `why`."""
+    return uncalled_report(problem_set, path, problem_set.selected(True), FAILED_TO_GRADE, printable(why))
+
+
+def write_reports(student: str, path: Path, report: Report, options: Options) -> Graded:
+    """Write the student's report in every format (named by submissions.report_name, bytes
+    that are not UTF-8 escaped); the Graded to record."""
+    for name in options.formats:
+        text = render_json(report) if name == "json" else render(name, report,
+                                                                  hidden_visibility=options.hidden_visibility)
+        write_atomically(options.out_dir / name / f"{report_name(student)}{EXTENSIONS[name]}",
+                         text.encode(errors="backslashreplace"), parents=True)
+    return graded(student, path, report)
+
+
+def graded(student: str, path: Path, report: Report) -> Graded:
+    return Graded(shown_id(student), printable(str(path)), report.score, report.max_score, submission_status(report),
+                  {p.id: p.score for p in report.problems if p.status != FAILED_TO_GRADE}, render_json(report))
+
+
+def outcome(result: Graded) -> str:
+    """What became of one submission, in a few words: "12/14 failed", or "failed_to_grade"."""
+    if result.status == FAILED_TO_GRADE:
+        return FAILED_TO_GRADE
+    return f"{result.score:g}/{result.max_score:g} {result.status}"
 
 
 class Progress:
@@ -231,8 +269,9 @@ class Progress:
 
 def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict) -> str:
     """CSV: a row per submission (student, total, max, a column per problem, status);
-    a submission not recorded yet has empty scores and the status "not graded". Every cell
-    is a spreadsheet_cell: no student id or problem id is read as a formula."""
+    a submission not recorded yet has empty scores and the status "not graded", one the
+    grader failed to grade empty scores where it has none and the status failed_to_grade.
+    Every cell is a spreadsheet_cell: no student id or problem id is read as a formula."""
     ids = [p.id for p in problem_set.problems]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -241,15 +280,114 @@ def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict
         writer.writerow(map(spreadsheet_cell, cells))
 
     write(["student", "total", "max", *ids, "status"])
-    for student in students:
+    for student in map(shown_id, students):
         row = recorded.get(student)
         if row is None:
             write([student, "", "", *[""] * len(ids), "not graded"])
             continue
         scores = json.loads(row["problems"])
-        write([student, f"{row['score']:g}", f"{row['max_score']:g}",
-               *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
+        total = ["", ""] if row["status"] == FAILED_TO_GRADE else [f"{row['score']:g}", f"{row['max_score']:g}"]
+        write([student, *total, *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
     return out.getvalue()
+
+
+class Workers:
+    """`len(uids)` worker processes forked from the batch, each grading one submission at a
+    time (its sandboxes under `uids[i]` when that is not None). A worker that dies is
+    replaced, and its submission recorded failed_to_grade; `kill` ends them all at once."""
+
+    def __init__(self, initargs: tuple, uids: list[int | None]):
+        self.initargs, self.context = initargs, multiprocessing.get_context("fork")
+        self.idle = [self._start(uid) for uid in uids]
+        self.busy: dict = {}            # connection → (worker, uid, student, path)
+
+    def _start(self, uid: int | None):
+        ours, theirs = self.context.Pipe()
+        worker = self.context.Process(target=_serve, args=(theirs, self.initargs, uid), daemon=True)
+        worker.start()
+        theirs.close()
+        return worker, ours, uid
+
+    def grade(self, pending: list[tuple[str, Path]], progress: "Progress"):
+        """Yield a Graded for each (student, path) of `pending`, as each is done; tell
+        `progress` when each starts, and tick it every TICK seconds meanwhile."""
+        tasks = iter(pending)
+        while True:
+            while self.idle and (task := next(tasks, None)) is not None:
+                worker, connection, uid = self.idle.pop()
+                self.busy[connection] = (worker, uid, *task)
+                progress.start(shown_id(task[0]))
+                try:
+                    connection.send(task)
+                except OSError:                       # died while idle: found dead below
+                    pass
+            if not self.busy:
+                return
+            ready = multiprocessing.connection.wait([*self.busy, *(w.sentinel for w, *_ in self.busy.values())],
+                                                    timeout=TICK)
+            if not ready:
+                progress.tick()
+            for connection in [c for c in list(self.busy) if c in ready or self.busy[c][0].sentinel in ready]:
+                worker, uid, student, path = self.busy.pop(connection)
+                try:
+                    yield connection.recv()
+                    self.idle.append((worker, connection, uid))
+                except (EOFError, OSError):           # the worker died mid-submission
+                    worker.join()
+                    connection.close()
+                    yield write_reports(student, path, unfinished(self.initargs[0], path, "the grading worker "
+                                        f"died ({describe_exit(worker.exitcode)})"), self.initargs[2])
+                    self.idle.append(self._start(uid))
+
+    def kill(self) -> None:
+        """SIGKILL every worker and wait for it: each worker's zygote and sandboxes follow
+        (PR_SET_PDEATHSIG at every level below)."""
+        for worker, *_ in [*self.idle, *self.busy.values()]:
+            worker.kill()
+        for worker, *_ in [*self.idle, *self.busy.values()]:
+            worker.join()
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
+    return f"exit status {code}"
+
+
+def _serve(connection, initargs: tuple, uid: int | None) -> None:
+    """A worker's life: grade each (student, path) received, send back its Graded."""
+    problem_set, prepared, options, sandbox = initargs
+    _start_worker(problem_set, prepared, options, sandbox if uid is None else replace(sandbox, user=uid))
+    while True:
+        try:
+            student, path = connection.recv()
+        except EOFError:
+            return
+        connection.send(_grade_one(student, path))
+
+
+def spare_uids(count: int) -> list[int] | None:
+    """`count` uids that no account has and no process runs as, for the rlimits level's
+    sandboxes to run under one each (so none can signal another); None unless root."""
+    if os.geteuid() != 0:
+        return None
+    in_use = set()
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit():
+                in_use.add(os.stat(entry.path).st_uid)
+        except OSError:
+            continue
+    spare = []
+    for uid in UID_POOL:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in in_use:
+                spare.append(uid)
+                if len(spare) == count:
+                    return spare
+    return None
 
 
 @dataclass(frozen=True)
@@ -257,59 +395,63 @@ class Outcome:
     students: int           # in the folder
     graded: int             # in this run
     already: int            # recorded before this run and kept
-    failures: dict[str, str]  # student → why it could not be graded (not recorded)
+    failures: dict[str, str]  # student → why the grader failed to grade it (recorded failed_to_grade)
     seconds: float
 
 
 def run_batch(problem_set_path: str, submissions_dir: str, options: Options, jobs: int | None = None,
               regrade: bool = False, only: list[str] | None = None) -> Outcome:
     """Grade every submission in `submissions_dir` not yet recorded in `options.out_dir`
-    (with `regrade`, every one again), or only the students `only`."""
+    (with `regrade`, every one again), or only the students `only`. An interruption
+    (KeyboardInterrupt, grader.errors.Terminated) kills every worker, rewrites the
+    gradebook from the record, and propagates."""
     started = time.monotonic()
     problem_set = loader.load(problem_set_path, options.caps)
     students = class_submissions(submissions_dir)
     chosen = list(students) if only is None else only
     unknown = [s for s in chosen if s not in students]
     if unknown:
-        raise UsageError(f"no submission in {submissions_dir} for {', '.join(map(repr, unknown))}")
+        raise UsageError(f"no submission in {submissions_dir} for {', '.join(repr(shown_id(s)) for s in unknown)}")
     digest = hashlib.sha256(Path(problem_set_path).read_bytes()).hexdigest()
+    sandbox = sandbox_for(problem_set_path, options.isolation, (*options.hide, str(options.out_dir)))
     store = Store(options.out_dir / STORE, digest, regrade_all=regrade and only is None)
+    workers = None
     try:
         if regrade and only is not None:
-            store.forget(chosen)
+            store.forget(map(shown_id, chosen))
         recorded = store.graded()
-        pending = [(s, students[s]) for s in chosen if s not in recorded]
+        pending = [(s, students[s]) for s in chosen if shown_id(s) not in recorded]
         failures = {}
         if pending:
             prepared = prepare_exercises(problem_set, include_hidden=True)
             progress = Progress(len(pending))
-            context = multiprocessing.get_context("fork")
-            starts = context.SimpleQueue()
-            with context.Pool(min(jobs or os.cpu_count() or 1, len(pending)), initializer=_start_worker,
-                              initargs=(problem_set, prepared, options, starts)) as pool:
-                results = pool.imap_unordered(_grade_one, pending)
-                while True:
-                    try:
-                        result = results.next(timeout=TICK)
-                    except multiprocessing.TimeoutError:
-                        result = None
-                    except StopIteration:
-                        break
-                    while not starts.empty():
-                        progress.start(*starts.get())
-                    if result is None:
-                        progress.tick()
-                        continue
-                    if isinstance(result, Graded):
-                        store.record(result)
-                        student = result.student
-                    else:
-                        student, why = result
-                        failures[student] = why
-                    progress.finish(student, outcome(result))
-        write_atomically(options.out_dir / GRADEBOOK, gradebook(problem_set, students, store.results()))
+            workers = Workers((problem_set, prepared, options, sandbox),
+                              worker_uids(sandbox, min(jobs or os.cpu_count() or 1, len(pending))))
+            for result in workers.grade(pending, progress):
+                store.record(result)
+                if result.status == FAILED_TO_GRADE:
+                    failures[result.student] = json.loads(result.report)["metadata"]["failed_to_grade"]
+                progress.finish(result.student, outcome(result))
     finally:
-        store.close()
+        if workers is not None:
+            workers.kill()
+        try:
+            write_atomically(options.out_dir / GRADEBOOK, gradebook(problem_set, students, store.results()))
+        finally:
+            store.close()
     graded = len(pending) - len(failures)
-    return Outcome(len(students), graded, len(set(chosen) & recorded), failures, time.monotonic() - started)
+    return Outcome(len(students), graded, len(set(map(shown_id, chosen)) & recorded), failures,
+                   time.monotonic() - started)
 
+
+def worker_uids(sandbox: Sandbox, jobs: int) -> list[int | None]:
+    """The uid each of `jobs` workers' sandboxes runs under (None: the sandbox's own). At
+    the rlimits level several at once need a spare uid each; without them, one job."""
+    if sandbox.level.private_view or jobs == 1:
+        return [None] * jobs
+    uids = spare_uids(jobs)
+    if uids is None:
+        print("bptt-grade: at the rlimits level submissions graded at once could signal each other unless each "
+              "runs under a uid of its own, which needs root: grading one at a time", file=sys.stderr)
+        return [None]
+    return uids

@@ -16,12 +16,12 @@ arrays (channel.py). Objects the submission keeps between its functions (a cache
 here. It never sees an expected value, and the grader's packages are unimportable before
 the submission runs.
 
-SETTINGS_JSON: channel_fd, control_fd, submission (resolved), entry_points (the functions,
-comma-separated, the submission must define to be served at all; may be empty), view
-(null or filesystem_view.build's keyword arguments), user (null or a uid to switch to),
+SETTINGS_JSON: channel_fd, control_fd, hidden_fd (a file of the paths to hide, read only by
+filesystem_view.build_from's own process), submission (resolved), entry_points (the
+functions, comma-separated, the submission must define to be served at all; may be empty),
+view (null or filesystem_view.build_from's other keyword arguments), user (null or a uid to switch to),
 rlimits ({name: value}), cpu_seconds_per_call, probe (true: set up, then exit).
 """
-import ctypes
 import importlib.abc
 import importlib.util
 import json
@@ -33,6 +33,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,29 +41,41 @@ import channel  # noqa: E402  (siblings, loaded before the grader's folder is hi
 import filesystem_view  # noqa: E402
 import numpy as np  # noqa: E402
 import submission_calls  # noqa: E402
+from process_control import (PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS,  # noqa: E402
+                             PR_SET_PDEATHSIG, prctl)
 
 del sys.path[0]
 BLOCKED_PACKAGES = ("grader", "reference")
 MAX_TEXT = 4000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
-
-
-def prctl(option: int, value: int) -> None:
-    """Best effort: Linux only; elsewhere the protection it adds is simply absent."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+MEMORY_SAMPLE_SECONDS = 0.01
+IPC_SHARED_MEMORY_BYTES = 64 << 20     # as the private /tmp (filesystem_view.TMP_SIZE)
+IPC_LIMITS = {"kernel/shmmax": IPC_SHARED_MEMORY_BYTES,
+              "kernel/shmall": IPC_SHARED_MEMORY_BYTES // os.sysconf("SC_PAGE_SIZE"), "kernel/shmmni": 16, "kernel/shm_rmid_forced": 1, "kernel/msgmni": 16, "kernel/msgmnb": 1 << 16,
+              "kernel/msgmax": 8192, "fs/mqueue/queues_max": 16, "fs/mqueue/msg_max": 16,
+              "fs/mqueue/msgsize_max": 8192}
 
 
 # The supervisor ------------------------------------------------------------------------
 
 def main(settings: dict) -> None:
     if settings["view"]:
-        filesystem_view.build(**settings["view"])
+        bound_ipc()
+        filesystem_view.build_from(settings["hidden_fd"], **settings["view"])
+    else:
+        os.close(settings["hidden_fd"])
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     worker = os.fork()
     if worker == 0:
         run_worker(settings)
     supervise(worker, settings)
+
+
+def bound_ipc() -> None:
+    """Cap System V and POSIX IPC in the sandbox's own IPC namespace (IPC_LIMITS), so shared
+    memory and message queues cannot hold memory beyond the sandbox's limits."""
+    for name, value in IPC_LIMITS.items():
+        with open(f"/proc/sys/{name}", "w") as setting:
+            setting.write(str(value))
 
 
 def supervise(worker: int, settings: dict) -> None:
@@ -74,15 +87,33 @@ def supervise(worker: int, settings: dict) -> None:
         control = socket.socket(fileno=settings["control_fd"])
         prctl(PR_SET_DUMPABLE, 0)                 # the worker cannot open our /proc files
         threading.Thread(target=kill_when_closed, args=(control, worker), daemon=True).start()
+    peak = [0]
+    threading.Thread(target=watch_memory, args=(worker, peak), daemon=True).start()
     _, status = os.waitpid(worker, 0)
     code = os.waitstatus_to_exitcode(status)     # negative: killed by that signal
     if control is not None:
         try:
-            control.sendall(channel.encode({"type": "ended", "status": code}))
+            control.sendall(channel.encode({"type": "ended", "status": code, "peak_mb": peak[0] >> 10}))
         except OSError:
             pass                                  # the grader has gone
     kill_descendants()
     os._exit(0 if code == 0 else 1)
+
+
+def watch_memory(worker: int, peak: list[int]) -> None:
+    """Keep in peak[0] the worker's peak address space (VmPeak, KB), read every
+    MEMORY_SAMPLE_SECONDS until it is gone: how the grader tells a death of the memory limit
+    (a C library's abort or segfault on a failed allocation) from any other."""
+    try:
+        with open(f"/proc/{worker}/status", "rb") as status:
+            while True:
+                for line in status.read().splitlines():
+                    if line.startswith(b"VmPeak:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+                status.seek(0)
+                time.sleep(MEMORY_SAMPLE_SECONDS)
+    except (OSError, ValueError):
+        return                                    # the worker has gone (or no /proc)
 
 
 def kill_when_closed(control: socket.socket, worker: int) -> None:

@@ -2,13 +2,15 @@
 
 Exit codes: 0 every graded output passed (with --min-score: the score reached it), or the
 command succeeded; 1 the submission did not pass everything (or scored below --min-score),
-a batch left submissions ungraded, check-reference found a disagreement, or audit found a
-catalogue mistake no problem catches; 2 nothing could be graded.
+a problem failed to grade (a fault of the grader or host: status failed_to_grade),
+check-reference found a disagreement, or audit found a catalogue mistake no problem
+catches; 2 nothing could be graded; 130 interrupted; 143 `batch` terminated (SIGTERM).
 """
 import argparse
 import math
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from grader import loader
 from grader.atomic import write_atomically, written_through
 from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
-from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, UsageError
+from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, Terminated, UsageError
 from grader.export import PLATFORMS, PRAIRIELEARN_HELPERS, ExportOptions, export
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
@@ -58,7 +60,7 @@ def min_score(text: str) -> tuple[float, bool]:
 def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
     """Exit code: without --min-score 0 when every graded output passed; with it 0 when the
     score reaches the minimum."""
-    if minimum is None:
+    if minimum is None or report.failed_to_grade:
         return EXIT_PASSED if report.passed else EXIT_FAILED
     value, percent = minimum
     needed = value / 100 * report.max_score if percent else value
@@ -159,15 +161,23 @@ def size_caps(args) -> loader.SizeCaps:
     return loader.SizeCaps(**{name: value for name, value in given.items() if value is not None})
 
 
+def terminate(signal_number, frame) -> None:
+    raise Terminated
+
+
 def cmd_batch(args) -> int:
     options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
                       {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility,
                       args.isolation, tuple(args.hide), size_caps(args))
-    outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
+    before = signal.signal(signal.SIGTERM, terminate)     # stop as on SIGINT: workers killed, gradebook written
+    try:
+        outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
+    finally:
+        signal.signal(signal.SIGTERM, before)
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
           f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
     for student, why in outcome.failures.items():
-        print(f"bptt-grade: {printable(student, newlines=False)} could not be graded: {printable(why, newlines=False)}",
+        print(f"bptt-grade: {student} failed_to_grade ({printable(why, newlines=False)}): run batch again to grade it",
               file=sys.stderr)
     return EXIT_FAILED if outcome.failures else EXIT_PASSED
 
@@ -357,9 +367,9 @@ def main(argv=None) -> int:
     except GraderError as error:
         print(f"bptt-grade: {printable(str(error))}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("bptt-grade: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.exit_code if isinstance(interrupt, Terminated) else 130
     except BrokenPipeError:        # the reader went away (`| head`): stop quietly, as SIGPIPE would
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

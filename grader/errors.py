@@ -1,7 +1,9 @@
 """One error type per kind of failure the CLI reports, each with its exit code.
 
 Exit codes: 0 every graded output passed; 1 the submission did not pass everything
-(a submission that fails to import, crashes or hangs included); 2 nothing could be graded.
+(a submission that fails to import, crashes or hangs included, or a problem the grader
+failed to grade); 2 nothing could be graded; 130 interrupted (SIGINT), 143 terminated
+(SIGTERM, as `batch` handles it).
 """
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -59,3 +61,8 @@ class SubmissionMissing(GraderError):
 
 class SandboxUnavailable(GraderError):
     """The isolation level asked for cannot confine a submission on this host."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, which `batch` handles as it does SIGINT, with its own exit code."""
+    exit_code = 143

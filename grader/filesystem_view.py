@@ -8,8 +8,13 @@ the root by a fresh tmpfs holding only:
   - the `visible` paths (system folders, the Python installation, the submission's
     folder, a few devices), bound read-only at the same place;
   - an empty, writable, size-limited /tmp, and a /proc of the sandbox's PID namespace;
-with every `hidden` path that shows up inside them covered by an empty folder or file.
-The old root is detached (pivot_root), so no path or `..` leads back to it.
+with every `hidden` path that shows up inside them covered by an empty folder or file, and
+every file under the submission's own path that *is* a hidden file (a hard link: the same
+device and inode) covered by /dev/null. The old root is detached (pivot_root), so no path
+or `..` leads back to it. `build_from` does it in a short-lived process of its own that
+reads the hidden paths from a file descriptor, so the process that goes on to run the
+submission never holds that list (the class roster, the output folder): pivot_root moves
+every process of the mount namespace into the new root.
 
 `enter_namespaces`, in a sandbox the zygote forks (zygote.py), makes the namespaces that
 unshare(1) makes for a fresh child.
@@ -49,8 +54,8 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    encode = lambda s: None if s is None else s.encode()  # noqa: E731
-    _check(_libc.mount(encode(source), target.encode(), encode(fstype), flags, encode(data)), f"mount {target}")
+    encode = lambda s: None if s is None else os.fsencode(s)  # noqa: E731   (a name's bytes, whatever they are)
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
 
 
 def _syscall(number: int, *args) -> int:
@@ -59,7 +64,7 @@ def _syscall(number: int, *args) -> int:
 
 def _set_readonly(path: str, readonly: bool, recursive: bool) -> None:
     attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0) if readonly else _MountAttr(0, MOUNT_ATTR_RDONLY, 0, 0)
-    _check(_syscall(SYS_MOUNT_SETATTR, ctypes.c_long(AT_FDCWD), path.encode(),
+    _check(_syscall(SYS_MOUNT_SETATTR, ctypes.c_long(AT_FDCWD), os.fsencode(path),
                     ctypes.c_long(AT_RECURSIVE if recursive else 0), ctypes.byref(attr),
                     ctypes.c_long(ctypes.sizeof(attr))), f"mount_setattr {path}")
 
@@ -81,8 +86,46 @@ def _mount_point(target: str, is_dir: bool) -> None:
         open(target, "a").close()
 
 
-def build(visible: list[str], hidden: list[str], cwd: str) -> None:
+def hard_links(root: str, identities: set[tuple[int, int]]) -> list[str]:
+    """Files under `root` (itself included; links never followed) whose identity is in `identities`."""
+    if os.path.isfile(root) and not os.path.islink(root):
+        return [root] if _identity(root) in identities else []
+    found = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            status = os.lstat(path)
+            if status.st_nlink > 1 and (status.st_dev, status.st_ino) in identities:
+                found.append(path)
+    return found
+
+
+def build_from(hidden_fd: int, visible: list[str], submission: str, cwd: str) -> None:
+    """`build` in a process forked for it, with the hidden paths read from `hidden_fd` (a
+    file: NUL-separated paths, as bytes); returns in the new root, at `cwd`. The caller
+    must be in a private mount namespace and hold nothing else that pivot_root moves."""
+    builder = os.fork()
+    if builder == 0:
+        code = 1
+        try:
+            size = os.fstat(hidden_fd).st_size
+            listed = os.pread(hidden_fd, size, 0).split(b"\0") if size else []
+            build(visible, [os.fsdecode(path) for path in listed], submission, cwd)
+            code = 0
+        except BaseException as error:
+            os.write(2, f"the filesystem view could not be built: {error}\n".encode(errors="backslashreplace"))
+        finally:
+            os._exit(code)
+    os.close(hidden_fd)
+    _, status = os.waitpid(builder, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError("the filesystem view could not be built")
+    os.chdir(cwd)
+
+
+def build(visible: list[str], hidden: list[str], submission: str, cwd: str) -> None:
     """Make the submission's view this mount namespace's root, then chdir to `cwd` in it.
+    `submission` (visible too) is where hard links of hidden files are looked for.
 
     Paths are absolute and resolved, except that a visible symbolic link (e.g. /bin →
     usr/bin) is recreated as a link. Requires a private mount namespace."""
@@ -93,6 +136,8 @@ def build(visible: list[str], hidden: list[str], cwd: str) -> None:
     anchors = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in kept}      # before STAGING is covered
     is_dir = {p: os.path.isdir(p) for p in kept}
     covered = {p: _identity(p) for p in hidden if os.path.exists(p)}
+    identities = {identity for path, identity in covered.items() if not os.path.isdir(path)}
+    covered.update({p: _identity(p) for p in hard_links(submission, identities)})
     new = lambda path: STAGING + path  # noqa: E731  (where `path` lands in the new root)
 
     _mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")

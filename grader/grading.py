@@ -10,7 +10,7 @@ from grader.diagnosis import MistakeRuns, across_problems, diagnose
 from grader.problem_set import Limits, ProblemSet
 from grader.results import CallOutcome, ProblemResult, Report
 from grader.runner import SubmissionProcess
-from grader.sandbox import sandbox_for
+from grader.sandbox import Sandbox, sandbox_for
 from grader.scoring import problem_result
 from grader.versions import environment
 
@@ -29,7 +29,7 @@ def effective_limits(problem, override: dict) -> Limits:
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
           limits_override: dict | None = None, prepared: tuple[contracts.Exercise, ...] | None = None,
           diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote",
-          runs: MistakeRuns | None = None) -> Report:
+          runs: MistakeRuns | None = None, sandbox: Sandbox | None = None) -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
     `diagnosis`, name the catalogue mistakes that reproduce each wrong output (their
     vector forms for a vector problem).
@@ -38,48 +38,70 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     `runs` keeps the catalogue mistakes' runs on them for later submissions.
     `isolation` is a sandbox level ("auto": the strongest this host allows; a level that
     cannot run here raises SandboxUnavailable); `hide` lists more paths the submission
-    must not read; `start` is how each sandbox begins ("zygote": forked from a clean,
-    pre-started process; "fresh": a new interpreter), the same confinement either way.
+    must not read; `sandbox`, when given, is the confinement to use instead (sandbox_for's,
+    made once for many submissions); `start` is how each sandbox begins ("zygote": forked
+    from a clean, pre-started process; "fresh": a new interpreter), the same confinement
+    either way. Every call is made before any is scored or diagnosed, and the submission's
+    processes are gone by then, so the time the grader takes tells the submission nothing.
     The report's metadata has `isolation` (the level used), `grader_version`, `python` and
-    `numpy` (grader.versions), `execution_time` (seconds) and, when the submission could
-    not be imported before its first call, `import_error` (why)."""
+    `numpy` (grader.versions), `execution_time` (seconds), when the submission could not be
+    imported before its first call, `import_error` (why), and when a fault of the grader or
+    host left problems `failed_to_grade`, `failed_to_grade` (why)."""
     started_at = time.monotonic()
-    override = limits_override or {}
-    sandbox = sandbox_for(problem_set.path, isolation, hide)
+    sandbox = sandbox or sandbox_for(problem_set.path, isolation, hide)
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
     runs = MistakeRuns() if runs is None else runs
-    entry_points = ",".join(contracts.functions_everywhere([ex.problem for ex in exercises], problem_set.entry_point))
+    outcomes, metadata = call_all(exercises, submission.resolve(), sandbox, limits_override or {},
+                                  contracts.functions_everywhere([ex.problem for ex in exercises],
+                                                                 problem_set.entry_point), start)
     results: list[ProblemResult] = []
+    for exercise, outcome in zip(exercises, outcomes, strict=True):
+        result = problem_result(exercise.problem, exercise, outcome)
+        if diagnosis:
+            result = replace(result, diagnosis=diagnose(exercise, result.outputs, runs))
+        results.append(result)
+    metadata["execution_time"] = round(time.monotonic() - started_at, 3)
+    return Report(problem_set.path, str(submission), tuple(results), metadata,
+                  diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
+
+
+def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbox: Sandbox, override: dict,
+             entry_points: list[str], start: str) -> tuple[list[CallOutcome], dict[str, Any]]:
+    """Each exercise's call to the submission (resolved), in order, one sandbox serving
+    them while it lives; returns the outcomes and the report's metadata so far. Every
+    process of the submission is gone when it returns."""
+    outcomes: list[CallOutcome] = []
     metadata: dict[str, Any] = {"isolation": sandbox.level.name, **environment()}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
         for i, exercise in enumerate(exercises):
-            problem = exercise.problem
-            limits = effective_limits(problem, override)
+            limits = effective_limits(exercise.problem, override)
             if import_failure is None and (process is None or not process.alive or process.limits != limits):
                 first_start = process is None
                 if process is not None:
                     process.close()
-                process = SubmissionProcess(submission.resolve(), entry_points, limits, sandbox,
-                                            calls=len(exercises) - i, start=start)
-                started = process.start()
-                if started.reason:
+                try:
+                    process = SubmissionProcess(submission, ",".join(entry_points), limits, sandbox,
+                                                calls=len(exercises) - i, start=start,
+                                                printed=0 if process is None else process.printed)
+                    started = process.start()
+                except OSError as error:          # the zygote could not fork a sandbox, twice
+                    started = CallOutcome(reason=f"could not be started in its sandbox ({error})", fault=True)
+                if started.fault:
+                    import_failure = started
+                    metadata["failed_to_grade"] = f"the submission {started.reason}"
+                elif started.reason:
                     import_failure = started
                     if first_start:
                         metadata["import_error"] = f"the submission {started.reason}"
             if import_failure is not None:
-                outcome = import_failure
+                outcomes.append(import_failure)
             else:
                 assert process is not None      # started above
-                outcome = process.call(exercise.arguments, exercise.shapes, exercise.call.how(exercise.functions))
-            result = problem_result(problem, exercise, outcome)
-            if diagnosis:
-                result = replace(result, diagnosis=diagnose(exercise, result.outputs, runs))
-            results.append(result)
+                outcomes.append(process.call(exercise.arguments, exercise.shapes,
+                                             exercise.call.how(exercise.functions)))
     finally:
         if process is not None:
             process.close()
-    metadata["execution_time"] = round(time.monotonic() - started_at, 3)
-    return Report(problem_set.path, str(submission), tuple(results), metadata,
-                  diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
+    return outcomes, metadata

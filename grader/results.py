@@ -3,7 +3,7 @@ ProblemResult per problem, one Report per submission, and a Diagnosis wherever a
 mistake (reference/mistakes.py, reference/vector_mistakes.py) reproduces a wrong output.
 Report formats render these."""
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 
@@ -11,20 +11,25 @@ from grader.compare import Comparison
 from grader.problem_set import Visibility
 
 
+FAILED_TO_GRADE: Final = "failed_to_grade"     # a fault of the grader or host: no verdict, graded again by `batch`
+
+
 @dataclass(frozen=True)
 class CallOutcome:
     """What one call returned: raw arrays by output name, or why there are none.
 
-    `reason` is None on success; otherwise a sentence for the report."""
+    `reason` is None on success; otherwise a sentence for the report. `fault`: the reason is
+    a fault of the grader or the host (a sandbox that could not start), not the submission's."""
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     unusable: dict[str, str] = field(default_factory=dict)   # output name → why not numbers
     reason: str | None = None
     traceback: str = ""
     blocked_imports: tuple[str, ...] = ()
     output: str = ""             # what the submission printed meanwhile: stdout, then stderr
+    fault: bool = False
 
 
-Status = Literal["passed", "failed", "error"]
+Status = Literal["passed", "failed", "error", "failed_to_grade"]    # FAILED_TO_GRADE: a grader or host fault
 Localization = Literal["full", "partial"]
 
 
@@ -139,3 +144,7 @@ class Report:
     @property
     def passed(self) -> bool:
         return all(p.status == "passed" for p in self.problems)
+
+    @property
+    def failed_to_grade(self) -> bool:
+        return any(p.status == FAILED_TO_GRADE for p in self.problems)

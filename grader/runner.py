@@ -9,6 +9,7 @@ A sandbox's processes begin in one of two ways (STARTS), with the same confineme
 by the grader process's zygote (zygote.py; the default, no new interpreter per sandbox), or
 as a fresh interpreter running child.py under the level's wrapper.
 """
+import fcntl
 import json
 import os
 import re
@@ -44,7 +45,9 @@ WHERE = {"start": "while starting", "import": "while importing", "call": "during
 EXPECTED = {"start": {"started"}, "import": {"ready", "no_entry_point", "error"},
             "call": {"result", "no_entry_point", "bad_return", "error"}}
 OUTPUT_OVERFLOW = f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
+MAX_PRINTED_BYTES = 64 << 20     # stdout and stderr together, over a submission's every call
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+OUT_OF_MEMORY_MARGIN_MB = 64       # a worker that ends abnormally this close to its memory limit ran out of it
 SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
                 signal.SIGBUS: " (a bus error)"}
 
@@ -53,24 +56,29 @@ class SubmissionProcess:
     """A sandboxed child with the submission imported, ready to be called."""
 
     def __init__(self, submission: Path, entry_points: str, limits: Limits, sandbox: Sandbox, calls: int = 1,
-                 start: str = "zygote"):
+                 start: str = "zygote", printed: int = 0):
         """`submission` is resolved; `entry_points` the functions (comma-separated) it must
         define to be served at all; `calls` bounds the calls this process will serve;
-        `start` is how the sandbox's processes begin, a key of STARTS."""
-        self.limits = limits
+        `start` is how the sandbox's processes begin, a key of STARTS; `printed` the bytes
+        the submission printed in earlier processes (MAX_PRINTED_BYTES counts them all)."""
+        self.limits, self.printed = limits, printed
         self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        self._shown_up_to = [0, 0]
+        for capture in (self.stdout, self.stderr):    # emptied after each outcome: RLIMIT_FSIZE is then per call
+            fcntl.fcntl(capture.fileno(), fcntl.F_SETFL, os.O_APPEND)
         self._carried_output = ""    # printed but not yet in an outcome
         read_fd, write_fd = os.pipe()
         self.control, child_control = socket.socketpair()
         settings = {**sandbox.settings(submission), "submission": str(submission), "entry_points": entry_points,
                     "rlimits": sandbox.resource_limits(limits, calls),
                     "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
+        hidden_fd = sandbox.hidden_file()
         try:
             self.process = STARTS[start](sandbox, settings, submission.parent,
-                                         (self.stdout.fileno(), self.stderr.fileno(), write_fd, child_control.fileno()))
+                                         (self.stdout.fileno(), self.stderr.fileno(), write_fd, child_control.fileno(),
+                                          hidden_fd))
         finally:
             os.close(write_fd)
+            os.close(hidden_fd)
             child_control.close()
         self.channel_fd = read_fd
         self.alive = True
@@ -116,15 +124,16 @@ class SubmissionProcess:
         try:
             message = channel.read_message(read, MAX_RESULT_BYTES)
         except TimeoutError:
-            return self._fail(self._timed_out(stage))
+            return self._fail(self._timed_out(stage), fault=stage == "start")
         except EOFError:
             if stage == "start":       # before any submission code ran: the sandbox itself failed
-                return self._fail(f"could not be started in its sandbox ({self._ending(stage, deadline)}; see its output)")
+                return self._fail(f"could not be started in its sandbox ({self._ending(stage, deadline)}; "
+                                  f"it said: {self._new_output().strip()[-500:] or 'nothing'})", fault=True)
             return self._fail(self._ending(stage, deadline))
         except channel.ChannelError as error:
             return self._fail(f"sent an unusable result: {error}")
-        if self.output_overflowed():
-            return self._fail(OUTPUT_OVERFLOW)
+        if overflow := self.output_overflow():
+            return self._fail(overflow)
         outcome = self._outcome(message, stage)
         if outcome is None:
             return self._fail(f"sent an unusable result {WHERE[stage]}")
@@ -176,11 +185,13 @@ class SubmissionProcess:
     def _ending(self, stage: str, deadline: float) -> str:
         """Why the channel closed: how the supervisor says the worker ended (it may take
         until the stage's deadline, or STATUS_SECONDS, to say)."""
-        if self.output_overflowed():
-            return OUTPUT_OVERFLOW
-        status = self._worker_status(max(deadline, time.monotonic() + STATUS_SECONDS))
+        if overflow := self.output_overflow():
+            return overflow
+        status, peak_mb = self._worker_status(max(deadline, time.monotonic() + STATUS_SECONDS))
         if status is None:
             return f"closed its result channel {WHERE[stage]}"
+        if status != 0 and peak_mb >= self.limits.memory_mb - OUT_OF_MEMORY_MARGIN_MB:
+            return f"ran out of memory {WHERE[stage]} (the limit is {self.limits.memory_mb} MB)"
         if status >= 0:
             return f"exited with status {status} {WHERE[stage]}"
         number = -status
@@ -192,8 +203,9 @@ class SubmissionProcess:
             name = f"signal {number}"
         return f"was killed by {name}{SIGNAL_HINTS.get(number, '')} {WHERE[stage]}"
 
-    def _worker_status(self, deadline: float) -> int | None:
-        """The worker's exit status (negative: the signal that killed it), or None."""
+    def _worker_status(self, deadline: float) -> tuple[int | None, int]:
+        """The worker's exit status (negative: the signal that killed it; None when the
+        supervisor did not say) and its peak address space in MB."""
         def read(n):
             _wait_until_ready(self.control.fileno(), deadline)
             return self.control.recv(n)
@@ -201,29 +213,36 @@ class SubmissionProcess:
         try:
             message = channel.read_message(read, max_bytes=0)
         except (TimeoutError, EOFError, OSError, channel.ChannelError):
-            return None
-        status = message.get("status") if isinstance(message, dict) else None
-        return status if type(status) is int else None
+            return None, 0
+        status, peak = (message.get("status"), message.get("peak_mb")) if isinstance(message, dict) else (None, 0)
+        return (status if type(status) is int else None), (peak if type(peak) is int else 0)
 
-    def _fail(self, reason: str) -> CallOutcome:
+    def _fail(self, reason: str, fault: bool = False) -> CallOutcome:
         self.close()
-        return CallOutcome(reason=reason, output=self._new_output())
+        return CallOutcome(reason=reason, output=self._new_output(), fault=fault)
 
-    def output_overflowed(self) -> bool:
-        return any(os.fstat(f.fileno()).st_size >= MAX_OUTPUT_BYTES for f in (self.stdout, self.stderr))
+    def output_overflow(self) -> str | None:
+        """Why what the submission printed is over a limit (this call's, or the whole
+        submission's), or None."""
+        sizes = [os.fstat(f.fileno()).st_size for f in (self.stdout, self.stderr)]
+        if max(sizes) >= MAX_OUTPUT_BYTES:
+            return OUTPUT_OVERFLOW
+        if self.printed + sum(sizes) > MAX_PRINTED_BYTES:
+            return f"printed more than {MAX_PRINTED_BYTES >> 20} MB in all"
+        return None
 
     def _new_output(self) -> str:
         """What the submission printed since the last outcome (stdout, then stderr), each
-        cut to SHOWN_OUTPUT_BYTES. pread leaves the offset the child writes at alone."""
+        cut to SHOWN_OUTPUT_BYTES; the capture files are emptied (the child appends)."""
         parts = [self._carried_output]
         self._carried_output = ""
-        for i, f in enumerate(() if self.stdout.closed else (self.stdout, self.stderr)):
+        for f in () if self.stdout.closed else (self.stdout, self.stderr):
             end = os.fstat(f.fileno()).st_size
-            start = min(self._shown_up_to[i], end)
-            self._shown_up_to[i] = end
-            parts.append(os.pread(f.fileno(), min(end - start, SHOWN_OUTPUT_BYTES), start).decode(errors="replace"))
-            if end - start > SHOWN_OUTPUT_BYTES:
-                parts.append(f"\n[… {end - start - SHOWN_OUTPUT_BYTES} more bytes]\n")
+            parts.append(os.pread(f.fileno(), min(end, SHOWN_OUTPUT_BYTES), 0).decode(errors="replace"))
+            if end > SHOWN_OUTPUT_BYTES:
+                parts.append(f"\n[… {end - SHOWN_OUTPUT_BYTES} more bytes]\n")
+            os.ftruncate(f.fileno(), 0)
+            self.printed += end
         return "".join(parts)
 
     def close(self) -> None:
@@ -264,13 +283,14 @@ def _wait_until_ready(fd: int, deadline: float, write: bool = False) -> None:
 class FreshInterpreter:
     """A sandbox started as a new interpreter: the level's wrapper + python child.py."""
 
-    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int]):
-        """`fds`: the sandbox's stdout, stderr, result channel (write end) and control socket."""
-        stdout, stderr, channel_fd, control_fd = fds
-        settings = {**settings, "channel_fd": channel_fd, "control_fd": control_fd}
+    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int, int]):
+        """`fds`: the sandbox's stdout, stderr, result channel (write end), control socket and
+        hidden paths' file (sandbox.Sandbox.hidden_file)."""
+        stdout, stderr, channel_fd, control_fd, hidden_fd = fds
+        settings = {**settings, "channel_fd": channel_fd, "control_fd": control_fd, "hidden_fd": hidden_fd}
         self.popen = subprocess.Popen(
             sandbox.command(settings), stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
-            pass_fds=(channel_fd, control_fd), env=child_environment(), cwd=cwd, start_new_session=True)
+            pass_fds=(channel_fd, control_fd, hidden_fd), env=child_environment(), cwd=cwd, start_new_session=True)
         self.pid, self.requests = self.popen.pid, self.popen.stdin.fileno()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -291,7 +311,7 @@ class Forked:
     the leader of the sandbox's session; `done` reads end-of-file once it has exited,
     after the supervisor and, with it, every process it had to kill."""
 
-    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int]):
+    def __init__(self, sandbox: Sandbox, settings: dict, cwd: Path, fds: tuple[int, int, int, int, int]):
         requests, self.requests = os.pipe()
         self.done, done = os.pipe()
         request = {"settings": settings, "namespaces": list(sandbox.level.namespaces), "cwd": str(cwd)}
@@ -329,7 +349,8 @@ class Zygote:
         self.socket.settimeout(START_SECONDS)
         self.lock = threading.Lock()
         self.popen = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-u", str(ZYGOTE), str(theirs.fileno()), "-" * ZYGOTE_TITLE_ROOM], pass_fds=(theirs.fileno(),),
+            [sys.executable, "-I", "-B", "-u", str(ZYGOTE), str(theirs.fileno()), str(os.getpid()),
+             "-" * ZYGOTE_TITLE_ROOM], pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=child_environment(), cwd="/", start_new_session=True)
         theirs.close()
@@ -344,7 +365,7 @@ class Zygote:
 
     def spawn(self, request: dict, fds: tuple[int, ...]) -> int:
         """Fork a sandbox: `fds` are its stdin, stdout, stderr, result channel, control
-        socket and `done` pipe (zygote.FDS); returns the starter's pid."""
+        socket, hidden paths' file and `done` pipe (zygote.FDS); returns the starter's pid."""
         body = json.dumps(request).encode()
         try:
             with self.lock:                   # one request and its reply at a time, whatever the thread

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from grader.errors import SandboxUnavailable
 from grader.problem_set import Limits
 
 CHILD = Path(__file__).with_name("child.py")
-MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each, over the process's life
+MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each, per call (the import is one)
 MAX_OPEN_FILES = 64
 MAX_PROCESSES = 64               # where the kernel counts them for the sandbox alone (not for root)
 PROBE_SECONDS = 10.0
@@ -57,18 +58,28 @@ class Sandbox:
     """How every process of one grading run is confined."""
     level: Level
     visible: tuple[str, ...]     # bound read-only into the submission's root (private_view only)
-    hidden: tuple[str, ...]      # covered wherever they show up in it
+    hidden: tuple[str, ...]      # covered wherever they show up in it (resolved)
     user: int | None             # the uid the worker switches to, if any (rlimits level as root)
+    alone: bool = False          # the view shows the submission's file, not its folder (a class folder of files)
 
     def command(self, settings: dict) -> list[str]:
         """The child's command line; `settings` is what child.py reads (see its docstring)."""
         return [*self.level.wrapper, sys.executable, "-I", "-B", "-u", str(CHILD), json.dumps(settings)]
 
     def settings(self, submission: Path) -> dict:
-        """The confinement part of the child's settings, for `submission` (resolved)."""
-        view = {"visible": [*self.visible, str(submission.parent)], "hidden": list(self.hidden),
-                "cwd": str(submission.parent)}
+        """The confinement part of the child's settings, for `submission` (resolved). The
+        hidden paths are not in them: see `hidden_file`."""
+        shown = str(submission if self.alone else submission.parent)
+        view = {"visible": [*self.visible, shown], "submission": shown, "cwd": str(submission.parent)}
         return {"view": view if self.level.private_view else None, "user": self.user}
+
+    def hidden_file(self) -> int:
+        """A new file descriptor of a file holding the hidden paths (NUL-separated bytes),
+        the child's `hidden_fd`; the caller closes it."""
+        with tempfile.TemporaryFile() as file:
+            file.write(b"\0".join(os.fsencode(path) for path in self.hidden))
+            file.flush()
+            return os.dup(file.fileno())
 
     def resource_limits(self, limits: Limits, calls: int) -> dict[str, int]:
         """setrlimit values (soft = hard) for a worker serving `calls` calls. CPU time is
@@ -121,12 +132,15 @@ def unavailable(name: str) -> str | None:
     if shutil.which(level.wrapper[0]) is None:
         return f"{level.wrapper[0]} is not installed"
     trial = Sandbox(level, tuple(SYSTEM_PATHS) + tuple(_python_paths()), (_package_dir(grader), *SYSTEM_SECRETS), None)
-    settings = {**trial.settings(CHILD), "probe": True}
+    hidden_fd = trial.hidden_file()
+    settings = {**trial.settings(CHILD), "probe": True, "hidden_fd": hidden_fd}
     try:
         done = subprocess.run(trial.command(settings), env=child_environment(), capture_output=True,
-                              text=True, timeout=PROBE_SECONDS, cwd="/")
+                              text=True, timeout=PROBE_SECONDS, cwd="/", pass_fds=(hidden_fd,))
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)
+    finally:
+        os.close(hidden_fd)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         return lines[-1] if lines else f"the trial run exited with status {done.returncode}"

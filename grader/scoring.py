@@ -8,7 +8,7 @@ from grader import contracts
 from grader.compare import Comparison, compare
 from grader.localization import derived_dL_ds
 from grader.problem_set import Problem
-from grader.results import CallOutcome, OutputResult, ProblemResult, Status, Unusable
+from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, Status, Unusable
 
 
 def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:
@@ -82,11 +82,18 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
     return "passed", "every graded output matches"
 
 
+def not_graded(why: str) -> str:
+    """A failed_to_grade problem's message."""
+    return f"not graded: {why} (a fault of the grader or host, not of the submission; grade it again)"
+
+
 def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome) -> ProblemResult:
     """The problem's result from what its call returned (or why it returned nothing)."""
     status: Status
     outputs: tuple[OutputResult, ...]
-    if outcome.reason:
+    if outcome.fault:
+        status, message, outputs = FAILED_TO_GRADE, not_graded(f"the submission {outcome.reason}"), ()
+    elif outcome.reason:
         status, message, outputs = "error", f"the submission {outcome.reason}", ()
     else:
         outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))

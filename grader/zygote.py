@@ -1,18 +1,20 @@
 """A pre-started, clean process that forks each submission's sandbox, run as a script:
 
-    python -I -B -u zygote.py SOCKET_FD ROOM
+    python -I -B -u zygote.py SOCKET_FD GRADER_PID ROOM
 
 It imports numpy and the child's own modules (child.py, channel.py, filesystem_view.py)
 and nothing of the grader's: no problem set, no reference, no expected value is ever in
 its memory. It holds no namespace and no limit itself. For each request on SOCKET_FD (the
 child's settings, the namespaces to create and the folder to start in, with the sandbox's
-stdin, stdout, stderr, result channel, control socket and `done` pipe as passed file
-descriptors) it forks a `starter` that does what `sandbox.Level.wrapper` + a fresh
+stdin, stdout, stderr, result channel, control socket, hidden paths' file and `done` pipe
+as passed file descriptors) it forks a `starter` that does what `sandbox.Level.wrapper` + a fresh
 `python child.py` would: a new session, the level's namespaces (unshare(2), the outer
 uid and gid mapped to root, mounts made private), then forks the supervisor, which runs
 child.main: the private view, the worker, every per-submission limit, all after the fork.
-The starter waits for the supervisor and exits with its status; the grader learns it is
-gone when `done` (held by the starter alone) reads end-of-file. Replies: {"pid": starter}.
+The zygote dies with the grader (GRADER_PID), each starter with the zygote, each supervisor
+with its starter (PR_SET_PDEATHSIG). The starter waits for the supervisor and exits with its
+status; the grader learns it is gone when `done` (held by the starter alone) reads
+end-of-file. Replies: {"pid": starter}.
 
 ROOM is padding: the space in the command line the zygote writes its own title into
 ("bptt-grade zygote"), and each sandbox's ("bptt-grade sandbox SUBMISSION"), so that, as
@@ -31,10 +33,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402
 import child  # noqa: E402  (numpy, channel, filesystem_view: imported once, shared by every fork)
 import filesystem_view  # noqa: E402
+from process_control import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl  # noqa: E402
 
 del sys.path[0]
 LENGTH = struct.Struct("<Q")
-FDS = ("stdin", "stdout", "stderr", "channel_fd", "control_fd", "done")
+FDS = ("stdin", "stdout", "stderr", "channel_fd", "control_fd", "hidden_fd", "done")
 
 
 def retitle(title: str) -> None:
@@ -43,7 +46,7 @@ def retitle(title: str) -> None:
         return
     after_name = pathlib.Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
     start, end = int(after_name[45]), int(after_name[46])      # fields 48 and 49: arg_start, arg_end
-    text = title.encode()[:end - start - 1]
+    text = os.fsencode(title)[:end - start - 1]
     ctypes.memset(start, 0, end - start)
     ctypes.memmove(start, text, len(text))
 
@@ -53,21 +56,21 @@ def start(request: dict, fds: dict[str, int]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        child.prctl(child.PR_SET_DUMPABLE, 1)    # as after exec: the sandbox's processes as a fresh child's
+        prctl(PR_SET_DUMPABLE, 1)    # as after exec: the sandbox's processes as a fresh child's
         os.setsid()
         retitle(f"bptt-grade sandbox {request['settings']['submission']}")
         for target, name in enumerate(("stdin", "stdout", "stderr")):
             os.dup2(fds[name], target)
         os.chdir(request["cwd"])
         filesystem_view.enter_namespaces(request["namespaces"])
-        settings = {**request["settings"], "channel_fd": fds["channel_fd"], "control_fd": fds["control_fd"]}
+        settings = {**request["settings"], **{name: fds[name] for name in ("channel_fd", "control_fd", "hidden_fd")}}
         supervisor = os.fork()                    # PID 1 of a new PID namespace
         if supervisor == 0:
-            child.prctl(child.PR_SET_PDEATHSIG, signal.SIGKILL)     # unshare --kill-child
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)     # unshare --kill-child
             for name in ("stdin", "stdout", "stderr", "done"):
                 os.close(fds[name])
             child.main(settings)                  # never returns
-        for name in ("stdin", "stdout", "stderr", "channel_fd", "control_fd"):
+        for name in ("stdin", "stdout", "stderr", "channel_fd", "control_fd", "hidden_fd"):
             os.close(fds[name])
         null = os.open(os.devnull, os.O_RDWR)
         for target in (0, 1, 2):
@@ -75,7 +78,7 @@ def start(request: dict, fds: dict[str, int]) -> None:
         _, status = os.waitpid(supervisor, 0)
         code = os.waitstatus_to_exitcode(status)
     except BaseException as error:
-        os.write(2, f"the sandbox could not be started: {error}\n".encode())
+        os.write(2, f"the sandbox could not be started: {error}\n".encode(errors="backslashreplace"))
     finally:
         os._exit(code if 0 <= code < 256 else 1)
 
@@ -93,12 +96,13 @@ def receive(sock: socket.socket) -> tuple[dict, dict[str, int]] | None:
 
 
 def serve(sock: socket.socket) -> None:
-    child.prctl(child.PR_SET_DUMPABLE, 0)            # a submission of the grader's own uid cannot ptrace us
+    prctl(PR_SET_DUMPABLE, 0)            # a submission of the grader's own uid cannot ptrace us
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)    # starters are reaped by the kernel
     while (received := receive(sock)) is not None:
         request, fds = received
         starter = os.fork()
         if starter == 0:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)      # the zygote's death ends every sandbox
             sock.close()
             start(request, fds)
         for fd in fds.values():
@@ -107,5 +111,9 @@ def serve(sock: socket.socket) -> None:
 
 
 if __name__ == "__main__":
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)              # the grader's death ends the zygote
+    if os.getppid() != int(sys.argv[2]):                 # the grader died before that
+        sys.exit(1)
+    signal.signal(signal.SIGINT, signal.default_int_handler)     # as in any interpreter, whatever the grader ignores
     retitle("bptt-grade zygote")
     serve(socket.socket(fileno=int(sys.argv[1])))

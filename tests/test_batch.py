@@ -190,7 +190,7 @@ def test_reference_values_are_computed_once_per_batch(small_class, monkeypatch):
     assert len(calls) == 1 and len(recorded(small_class)) == 4
 
 
-def test_a_fault_grading_one_submission_is_reported_and_the_others_recorded(small_class, monkeypatch, capsys):
+def test_a_fault_grading_one_submission_is_failed_to_grade_and_graded_on_the_next_run(small_class, monkeypatch, capsys):
     graded = grader.batch.grade_path
 
     def faulty(problem_set, path, *args, **kwargs):
@@ -200,9 +200,13 @@ def test_a_fault_grading_one_submission_is_reported_and_the_others_recorded(smal
 
     monkeypatch.setattr(grader.batch, "grade_path", faulty)
     assert batch(small_class) == 1
-    assert capsys.readouterr().err.endswith("bptt-grade: bob could not be graded: internal error RuntimeError: boom\n")
-    assert [row["status"] for row in gradebook(small_class)] == ["passed", "not graded", "failed", "error"]
-    assert sorted(recorded(small_class)) == ["ada", "cy", "dee"]
+    assert capsys.readouterr().err.endswith("bptt-grade: bob failed_to_grade (internal error RuntimeError: boom): "
+                                            "run batch again to grade it\n")
+    assert [row["status"] for row in gradebook(small_class)] == ["passed", "failed_to_grade", "failed", "error"]
+    assert [gradebook(small_class)[1][column] for column in ("total", "max", "four-steps")] == ["", "", ""]
+    monkeypatch.undo()
+    assert batch(small_class) == 0                  # graded again without --regrade
+    assert [row["status"] for row in gradebook(small_class)] == ["passed", "failed", "failed", "error"]
 
 
 class Clock:

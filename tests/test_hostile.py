@@ -59,16 +59,17 @@ def processes_naming(marker: str) -> list[int]:
 
 @pytest.fixture
 def grade_attack(tmp_path, capsys):
-    """grade_attack(name, *options, isolation="auto", files={}) grades tests/hostile/NAME.py against
-    test_cli's two-problem set from the CLI, with --output and --timeout 1 (options may
-    override it; "{folder}" in one is the submission's folder), and returns a Graded. The
-    submission gets a world-readable folder of its own (at the rlimits level as root it
-    runs as nobody), beside an honest correct.py, an answers.txt and `files` (name → bytes)."""
+    """grade_attack(name, *options, isolation="auto", files={}, before=f) grades
+    tests/hostile/NAME.py against test_cli's two-problem set from the CLI, with --output and
+    --timeout 1 (options may override it; "{folder}" in one is the submission's folder),
+    after f(folder), and returns a Graded. The submission gets a world-readable folder of its
+    own (at the rlimits level as root it runs as nobody), beside an honest correct.py, an
+    answers.txt and `files` (name → bytes)."""
     folders = []
     listener = socket.create_server(("127.0.0.1", 0))
 
     def grade_attack(name: str, *options: str, isolation: str = "auto",
-                     files: dict[str, bytes] | None = None) -> Graded:
+                     files: dict[str, bytes] | None = None, before=lambda folder: None) -> Graded:
         folder = Path(tempfile.mkdtemp(prefix=f"bptt-hostile-{name}-"))
         folders.append(folder)
         folder.chmod(0o755)
@@ -91,6 +92,7 @@ def grade_attack(tmp_path, capsys):
             "report": str(report), "port": listener.getsockname()[1]}))
         for path in folder.iterdir():
             path.chmod(path.stat().st_mode | stat.S_IROTH)
+        before(folder)
         code = main(["grade", str(problem_set), str(folder / "submission.py"), "--format", "json", "--output",
                      str(report), "--isolation", isolation, "--timeout", "1", *(o.format(folder=folder) for o in options)])
         assert capsys.readouterr().out == ""

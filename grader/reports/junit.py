@@ -19,7 +19,7 @@ def render(report: Report) -> str:
     report = student_report(report)
     counts: dict[str, Any] = {"tests": str(len(report.problems)),
               "failures": str(sum(p.status == "failed" for p in report.problems)),
-              "errors": str(sum(p.status == "error" for p in report.problems)),
+              "errors": str(sum(p.status not in ("passed", "failed") for p in report.problems)),
               "time": f"{report.metadata.get('execution_time', 0.0):.3f}"}
     suites = ET.Element("testsuites", name="bptt-grade", **counts)
     suite = ET.SubElement(suites, "testsuite", name=xml_text(report.problem_set), skipped="0", **counts)

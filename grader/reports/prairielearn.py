@@ -1,6 +1,7 @@
 """PrairieLearn's results.json (validates against schemas/prairielearn.schema.json):
 `score` in [0, 1] and a test per problem; `gradable: false` with `format_errors` when the
-submission could not be imported. Hidden problems show only their score and status
+submission could not be imported, or the grader failed to grade it (failed_to_grade: no
+score is given or taken). Hidden problems show only their score and status
 (grader/reports/student_view.py), and nothing they printed. PrairieLearn turns ANSI escapes
 in a message or output into HTML (and escapes HTML itself), so control characters are
 escaped (grader/text_safety.py). Whatever the submission printed, the file stays under
@@ -28,6 +29,10 @@ def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
         return {"gradable": False, "format_errors": [clip(printable(report.metadata["import_error"]), limit)],
                 "message": "Your submission could not be graded; fix it and submit again.",
                 "output": clip(printed(report), limit)}
+    if report.failed_to_grade:
+        return {"gradable": False, "format_errors": [clip(report.metadata.get("failed_to_grade", ""), limit)],
+                "message": "The grader failed to grade your submission (a fault of the grader, not yours): "
+                           "submit it again, or ask your instructor.", "output": ""}
     passed = sum(p.status == "passed" for p in report.problems)
     return {"gradable": True,
             "score": min(1.0, report.score / report.max_score) if report.max_score else 0.0,
