@@ -5,6 +5,7 @@ consecutive submissions' records (results.sqlite's `graded`), so neither the bat
 start-up nor a moment of load on a shared machine counts. ratio = time per submission at
 `small` / at `large`; the goal (issue 15) is within 10 %, i.e. ≥ 0.91×.
 """
+import itertools
 import sqlite3
 import statistics
 import subprocess
@@ -24,7 +25,7 @@ def seconds_per_submission(folder: Path, n: int) -> float:
                     "-o", str(folder / f"out-{n}"), "--jobs", "1"], cwd=ROOT, check=True, capture_output=True)
     with closing(sqlite3.connect(folder / f"out-{n}" / "results.sqlite")) as record:
         graded = sorted(at for (at,) in record.execute("SELECT graded FROM results"))
-    return statistics.median(b - a for a, b in zip(graded, graded[1:]))
+    return statistics.median(b - a for a, b in itertools.pairwise(graded))
 
 
 def rows(small: int = 50, large: int = 1000) -> list[Row]:

@@ -11,6 +11,7 @@ transaction. So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
 purpose. OUT_DIR/gradebook.csv is written from the record at the end of every run.
 """
+import contextlib
 import csv
 import hashlib
 import io
@@ -19,10 +20,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pwd
-import sqlite3
 import signal
+import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,9 +34,9 @@ from grader.diagnosis import MistakeRuns
 from grader.errors import SubmissionMissing, UsageError
 from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
+from grader.process_control import PR_SET_PDEATHSIG, prctl
 from grader.reports import EXTENSIONS, render
 from grader.reports.json_report import render as render_json
-from grader.process_control import PR_SET_PDEATHSIG, prctl
 from grader.results import FAILED_TO_GRADE, Report
 from grader.sandbox import Sandbox, sandbox_for
 from grader.submissions import class_submissions, grade_path, report_name, uncalled_report
@@ -296,7 +298,7 @@ class Workers:
     time (its sandboxes under `uids[i]` when that is not None). A worker that dies is
     replaced, and its submission recorded failed_to_grade; `kill` ends them all at once."""
 
-    def __init__(self, initargs: tuple, uids: list[int | None]):
+    def __init__(self, initargs: tuple, uids: Sequence[int | None]):
         self.initargs, self.context = initargs, multiprocessing.get_context("fork")
         self.idle = [self._start(uid) for uid in uids]
         self.busy: dict = {}            # connection → (worker, uid, student, path)
@@ -317,10 +319,8 @@ class Workers:
                 worker, connection, uid = self.idle.pop()
                 self.busy[connection] = (worker, uid, *task)
                 progress.start(shown_id(task[0]))
-                try:
+                with contextlib.suppress(OSError):    # died while idle: found dead below
                     connection.send(task)
-                except OSError:                       # died while idle: found dead below
-                    pass
             if not self.busy:
                 return
             ready = multiprocessing.connection.wait([*self.busy, *(w.sentinel for w, *_ in self.busy.values())],
@@ -444,7 +444,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
                    time.monotonic() - started)
 
 
-def worker_uids(sandbox: Sandbox, jobs: int) -> list[int | None]:
+def worker_uids(sandbox: Sandbox, jobs: int) -> Sequence[int | None]:
     """The uid each of `jobs` workers' sandboxes runs under (None: the sandbox's own). At
     the rlimits level several at once need a spare uid each; without them, one job."""
     if sandbox.level.private_view or jobs == 1:

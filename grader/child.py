@@ -41,8 +41,13 @@ import channel  # noqa: E402  (siblings, loaded before the grader's folder is hi
 import filesystem_view  # noqa: E402
 import numpy as np  # noqa: E402
 import submission_calls  # noqa: E402
-from process_control import (PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS,  # noqa: E402
-                             PR_SET_PDEATHSIG, prctl)
+from process_control import (  # noqa: E402
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+    prctl,
+)
 
 del sys.path[0]
 BLOCKED_PACKAGES = ("grader", "reference")
@@ -50,9 +55,10 @@ MAX_TEXT = 4000
 MEMORY_SAMPLE_SECONDS = 0.01
 IPC_SHARED_MEMORY_BYTES = 64 << 20     # as the private /tmp (filesystem_view.TMP_SIZE)
 IPC_LIMITS = {"kernel/shmmax": IPC_SHARED_MEMORY_BYTES,
-              "kernel/shmall": IPC_SHARED_MEMORY_BYTES // os.sysconf("SC_PAGE_SIZE"), "kernel/shmmni": 16, "kernel/shm_rmid_forced": 1, "kernel/msgmni": 16, "kernel/msgmnb": 1 << 16,
-              "kernel/msgmax": 8192, "fs/mqueue/queues_max": 16, "fs/mqueue/msg_max": 16,
-              "fs/mqueue/msgsize_max": 8192}
+              "kernel/shmall": IPC_SHARED_MEMORY_BYTES // os.sysconf("SC_PAGE_SIZE"),
+              "kernel/shmmni": 16, "kernel/shm_rmid_forced": 1,
+              "kernel/msgmni": 16, "kernel/msgmnb": 1 << 16, "kernel/msgmax": 8192,
+              "fs/mqueue/queues_max": 16, "fs/mqueue/msg_max": 16, "fs/mqueue/msgsize_max": 8192}
 
 
 # The supervisor ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import numpy as np
 from grader.compare import Comparison
 from grader.problem_set import Visibility
 
-
 FAILED_TO_GRADE: Final = "failed_to_grade"     # a fault of the grader or host: no verdict, graded again by `batch`
 
 

@@ -24,9 +24,12 @@ from grader.cli import main
 from grader.reports import FORMATS, render
 from grader.results import FAILED_TO_GRADE
 from grader.submissions import report_name, uncalled_report
+from tests import test_hostile
 from tests.conftest import EXAMPLES, ROOT, SHIPPED_SET
 from tests.test_cli import SMALL_SET
-from tests.test_hostile import NAMESPACES, grade_attack, processes_naming  # noqa: F401  (a fixture)
+from tests.test_hostile import NAMESPACES, processes_naming
+
+grade_attack = test_hostile.grade_attack        # the fixture, shared
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
