@@ -13,6 +13,7 @@ purpose. OUT_DIR/gradebook.csv is written from the record at the end of every ru
 """
 import contextlib
 import csv
+import ctypes
 import hashlib
 import io
 import json
@@ -46,6 +47,12 @@ STORE = "results.sqlite"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
 GRADEBOOK = "gradebook.csv"
 UID_POOL = range(2_100_000_000, 2_100_010_000)      # where spare_uids looks: far above any account's
+IPC_RMID = 0
+IPC_TABLES = {     # /proc/sysvipc/TABLE: the owner's uid column, and how to remove an object by id
+    "shm": (7, lambda libc, id: libc.shmctl(id, IPC_RMID, None)),
+    "msg": (7, lambda libc, id: libc.msgctl(id, IPC_RMID, None)),
+    "sem": (4, lambda libc, id: libc.semctl(id, 0, IPC_RMID)),
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
@@ -182,10 +189,26 @@ def _grade_one(student: str, path: Path) -> Graded:
                                  f"the submission cannot be graded: {missing}")
     except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
         report = unfinished(problem_set, path, f"internal error {type(error).__name__}: {error}")
+    if _worker["sandbox"].user in UID_POOL:
+        remove_ipc_of(_worker["sandbox"].user)
     try:
         return write_reports(student, path, report, options)
     except Exception as error:      # e.g. a full disk: recorded without its files
         return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"))
+
+
+def remove_ipc_of(uid: int) -> None:
+    """Remove every System V IPC object (shared memory, message queue, semaphore set) that
+    `uid` owns: at the rlimits level the host's, so a submission's would outlive it."""
+    libc = ctypes.CDLL(None)
+    for table, (owner, remove) in IPC_TABLES.items():
+        try:
+            rows = [row.split() for row in Path("/proc/sysvipc", table).read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        for row in rows:
+            if int(row[owner]) == uid:
+                remove(libc, int(row[1]))
 
 
 def unfinished(problem_set: ProblemSet, path: Path, why: str) -> Report:

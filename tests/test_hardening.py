@@ -265,3 +265,24 @@ def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_so(tmp_p
     assert capsys.readouterr().err.startswith(
         "bptt-grade: at the rlimits level submissions graded at once could signal each other unless each runs "
         "under a uid of its own, which needs root: grading one at a time\n")
+
+
+@ROOT_ONLY
+def test_rlimits_batch_removes_the_shared_memory_a_submission_left(tmp_path, capsys):
+    (tmp_path / "set.yaml").write_text(SMALL_SET)
+    cls = Path(tempfile.mkdtemp(prefix="bptt-ipc-"))
+    try:
+        cls.chmod(0o755)
+        for student in ("ada", "bob"):
+            (cls / student).mkdir(mode=0o755)
+            shutil.copy(ROOT / "tests" / "hostile" / "shared_memory.py", cls / student / "submission.py")
+            for helper in ("correct.py", "student_math.py"):
+                shutil.copy(EXAMPLES / helper, cls / student / helper)
+            for path in (cls / student).iterdir():
+                path.chmod(0o644)
+        assert main(["batch", str(tmp_path / "set.yaml"), str(cls), "-o", str(tmp_path / "out"), "--jobs", "2",
+                     "--isolation", "rlimits", "--timeout", "20"]) == 0
+    finally:
+        shutil.rmtree(cls)
+    owners = [int(row.split()[7]) for row in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    assert [uid for uid in owners if uid in UID_POOL] == []
