@@ -177,8 +177,8 @@ def cmd_batch(args) -> int:
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
           f"{outcome.already} already recorded ({outcome.seconds:.1f} s)")
     for student, why in outcome.failures.items():
-        print(f"bptt-grade: {student} failed_to_grade ({printable(why, newlines=False)}): run batch again to grade it",
-              file=sys.stderr)
+        why = printable(why, newlines=False)
+        print(f"bptt-grade: {student} failed_to_grade ({why}): run batch again to grade it", file=sys.stderr)
     return EXIT_FAILED if outcome.failures else EXIT_PASSED
 
 

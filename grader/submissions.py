@@ -6,6 +6,7 @@ a submission that cannot be imported: every problem is an error saying why, and 
 report's metadata has `import_error`, so every report format shows it.
 """
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import replace

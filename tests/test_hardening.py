@@ -179,7 +179,8 @@ def test_rlimits_batch_runs_each_concurrent_sandbox_under_a_uid_of_its_own(tmp_p
 
 
 def batch_process(tmp_path: Path) -> subprocess.Popen:
-    """A batch of four submissions that each loop forever (10 s timeout), two at a time."""
+    """A batch of four submissions that each loop forever (10 s timeout), two at a time,
+    returned once a sandbox runs (the batch's own command line names the class folder too)."""
     (tmp_path / "set.yaml").write_text(SMALL_SET)
     (tmp_path / "class").mkdir()
     for student in ("ada", "bob", "cy", "dee"):
@@ -188,7 +189,7 @@ def batch_process(tmp_path: Path) -> subprocess.Popen:
                                 str(tmp_path / "class"), "-o", str(tmp_path / "out"), "--jobs", "2",
                                 "--timeout", "10"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while len(processes_naming(str(tmp_path / "class"))) < 2:           # both sandboxes running
+    while not processes_naming(f"bptt-grade sandbox {tmp_path / 'class'}"):     # a sandbox is running
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     return process
