@@ -156,23 +156,30 @@ def test_a_worker_that_dies_leaves_its_submission_failed_to_grade_and_the_rest_g
     assert "1 graded now, 2 already recorded" in capsys.readouterr().out
 
 
-@ROOT_ONLY
-def test_rlimits_batch_runs_each_concurrent_sandbox_under_a_uid_of_its_own(tmp_path, capsys):
+def rlimits_batch(tmp_path: Path, attack: str, *options: str) -> int:
+    """`batch --isolation rlimits --jobs 2` of two students submitting tests/hostile/ATTACK.py
+    (beside an honest correct.py), from a class folder readable by others all the way down
+    (as root the rlimits level runs submissions under other uids); its exit code."""
     (tmp_path / "set.yaml").write_text(SMALL_SET)
-    cls = Path(tempfile.mkdtemp(prefix="bptt-uids-"))      # readable by others all the way down
+    cls = Path(tempfile.mkdtemp(prefix=f"bptt-{attack}-"))
     try:
         cls.chmod(0o755)
         for student in ("ada", "bob"):
             (cls / student).mkdir(mode=0o755)
-            shutil.copy(ROOT / "tests" / "hostile" / "reports_limits.py", cls / student / "submission.py")
+            shutil.copy(ROOT / "tests" / "hostile" / f"{attack}.py", cls / student / "submission.py")
             for helper in ("correct.py", "student_math.py"):
                 shutil.copy(EXAMPLES / helper, cls / student / helper)
             for path in (cls / student).iterdir():
                 path.chmod(0o644)
-        assert main(["batch", str(tmp_path / "set.yaml"), str(cls), "-o", str(tmp_path / "out"), "--jobs", "2",
-                     "--isolation", "rlimits"]) == 0
+        return main(["batch", str(tmp_path / "set.yaml"), str(cls), "-o", str(tmp_path / "out"), "--jobs", "2",
+                     "--isolation", "rlimits", *options])
     finally:
         shutil.rmtree(cls)
+
+
+@ROOT_ONLY
+def test_rlimits_batch_runs_each_concurrent_sandbox_under_a_uid_of_its_own(tmp_path, capsys):
+    assert rlimits_batch(tmp_path, "reports_limits") == 0
     reports = [json.loads((tmp_path / "out" / "json" / f"{s}.json").read_text()) for s in ("ada", "bob")]
     uids = {int(r["problems"][0]["submission_output"].split()[1]) for r in reports}
     assert len(uids) == 2 and uids <= set(UID_POOL)
@@ -270,20 +277,6 @@ def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_so(tmp_p
 
 @ROOT_ONLY
 def test_rlimits_batch_removes_the_shared_memory_a_submission_left(tmp_path, capsys):
-    (tmp_path / "set.yaml").write_text(SMALL_SET)
-    cls = Path(tempfile.mkdtemp(prefix="bptt-ipc-"))
-    try:
-        cls.chmod(0o755)
-        for student in ("ada", "bob"):
-            (cls / student).mkdir(mode=0o755)
-            shutil.copy(ROOT / "tests" / "hostile" / "shared_memory.py", cls / student / "submission.py")
-            for helper in ("correct.py", "student_math.py"):
-                shutil.copy(EXAMPLES / helper, cls / student / helper)
-            for path in (cls / student).iterdir():
-                path.chmod(0o644)
-        assert main(["batch", str(tmp_path / "set.yaml"), str(cls), "-o", str(tmp_path / "out"), "--jobs", "2",
-                     "--isolation", "rlimits", "--timeout", "20"]) == 0
-    finally:
-        shutil.rmtree(cls)
+    assert rlimits_batch(tmp_path, "shared_memory", "--timeout", "20") == 0
     owners = [int(row.split()[7]) for row in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
     assert [uid for uid in owners if uid in UID_POOL] == []
