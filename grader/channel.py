@@ -101,7 +101,7 @@ def _parse_header(header_bytes: bytes):
 def _array_shapes(header, max_bytes: int) -> list[tuple[int, ...]]:
     """The shape of each {"$array": i, "shape": [...]} in the header, in order of i; a
     ChannelError for a shape numpy could not hold or that could not fit in max_bytes."""
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     stack = [header]                        # iterative: the nesting is the peer's choice
     while stack:
         value = stack.pop()

@@ -22,6 +22,7 @@ functions, comma-separated, the submission must define to be served at all; may 
 view (null or filesystem_view.build_from's other keyword arguments), user (null or a uid to switch to),
 rlimits ({name: value}), cpu_seconds_per_call, probe (true: set up, then exit).
 """
+import contextlib
 import importlib.abc
 import importlib.util
 import json
@@ -98,10 +99,8 @@ def supervise(worker: int, settings: dict) -> None:
     _, status = os.waitpid(worker, 0)
     code = os.waitstatus_to_exitcode(status)     # negative: killed by that signal
     if control is not None:
-        try:
+        with contextlib.suppress(OSError):        # the grader has gone
             control.sendall(channel.encode({"type": "ended", "status": code, "peak_mb": peak[0] >> 10}))
-        except OSError:
-            pass                                  # the grader has gone
     kill_descendants()
     os._exit(0 if code == 0 else 1)
 
@@ -124,14 +123,10 @@ def watch_memory(worker: int, peak: list[int]) -> None:
 
 def kill_when_closed(control: socket.socket, worker: int) -> None:
     """The grader closing the control socket ends the worker (and then everything)."""
-    try:
+    with contextlib.suppress(OSError):
         control.recv(1)
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):     # it has ended meanwhile
         os.kill(worker, signal.SIGKILL)
-    except ProcessLookupError:
-        pass                                      # it has ended meanwhile
 
 
 def kill_descendants() -> None:
@@ -139,15 +134,11 @@ def kill_descendants() -> None:
     called setsid(), are reparented to this subreaper (or PID 1) and found next round."""
     while pids := children():
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for pid in pids:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
 
 
 def children() -> list[int]:
@@ -265,6 +256,8 @@ def serve(settings: dict, requests: int) -> None:
     sys.path.insert(0, submission_dir)
     try:
         spec = importlib.util.spec_from_file_location("submission", submission)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{os.path.basename(submission)} is not a Python file")
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)

@@ -273,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
     sandbox.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
     sandbox.add_argument("--isolation", choices=CHOICES, default="auto",
-                         help="sandbox level (default: the strongest this host allows; see the README's Security model)")
+                         help="sandbox level (default: the strongest this host allows; "
+                              "see the README's Security model)")
     sandbox.add_argument("--hide", action="append", default=[], metavar="PATH",
                          help="a file or folder the submission must not read (repeatable; namespaces level)")
     entry = argparse.ArgumentParser(add_help=False)

@@ -134,6 +134,7 @@ def source_files() -> dict[str, bytes]:
     Python files and JSON schemas."""
     files = {}
     for package in (grader, reference):
+        assert package.__file__ is not None       # a regular package, not a namespace one
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*")):
             if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:

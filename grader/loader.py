@@ -356,7 +356,7 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
                                         path + ("grade",), name)
     theta = None if upstream else ACTIVATIONS[model.get("theta", "identity")]
     loss = None if upstream else LOSSES[model["loss"]]
-    if loss:
+    if loss and theta:
         _check_theta_fits_loss(document, theta, loss, path + ("model", "theta" if "theta" in model else "loss"))
     output_layer = not upstream or any(out.source == "y_pred" for out in call.outputs.values())
     params = problem["params"]
@@ -366,7 +366,8 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
     for name in ("Wy", "by"):
         if name in params and not output_layer:
             raise document.error_at(f"{name} belongs to an output layer, and this problem has none "
-                                    "(the upstream loss, and a contract that returns no y_pred)", path + ("params", name))
+                                    "(the upstream loss, and a contract that returns no y_pred)",
+                                    path + ("params", name))
     needed = "NTDH" + ("O" if output_layer else "")
     sizes, arrays = _vector_sizes(document, problem, path, needed, max_numbers)
     _check_vector_contents(document, problem, path, sizes, arrays, output_layer, loss, step)
@@ -412,7 +413,7 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
             continue
         where = path + (section, name)
         array = _rectangular(document, problem[section][name], where)
-        for letter, extent in zip(letters, array.shape):
+        for letter, extent in zip(letters, array.shape, strict=False):     # the schema fixes each array's rank
             size, source = bound.setdefault(letter, (extent, f"{section}.{name}"))
             if size != extent:
                 wanted = tuple(bound.get(other, (other,))[0] for other in letters)
@@ -492,5 +493,6 @@ def _vector_data(data: dict, sizes: dict, theta: Activation | None, loss: Loss |
     rng = np.random.default_rng(int(data["random"]["seed"]))
     N, T, D, H = (sizes[letter] for letter in "NTDH")
     x = rng.normal(0, 1, (N, T, D))
-    target = rng.normal(0, 1, (N, T, H)) if loss is None else _random_targets(rng, (N, T, sizes["O"]), theta, loss)
+    target = (rng.normal(0, 1, (N, T, H)) if loss is None or theta is None
+              else _random_targets(rng, (N, T, sizes["O"]), theta, loss))
     return dict(x=_read_only(x), target=_read_only(target))

@@ -9,6 +9,7 @@ A sandbox's processes begin in one of two ways (STARTS), with the same confineme
 by the grader process's zygote (zygote.py; the default, no new interpreter per sandbox), or
 as a fresh interpreter running child.py under the level's wrapper.
 """
+import contextlib
 import fcntl
 import json
 import os
@@ -48,7 +49,7 @@ OUTPUT_OVERFLOW = f"printed more than {MAX_OUTPUT_BYTES >> 20} MB"
 MAX_PRINTED_BYTES = 64 << 20     # stdout and stderr together, over a submission's every call
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 OUT_OF_MEMORY_MARGIN_MB = 64       # a worker that ends abnormally this close to its memory limit ran out of it
-SIGNAL_HINTS = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
+SIGNAL_HINTS: dict[int, str] = {signal.SIGKILL: " (out of memory?)", signal.SIGSEGV: " (a segmentation fault)",
                 signal.SIGBUS: " (a bus error)"}
 
 
@@ -62,7 +63,8 @@ class SubmissionProcess:
         `start` is how the sandbox's processes begin, a key of STARTS; `printed` the bytes
         the submission printed in earlier processes (MAX_PRINTED_BYTES counts them all)."""
         self.limits, self.printed = limits, printed
-        self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        # open for the process's lifetime, closed by close()
+        self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
         for capture in (self.stdout, self.stderr):    # emptied after each outcome: RLIMIT_FSIZE is then per call
             fcntl.fcntl(capture.fileno(), fcntl.F_SETFL, os.O_APPEND)
         self._carried_output = ""    # printed but not yet in an outcome
@@ -73,7 +75,7 @@ class SubmissionProcess:
                     "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
         hidden_fd = sandbox.hidden_file()
         try:
-            self.process = STARTS[start](sandbox, settings, submission.parent,
+            self.process: Forked | FreshInterpreter = STARTS[start](sandbox, settings, submission.parent,
                                          (self.stdout.fileno(), self.stderr.fileno(), write_fd, child_control.fileno(),
                                           hidden_fd))
         finally:
@@ -252,10 +254,8 @@ class SubmissionProcess:
         self.alive = False
         self.control.close()                  # the supervisor kills everything, then exits
         self.process.wait(CLOSE_SECONDS)
-        try:                                  # whatever is left in its process group
+        with contextlib.suppress(ProcessLookupError, PermissionError):   # whatever is left in its group
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process.wait()
         os.close(self.channel_fd)
         self.process.release()
@@ -291,7 +291,9 @@ class FreshInterpreter:
         self.popen = subprocess.Popen(
             sandbox.command(settings), stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
             pass_fds=(channel_fd, control_fd, hidden_fd), env=child_environment(), cwd=cwd, start_new_session=True)
-        self.pid, self.requests = self.popen.pid, self.popen.stdin.fileno()
+        assert self.popen.stdin is not None      # stdin=PIPE
+        self.stdin = self.popen.stdin
+        self.pid, self.requests = self.popen.pid, self.stdin.fileno()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Whether every process of the sandbox is gone (waiting at most `timeout` s)."""
@@ -302,7 +304,7 @@ class FreshInterpreter:
         return True
 
     def release(self) -> None:
-        self.popen.stdin.close()
+        self.stdin.close()
 
 
 class Forked:
@@ -388,4 +390,4 @@ class Zygote:
         Zygote._running.pop(os.getpid(), None)
 
 
-STARTS = {"zygote": Forked, "fresh": FreshInterpreter}
+STARTS: dict[str, type[Forked] | type[FreshInterpreter]] = {"zygote": Forked, "fresh": FreshInterpreter}

@@ -11,6 +11,7 @@ duplicate keys, more than MAX_NODES nodes once aliases are expanded ("billion la
 nesting deeper than MAX_DEPTH, more than one document. Merge keys (`<<: *anchor`) work.
 """
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -21,7 +22,7 @@ from grader.errors import ProblemSetError
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
-Path = tuple[str | int, ...]
+Path = tuple[object, ...]      # keys (any YAML scalar) and list indices
 Position = tuple[int, int]      # 1-based line, column
 
 _CORE = "tag:yaml.org,2002:"
@@ -70,7 +71,7 @@ def position_in(text: str, offset: int) -> Position:
 class Document:
     """Parsed data, and where each of its values and mapping keys is in `file`."""
     file: str
-    data: object
+    data: Any                       # plain data (mappings, lists, scalars); the loader reads it once validated
     value_positions: dict[Path, Position]
     key_positions: dict[Path, Position]     # by the path of the key's value
 
@@ -100,7 +101,8 @@ def parse(text: str, file: str) -> Document:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = ", ".join(part for part in (error.context, error.problem) if part)
-        raise ProblemSetError(f"invalid YAML: {message}", file, mark.line + 1, mark.column + 1) from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ProblemSetError(f"invalid YAML: {message}", file, line, column) from None
     except yaml.reader.ReaderError as error:
         raise ProblemSetError(f"invalid YAML: character #x{error.character:04x} is not allowed",
                               file, *position_in(text, error.position)) from None
@@ -155,6 +157,7 @@ class _Builder:
             return self._scalar(node, path)
         if isinstance(node, SequenceNode):
             return [self.value(item, path + (index,)) for index, item in enumerate(node.value)]
+        assert isinstance(node, MappingNode)     # the only other kind of node
         mapping = {}
         for key, key_node, value_node in self._pairs(node, path):
             self.key_positions[path + (key,)] = _position(key_node)
@@ -176,7 +179,8 @@ class _Builder:
     def _pairs(self, mapping: MappingNode, path: Path) -> list[tuple[object, Node, Node]]:
         """(key, key node, value node) in the order a dict takes them, so that later ones win:
         merged pairs (later `<<` sources first), then the mapping's own keys."""
-        merged, own = [], {}
+        merged: list[tuple[object, Node, Node]] = []
+        own: dict[object, tuple[object, Node, Node]] = {}
         for key_node, value_node in mapping.value:
             if key_node.tag == _MERGE_TAG:
                 self._check_tag(value_node, path)

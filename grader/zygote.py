@@ -92,7 +92,7 @@ def receive(sock: socket.socket) -> tuple[dict, dict[str, int]] | None:
     body = channel.read_exactly(sock.recv, LENGTH.unpack(head)[0])
     if len(fds) != len(FDS):
         raise OSError(f"expected {len(FDS)} file descriptors, got {len(fds)}")
-    return json.loads(body), dict(zip(FDS, fds))
+    return json.loads(body), dict(zip(FDS, fds, strict=True))
 
 
 def serve(sock: socket.socket) -> None:

@@ -47,8 +47,10 @@ class _Runs:
 
 def _base(f: VectorForward, quantity: str) -> np.ndarray:
     p = f.params
-    return {"s": f.s, "x": f.x, "h": f.h[:, 1:], "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "h0": p.h0,
+    base = {"s": f.s, "x": f.x, "h": f.h[:, 1:], "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "h0": p.h0,
             "Wy": p.Wy, "by": p.by}[quantity]
+    assert base is not None, f"{quantity} belongs to an output layer the model does not have"
+    return base
 
 
 def _unit_runs(f: VectorForward, quantity: str, directions: int | None, rng):
@@ -112,7 +114,12 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
     weights = step_weights(rnn, T)
     R = len(runs.start)
     M = N if runs.samples is None else runs.samples.shape[1]
-    pick = (lambda a: a[None]) if runs.samples is None else (lambda a: a[runs.samples[:n]])
+    samples = runs.samples
+
+    def pick(a: np.ndarray) -> np.ndarray:
+        """The rows of the n active runs: every sequence, or each run's sampled ones."""
+        return a[None] if samples is None else a[samples[:n]]
+    n = 0
     dtype = np.result_type(runs.offset, float)
     xw = f.x @ p.Wx + p.b
     h_prev = np.zeros((R, M, H), dtype=dtype)
@@ -143,10 +150,11 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
         if check_kinks:
             kinked[:n] |= _crossed(rnn.phi, s, pick(f.s[:, k]))
         if weights[k]:
-            conditioning = 1.0
-            if rnn.upstream:
+            conditioning: float | np.ndarray = 1.0
+            if rnn.loss is None:
                 terms = pick(f.target[:, k]) * h
             else:
+                assert rnn.theta is not None and p.Wy is not None and f.y_hat is not None and f.z is not None
                 z = real_gemm(h, p.Wy) + p.by
                 if quantity == "Wy":
                     z += h @ offset
@@ -155,7 +163,7 @@ def _suffix_losses(rnn: VectorRNN, f: VectorForward, quantity: str, runs: _Runs)
                 terms = rnn.loss.term(rnn.theta.value(z), pick(f.target[:, k]))
                 conditioning = rnn.loss.conditioning(pick(f.y_hat[:, k]))
                 if rnn.loss.classes:               # one term per row of O classes
-                    conditioning = conditioning.max(axis=-1)
+                    conditioning = np.max(conditioning, axis=-1)
                 if check_kinks:
                     kinked[:n] |= _crossed(rnn.theta, z, pick(f.z[:, k]))
             parts = weights[k] * terms.reshape(n, -1)           # per sequence (and output)

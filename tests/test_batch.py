@@ -234,7 +234,8 @@ def test_off_a_terminal_progress_is_a_line_per_finished_submission():
     clock.now = 99.0
     progress.finish("alice", "not graded: internal error RuntimeError: boom")
     assert stream.getvalue() == ("bptt-grade batch: 1/2 bob: 14/14 passed (2.5 s)\n"
-                                 "bptt-grade batch: 2/2 alice: not graded: internal error RuntimeError: boom (99.0 s)\n")
+                                 "bptt-grade batch: 2/2 alice: not graded: internal error RuntimeError: boom "
+                                 "(99.0 s)\n")
 
 
 def test_on_a_terminal_progress_names_what_runs_longest_and_for_how_long():

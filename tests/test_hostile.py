@@ -94,7 +94,8 @@ def grade_attack(tmp_path, capsys):
             path.chmod(path.stat().st_mode | stat.S_IROTH)
         before(folder)
         code = main(["grade", str(problem_set), str(folder / "submission.py"), "--format", "json", "--output",
-                     str(report), "--isolation", isolation, "--timeout", "1", *(o.format(folder=folder) for o in options)])
+                     str(report), "--isolation", isolation, "--timeout", "1",
+                     *(o.format(folder=folder) for o in options)])
         assert capsys.readouterr().out == ""
         document = json.loads(report.read_text())
         jsonschema.validate(document, REPORT_SCHEMA)
