@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader.contracts import Exercise, exercise
+from grader.contracts import Exercise, exercise, mistakes_of
 from grader.problem_set import Problem, ProblemSet
 from grader.results import CallOutcome
 from grader.scoring import localized, score_outputs
@@ -38,7 +38,7 @@ class Audit:
         """The mistakes of the models the set's problems use, by id (a scalar entry first)."""
         entries: dict[str, Mistake] = {}
         for problem in self.problem_set.problems:
-            for mistake_id, mistake in problem.model.mistakes.items():
+            for mistake_id, mistake in mistakes_of(problem).items():
                 entries.setdefault(mistake_id, mistake)
         return entries
 
@@ -107,7 +107,7 @@ def audit(problem_set: ProblemSet) -> Audit:
     detections = {}
     for problem in problem_set.problems:
         ex = exercise(problem, problem_set.entry_point)
-        detections[problem.id] = {m.id: detection(ex, m) for m in problem.model.mistakes.values()}
+        detections[problem.id] = {m.id: detection(ex, m) for m in mistakes_of(problem).values()}
     return Audit(problem_set, detections)
 
 

@@ -64,6 +64,7 @@ class Call:
     forward_returns: tuple[str, ...] = ()       # forward_backward: forward's results before the cache
     backward_returns: tuple[str, ...] | None = None   # … and backward's, in order; None: a mapping
     dx: str | None = None                       # the output holding ∂L/∂x_t, where none holds ∂L/∂s_t
+    upstream: str | None = None                 # the argument holding the upstream gradient ∂L/∂h_t|direct
 
     def how(self, functions: tuple[str, ...]) -> dict:
         """What the child needs to make the call (sent with every request)."""
@@ -118,7 +119,7 @@ register(Contract("cs231n", {
          "dWx": Output("dL_dWx", "∂L/∂Wx"),
          "dWh": Output("dL_dWh", "∂L/∂Wh"),
          "db": Output("dL_db", "∂L/∂b")},
-        "forward_backward", ("h",), ("dx", "dh0", "dWx", "dWh", "db"), dx="dx"),
+        "forward_backward", ("h",), ("dx", "dh0", "dWx", "dWh", "db"), dx="dx", upstream="dh"),
     "step": Call(
         ("rnn_step_forward", "rnn_step_backward"),
         lambda v: {"x": v["x"][:, 0], "prev_h": v["h0"], "Wx": v["Wx"], "Wh": v["Wh"], "b": v["b"],
@@ -129,7 +130,7 @@ register(Contract("cs231n", {
          "dWx": Output("dL_dWx", "∂L/∂Wx"),
          "dWh": Output("dL_dWh", "∂L/∂Wh"),
          "db": Output("dL_db", "∂L/∂b")},
-        "forward_backward", ("next_h",), ("dx", "dprev_h", "dWx", "dWh", "db")),
+        "forward_backward", ("next_h",), ("dx", "dprev_h", "dWx", "dWh", "db"), upstream="dnext_h"),
 }))
 
 register(Contract("coursera", {
@@ -144,7 +145,7 @@ register(Contract("coursera", {
          "dWax": Output("dL_dWx", "∂L/∂Wax", TRANSPOSED),
          "dWaa": Output("dL_dWh", "∂L/∂Waa", TRANSPOSED),
          "dba": Output("dL_db", "∂L/∂ba", COLUMN)},
-        "forward_backward", ("a", "y_pred"), None, dx="dx"),
+        "forward_backward", ("a", "y_pred"), None, dx="dx", upstream="da"),
     "step": Call(
         ("rnn_cell_forward", "rnn_cell_backward"),
         lambda v: {"xt": v["x"][:, 0].T, "a_prev": v["h0"].T, "parameters": _coursera_parameters(v),
@@ -156,7 +157,7 @@ register(Contract("coursera", {
          "dWax": Output("dL_dWx", "∂L/∂Wax", TRANSPOSED),
          "dWaa": Output("dL_dWh", "∂L/∂Waa", TRANSPOSED),
          "dba": Output("dL_db", "∂L/∂ba", COLUMN)},
-        "forward_backward", ("a_next", "yt_pred"), None),
+        "forward_backward", ("a_next", "yt_pred"), None, upstream="da_next"),
 }))
 
 
@@ -172,6 +173,13 @@ def vector_outputs() -> list[str]:
 
 def call_for(problem) -> Call:
     return CONTRACTS[problem.contract].calls[problem.kind]
+
+
+def mistakes_of(problem) -> dict:
+    """The catalogue mistakes a submission to `problem` can make, by id, in catalogue order:
+    its model's, but those of the output layer where the call passes the upstream gradient."""
+    upstream = call_for(problem).upstream
+    return {mistake_id: m for mistake_id, m in problem.model.mistakes.items() if not (upstream and m.in_output_layer)}
 
 
 def submission_functions(problem_set) -> list[str]:

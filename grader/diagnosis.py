@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 from grader.compare import compare
-from grader.contracts import SAME, Exercise, Layout
+from grader.contracts import SAME, Exercise, Layout, mistakes_of
 from grader.problem_set import Tolerance
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult
 from reference.mistakes import Mistake, Variants
@@ -67,7 +67,7 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
              runs: MistakeRuns | None = None) -> tuple[Diagnosis, ...]:
     """Every mistake variant that explains a failing output, by output in grading order,
     then in catalogue order. `runs` keeps each mistake's run for the next submission."""
-    problem, call, catalogue = exercise.problem, exercise.call, exercise.problem.model.mistakes
+    problem, call, catalogue = exercise.problem, exercise.call, mistakes_of(exercise.problem)
     runs = MistakeRuns() if runs is None else runs
     diagnoses: list[Diagnosis] = []
     for o in outputs:

@@ -65,6 +65,9 @@ class Mistake:
     # a known reason why it changes nothing on a problem (e.g. "φ = θ"), or None
     blind_spot: Callable[[Any, Any], str | None] = lambda rnn, f: None
     audit_params: dict = field(default_factory=dict)   # the variant the audit tries
+    # a mistake in the output layer's backward: not one a contract makes where it passes the
+    # submission the upstream gradient ∂L/∂h_t (grader.contracts.Call.upstream)
+    in_output_layer: bool = False
 
     def run(self, rnn, f, reference: dict) -> Variants:
         """Its variants on forward pass `f`, where the correct BPTT gives `reference` (every
@@ -144,7 +147,8 @@ def _only_last_step(dy: np.ndarray) -> np.ndarray:
     return np.where(np.arange(len(dy)) == len(dy) - 1, dy, 0.0)
 
 
-def _first(*reasons: tuple[bool, str]) -> str | None:
+def first_reason(*reasons: tuple[bool, str]) -> str | None:
+    """The first reason that applies, or None: a blind spot's answer."""
     return next((reason for applies, reason in reasons if applies), None)
 
 
@@ -154,7 +158,7 @@ register(Mistake(
     "The prediction is ŷ_t = θ(h_t), so the local term of ∂L/∂h_t is ∂L/∂ŷ_t·θ'(h_t): the "
     "derivative of the output activation θ. Your numbers match φ'(h_t) in its place (the seed "
     "question's own typo). φ' belongs to h_t = φ(s_t) only, and is evaluated at s_t.",
-    blind_spot=lambda rnn, f: _first((rnn.phi.name == rnn.theta.name, "φ = θ"))))
+    blind_spot=lambda rnn, f: first_reason((rnn.phi.name == rnn.theta.name, "φ = θ"))))
 
 register(Mistake(
     "missing_recurrent_term", "∂L/∂s_{t+1}·w dropped", EVERY_OUTPUT,
@@ -163,7 +167,7 @@ register(Mistake(
     "∂L/∂h_t = ∂L/∂ŷ_t·θ'(h_t) + ∂L/∂s_{t+1}·w, and the second term is what carries later losses "
     "back in time. Your numbers match the recursion without it: each ∂L/∂s_t sees only its own "
     "step's loss, right at t = T (where ∂L/∂s_{T+1} = 0) and wrong before.",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"), (f.w == 0, "w = 0"))))
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"), (f.w == 0, "w = 0"))))
 
 register(Mistake(
     "activation_derivative_at_h", "φ'(h_t) instead of φ'(s_t)", EVERY_OUTPUT,
@@ -171,7 +175,7 @@ register(Mistake(
     "h_t = φ(s_t), so ∂h_t/∂s_t = φ'(s_t), the derivative at the pre-activation s_t. Your numbers "
     "match φ' applied to h_t instead. (For tanh, 1 − h_t² is φ'(s_t) written through h_t; "
     "1 − tanh²(h_t) is φ'(h_t), the mistake.)",
-    blind_spot=lambda rnn, f: _first((rnn.phi.name in ("identity", "relu", "leaky_relu"),
+    blind_spot=lambda rnn, f: first_reason((rnn.phi.name in ("identity", "relu", "leaky_relu"),
                                       f"φ = {rnn.phi.name}, whose φ'(h_t) = φ'(s_t)"))))
 
 register(Mistake(
@@ -180,7 +184,14 @@ register(Mistake(
     "BPTT starts at t = T with ∂L/∂s_{T+1} = 0: there is no step T+1, so only its own loss flows "
     "into s_T. Your numbers match a start of ∂L/∂s_{T+1} = 1 (∂L/∂L = 1 starts backpropagation "
     "through L itself, not this recursion), so they are wrong from t = T on.",
-    blind_spot=lambda rnn, f: _first((f.w == 0, "w = 0"))))
+    blind_spot=lambda rnn, f: first_reason((f.w == 0, "w = 0"))))
+
+register(Mistake(
+    "activation_derivative_omitted", "no φ'(s_t): ∂L/∂s_t = ∂L/∂h_t", EVERY_OUTPUT,
+    one_change(state_derivative=lambda rnn, f: np.ones_like(f.s)),
+    "h_t = φ(s_t), so ∂L/∂s_t = ∂L/∂h_t·φ'(s_t). Your numbers match the recursion without the "
+    "factor φ'(s_t): the gradient is passed through the activation as if φ were the identity.",
+    blind_spot=lambda rnn, f: first_reason((rnn.phi.name == "identity", "φ = identity"))))
 
 register(Mistake(
     "recurrent_term_skips_phi_prime", "φ'(s_t) on the local term only", EVERY_OUTPUT,
@@ -188,7 +199,7 @@ register(Mistake(
     "Both terms of ∂L/∂h_t reach s_t through h_t = φ(s_t), so both are multiplied by φ'(s_t): "
     "∂L/∂s_t = (∂L/∂ŷ_t·θ'(h_t) + ∂L/∂s_{t+1}·w)·φ'(s_t). Your numbers match "
     "∂L/∂ŷ_t·θ'(h_t)·φ'(s_t) + ∂L/∂s_{t+1}·w: a missing pair of brackets.",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"), (f.w == 0, "w = 0"),
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"), (f.w == 0, "w = 0"),
                                      (rnn.phi.name == "identity", "φ = identity"))))
 
 register(Mistake(
@@ -197,7 +208,7 @@ register(Mistake(
     "In s_{t+1} = w·h_t + v·x_{t+1}, h_t reaches s_{t+1} through w, so the recursion carries "
     "∂L/∂s_{t+1}·w. v multiplies the input x_{t+1}, not the state; your numbers match "
     "∂L/∂s_{t+1}·v.",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"), (f.v == f.w, "v = w"))))
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"), (f.v == f.w, "v = w"))))
 
 register(Mistake(
     "loss_derivative_sign", "∂L/∂ŷ_t with the wrong sign", EVERY_OUTPUT,
@@ -212,7 +223,7 @@ register(Mistake(
     "Every ∂L/∂s_t gets its own step's loss, ∂L/∂ŷ_t·θ'(h_t), besides what flows back from "
     "s_{t+1}. Your numbers match a recursion where only the last step's loss enters, at t = T, "
     "and earlier steps merely pass it on, as if L were ℓ(ŷ_T, y_T) alone.",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"),
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"),
                                      (rnn.loss.name == "last_step_squared_error",
                                       "only the last step's loss exists"))))
 
@@ -222,7 +233,7 @@ register(Mistake(
     "Your numbers match BPTT cut after k steps: ∂L/∂s_t collects the losses of steps t..t+k−1 "
     "only, as truncated BPTT does on purpose. Full BPTT carries ∂L/∂s_{t+1}·w all the way from "
     "t = T down to t = 1, so that s_t hears every later loss.",
-    blind_spot=lambda rnn, f: _first((len(f.x) <= AUDITED_K, f"T ≤ {AUDITED_K}")),
+    blind_spot=lambda rnn, f: first_reason((len(f.x) <= AUDITED_K, f"T ≤ {AUDITED_K}")),
     audit_params={"k": AUDITED_K}))
 
 register(Mistake(
@@ -237,7 +248,7 @@ register(Mistake(
     "w is shared by every step, so its gradient sums all of them: ∂L/∂w = Σ_t ∂L/∂s_t·h_{t−1}. "
     "Your ∂L/∂w matches one term, ∂L/∂s_1·h_0, the last one BPTT computes: it was assigned (=) "
     "in the loop instead of accumulated (+=).",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"))))
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"))))
 
 register(Mistake(
     "dv_uses_h", "Σ_t ∂L/∂s_t·h_{t−1} for ∂L/∂v", ("dL_dv",),
@@ -251,11 +262,11 @@ register(Mistake(
     "v is shared by every step, so its gradient sums all of them: ∂L/∂v = Σ_t ∂L/∂s_t·x_t. "
     "Your ∂L/∂v matches one term, ∂L/∂s_1·x_1, the last one BPTT computes: it was assigned (=) "
     "in the loop instead of accumulated (+=).",
-    blind_spot=lambda rnn, f: _first((len(f.x) == 1, "T = 1"))))
+    blind_spot=lambda rnn, f: first_reason((len(f.x) == 1, "T = 1"))))
 
 register(Mistake(
     "dh0_missing_w", "∂L/∂h_0 = ∂L/∂s_1, without w", ("dL_dh0",),
     one_change(dL_dh0=lambda f, ds: ds[0]),
     "h_0 enters only through s_1 = w·h_0 + v·x_1, so ∂L/∂h_0 = ∂L/∂s_1·w. Your ∂L/∂h_0 matches "
     "∂L/∂s_1 without the factor w.",
-    blind_spot=lambda rnn, f: _first((f.w == 1, "w = 1"))))
+    blind_spot=lambda rnn, f: first_reason((f.w == 1, "w = 1"))))

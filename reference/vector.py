@@ -142,36 +142,40 @@ def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
     return VectorForward(params, x, target, s, h, z, y_hat, loss_value(rnn, h[:, 1:], y_hat, target))
 
 
-def output_gradient(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
-    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O): for a model with an output layer."""
+def output_gradient(rnn: VectorRNN, f: VectorForward, dtheta: np.ndarray | None = None) -> np.ndarray:
+    """∂L/∂z_t = weight_t·term'(ŷ_t, y_t)·θ'(z_t), (N, T, O), for a model with an output layer;
+    `dtheta` in θ'(z_t)'s place if given."""
     assert rnn.loss is not None and rnn.theta is not None and f.z is not None and f.y_hat is not None
     weights = rnn.loss.weights(f.x.shape[1])[None, :, None]
-    return weights * rnn.loss.term_derivative(f.y_hat, f.target) * rnn.theta.derivative(f.z)
-
-
-def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
-    """∂L/∂h_t through step t's own loss term only (h_{t+1} held fixed), (N, T, H): the
-    upstream gradient CS231n's rnn_backward and Coursera's receive."""
-    if rnn.upstream:
-        return f.target
-    assert f.params.Wy is not None      # an output layer's loss has its Wy (grader.loader checks)
-    return output_gradient(rnn, f) @ f.params.Wy.T
+    dtheta = rnn.theta.derivative(f.z) if dtheta is None else dtheta
+    return weights * rnn.loss.term_derivative(f.y_hat, f.target) * dtheta
 
 
 @dataclass(frozen=True)
 class BPTT:
     """Backpropagation through time in named pieces, as reference.scalar.BPTT, so that a
     classic mistake (reference/vector_mistakes.py) is this with one piece replaced. The
-    per-step pieces map (rnn, f) to (N, T, H) arrays; the sums map (f, ∂L/∂s) to a value."""
-    direct: Callable = direct_dh                                            # ∂L/∂h_t|direct
+    per-step pieces map (rnn, f) to (N, T, H) arrays (output_derivative: (N, T, O)); the
+    sums map (f, ∂L/∂s) to a value (dL_dWh and dW_uses_gradient_for_state also get ∂L/∂h)."""
+    output_derivative: Callable = lambda rnn, f: rnn.theta.derivative(f.z)   # θ'(z_t), output layer only
+    direct: Callable = lambda rnn, f, dz: f.target if rnn.upstream else dz @ f.params.Wy.T   # ∂L/∂h_t|direct
     state_derivative: Callable = lambda rnn, f: rnn.phi.derivative(f.s)     # φ'(s_t)
     recurrent: Callable = lambda f: f.params.Wh.T       # ∂s_{t+1}/∂h_t, applied as ∂L/∂s_{t+1}·Whᵀ
     boundary: float = 0.0                               # ∂L/∂s_{T+1}, every element
-    dL_dWh: Callable = lambda f, ds: np.einsum("ntk,nth->kh", f.h[:, :-1], ds)   # Σ_t h_{t−1}ᵀ·∂L/∂s_t
+    dL_dx: Callable = lambda f, ds: ds @ f.params.Wx.T                            # ∂L/∂s_t·Wxᵀ per step
+    dL_dWx: Callable = lambda f, ds: np.einsum("ntd,nth->dh", f.x, ds)           # Σ_t x_tᵀ·∂L/∂s_t
+    dL_dWh: Callable = lambda f, ds, dh: np.einsum("ntk,nth->kh", f.h[:, :-1], ds)   # Σ_t h_{t−1}ᵀ·∂L/∂s_t
+    dL_db: Callable = lambda f, ds: ds.sum(axis=(0, 1))                          # Σ_t Σ_n ∂L/∂s_t
     dL_dh0: Callable = lambda f, ds: ds[:, 0] @ f.params.Wh.T                    # ∂L/∂s_1·Whᵀ
 
 
 CORRECT_BPTT = BPTT()
+
+
+def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
+    """∂L/∂h_t through step t's own loss term only (h_{t+1} held fixed), (N, T, H): the
+    upstream gradient CS231n's rnn_backward and Coursera's receive."""
+    return CORRECT_BPTT.direct(rnn, f, None if rnn.upstream else output_gradient(rnn, f))
 
 
 def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dict[str, np.ndarray]:
@@ -180,9 +184,9 @@ def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dic
         ∂L/∂h_t = ∂L/∂h_t|direct + ∂L/∂s_{t+1}·Whᵀ,   ∂L/∂s_t = ∂L/∂h_t ⊙ φ'(s_t)
 
     Returns every gradient of GRADIENT_SHAPES (the output layer's only with one)."""
-    p = f.params
     N, T, H = f.s.shape
-    dh_direct = bptt.direct(rnn, f)
+    dz = None if rnn.upstream else output_gradient(rnn, f, bptt.output_derivative(rnn, f))
+    dh_direct = bptt.direct(rnn, f, dz)
     dphi = bptt.state_derivative(rnn, f)                # φ'(s_t)
     recurrent = bptt.recurrent(f)
     ds, dh = np.empty((N, T, H)), np.empty((N, T, H))
@@ -191,17 +195,15 @@ def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dic
         dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ recurrent
         ds[:, t - 1] = dh[:, t - 1] * dphi[:, t - 1]
         ds_next = ds[:, t - 1]
-    gradients = {
-        "dL_ds": ds,
-        "dL_dh": dh,
-        "dL_dx": ds @ p.Wx.T,
-        "dL_dWx": np.einsum("ntd,nth->dh", f.x, ds),
-        "dL_dWh": bptt.dL_dWh(f, ds),
-        "dL_db": ds.sum(axis=(0, 1)),
-        "dL_dh0": bptt.dL_dh0(f, ds),
-    }
-    if not rnn.upstream:
-        dz = output_gradient(rnn, f)
-        gradients["dL_dWy"] = np.einsum("nth,nto->ho", f.h[:, 1:], dz)
-        gradients["dL_dby"] = dz.sum(axis=(0, 1))
-    return gradients
+    return gradients(f, bptt, ds, dh, dz)
+
+
+def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray, dz: np.ndarray | None) -> dict:
+    """Every gradient of GRADIENT_SHAPES from ∂L/∂s_t and ∂L/∂h_t (N, T, H), and ∂L/∂z_t
+    (N, T, O) or None without an output layer, by `bptt`'s sums."""
+    result = {"dL_ds": ds, "dL_dh": dh, "dL_dx": bptt.dL_dx(f, ds), "dL_dWx": bptt.dL_dWx(f, ds),
+              "dL_dWh": bptt.dL_dWh(f, ds, dh), "dL_db": bptt.dL_db(f, ds), "dL_dh0": bptt.dL_dh0(f, ds)}
+    if dz is not None:
+        result["dL_dWy"] = np.einsum("nth,nto->ho", f.h[:, 1:], dz)
+        result["dL_dby"] = dz.sum(axis=(0, 1))
+    return result

@@ -48,6 +48,7 @@ EXAMPLE_OF_MISTAKE = {
     "missing_recurrent_term": "missing_recurrent_term",
     "activation_derivative_at_h": "activation_derivative_at_h",
     "nonzero_boundary": "nonzero_boundary",
+    "activation_derivative_omitted": "activation_derivative_omitted",
     "recurrent_term_skips_phi_prime": "recurrent_term_skips_phi_prime",
     "recurrence_uses_v": "recurrence_uses_v",
     "loss_derivative_sign": "loss_derivative_sign",

@@ -24,6 +24,9 @@ EXPECTED = {
     "missing_recurrent_term": (4, [3, None, 11, 19, 9, 7, 199, 29, 49, 24]),
     # φ'(h_t) for φ'(s_t): invisible for identity and the relu family, where they agree
     "activation_derivative_at_h": (30, [4, 1, 12, 20, 10, None, 200, None, None, 25]),
+    # no φ'(s_t): invisible for φ = identity and where every s_t > 0 under relu; on
+    # leaky-relu-softplus wrong from the last t with s_t < 0
+    "activation_derivative_omitted": (20, [4, 1, 12, 20, 10, None, 200, 14, None, 25]),
     # ∂L/∂s_{T+1} = 1: wrong from t = T everywhere
     "nonzero_boundary": (2, [4, 1, 12, 20, 10, 8, 200, 30, 50, 25]),
     # only ∂L/∂w is wrong: ∂L/∂s_t all match, 2 (1 for single-step) points lost per problem

@@ -10,48 +10,84 @@ import pytest
 from grader import loader
 from grader.cli import main
 from grader.grading import grade
+from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import EXAMPLES, ROOT
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
 
 # contract → (problem set, forward output, ids of the sequence problems, their T)
 SETS = {
-    "cs231n": ("cs231n_rnn.yaml", "h", ["small-explicit", "gradient-check", "char-rnn", "batch-of-four", "larger"],
-               [3, 10, 8, 7, 40]),
-    "coursera": ("coursera_rnn.yaml", "a", ["forward-backward", "characters", "twelve-steps", "larger"],
-                 [4, 8, 12, 30]),
-    "vector_trace": ("vector_trace.yaml", None, ["tanh-upstream", "sigmoid-squared", "relu-softmax", "long-tanh"],
-                     [5, 6, 10, 60]),
+    "cs231n": ("cs231n_rnn.yaml", "h", ["small-explicit", "gradient-check", "char-rnn", "batch-of-four", "larger",
+                                         "square-weights", "one-step", "one-sequence", "narrow-input"],
+               [3, 10, 8, 7, 40, 6, 1, 6, 7]),
+    "coursera": ("coursera_rnn.yaml", "a", ["forward-backward", "characters", "twelve-steps", "larger", "one-step",
+                                            "one-example", "narrow-input"],
+                 [4, 8, 12, 30, 1, 6, 7]),
+    "vector_trace": ("vector_trace.yaml", None, ["tanh-upstream", "sigmoid-squared", "relu-softmax", "long-tanh",
+                                                 "every-gradient", "one-sequence-one-step"],
+                     [5, 6, 10, 60, 7, 1]),
 }
-NONE = [None] * 5
+NONE = [None] * 9
 
 # (contract, example) → (score, first forward divergence, first divergence of ∂L/∂s_t), per sequence problem
 EXPECTED = {
-    ("cs231n", "rnn_layers"): (56, NONE, NONE),
+    ("cs231n", "rnn_layers"): (92, NONE, NONE),
     # tanh' of next_h: wrong at t = T; the step problem keeps only next_h's point
-    ("cs231n", "wrong_tanh_derivative"): (11, NONE, [3, 10, 8, 7, 40]),
-    ("cs231n", "missing_upstream_dh"): (16, NONE, [2, 9, 7, 6, 39]),
-    ("cs231n", "dprev_h_not_carried"): (16, NONE, [2, 9, 7, 6, 39]),
-    # ∂L/∂s_t right, one gradient wrong: 2 points (dWh) or 1 (dh0) lost per sequence problem
-    ("cs231n", "dWh_not_accumulated"): (46, NONE, NONE),
-    ("cs231n", "h_prev_off_by_one"): (46, NONE, NONE),
-    ("cs231n", "dh0_from_wrong_step"): (51, NONE, NONE),
+    ("cs231n", "wrong_tanh_derivative"): (18, NONE, [3, 10, 8, 7, 40, 6, 1, 6, 7]),
+    # right at T = 1 (one-step passes)
+    ("cs231n", "missing_upstream_dh"): (28, NONE, [2, 9, 7, 6, 39, 5, None, 5, 6]),
+    ("cs231n", "dprev_h_not_carried"): (28, NONE, [2, 9, 7, 6, 39, 5, None, 5, 6]),
+    # ∂L/∂s_t right, one gradient wrong: 2 points (dWh) or 1 (dh0) lost per sequence problem with T > 1
+    ("cs231n", "dWh_not_accumulated"): (76, NONE, NONE),
+    # … and h_{t−1} off by one shows at T = 1 too (h_1 where h_0 belongs)
+    ("cs231n", "h_prev_off_by_one"): (75, NONE, NONE),
+    ("cs231n", "dh0_from_wrong_step"): (84, NONE, NONE),
     # h wrong from t = 2, and every gradient with it
-    ("cs231n", "forward_reuses_h0"): (6, [2] * 5, [3, 10, 8, 7, 40]),
-    ("coursera", "rnn_utils"): (47, NONE[:4], NONE[:4]),
-    ("coursera", "wrong_tanh_derivative"): (14, NONE[:4], [4, 8, 12, 30]),
-    ("coursera", "missing_upstream_da"): (19, NONE[:4], [3, 7, 11, 29]),
-    ("coursera", "da_prev_not_carried"): (19, NONE[:4], [3, 7, 11, 29]),
-    ("coursera", "dWaa_not_accumulated"): (39, NONE[:4], NONE[:4]),
-    ("coursera", "a_prev_off_by_one"): (38, NONE[:4], NONE[:4]),
-    ("coursera", "da0_from_wrong_step"): (43, NONE[:4], NONE[:4]),
-    ("coursera", "forward_reuses_a0"): (7, [2] * 4, [4, 8, 12, 30]),
-    ("vector_trace", "correct"): (40, NONE[:4], NONE[:4]),
-    ("vector_trace", "missing_recurrent_term"): (5, NONE[:4], [4, 5, 9, 59]),
+    ("cs231n", "forward_reuses_h0"): (12, [2] * 6 + [None, 2, 2], [3, 10, 8, 7, 40, 6, None, 6, 7]),
+    ("coursera", "rnn_utils"): (74, NONE[:7], NONE[:7]),
+    ("coursera", "wrong_tanh_derivative"): (22, NONE[:7], [4, 8, 12, 30, 1, 6, 7]),
+    ("coursera", "missing_upstream_da"): (32, NONE[:7], [3, 7, 11, 29, None, 5, 6]),
+    ("coursera", "da_prev_not_carried"): (32, NONE[:7], [3, 7, 11, 29, None, 5, 6]),
+    ("coursera", "dWaa_not_accumulated"): (62, NONE[:7], NONE[:7]),
+    ("coursera", "a_prev_off_by_one"): (60, NONE[:7], NONE[:7]),
+    ("coursera", "da0_from_wrong_step"): (68, NONE[:7], NONE[:7]),
+    ("coursera", "forward_reuses_a0"): (14, [2] * 4 + [None, 2, 2], [4, 8, 12, 30, None, 6, 7]),
+    ("vector_trace", "correct"): (55, NONE[:6], NONE[:6]),
+    ("vector_trace", "missing_recurrent_term"): (10, NONE[:6], [4, 5, 9, 59, 6, None]),
+    ("vector_trace", "recurrent_weight_not_transposed"): (10, NONE[:6], [4, 5, 9, 59, 6, None]),
+    ("vector_trace", "missing_local_term"): (10, NONE[:6], [4, 5, 9, 59, 6, None]),
+    # carried back 3 steps: right for t ≥ T − 2
+    ("vector_trace", "truncated_recursion"): (14, NONE[:6], [2, 3, 3, 57, 4, None]),
+    # wrong from t = T
+    ("vector_trace", "nonzero_boundary"): (7, NONE[:6], [5, 6, 10, 60, 7, 1]),
+    ("vector_trace", "activation_derivative_omitted"): (5, NONE[:6], [5, 6, 10, 60, 7, 1]),
+    ("vector_trace", "upstream_ignored"): (5, NONE[:6], [5, 6, 10, 60, 7, 1]),
+    ("vector_trace", "upstream_summed_at_T"): (10, NONE[:6], [5, 6, 10, 60, 7, None]),
     # φ'(h_t) = φ'(s_t) for relu: invisible there
-    ("vector_trace", "activation_derivative_at_h"): (15, NONE[:4], [5, 6, None, 60]),
-    ("vector_trace", "dWh_uses_h_t"): (32, NONE[:4], NONE[:4]),
+    ("vector_trace", "activation_derivative_at_h"): (15, NONE[:6], [5, 6, None, 60, 7, 1]),
+    # only where there is an output layer and φ ≠ θ
+    ("vector_trace", "output_derivative_uses_phi"): (35, NONE[:6], [None, 6, 10, None, None, None]),
+    # runs only where D = H; raises elsewhere
+    ("vector_trace", "recurrence_uses_Wx"): (2, NONE[:6], [4, None, None, 59, None, None]),
+    # ∂L/∂s_t right, one gradient wrong
+    ("vector_trace", "dWh_uses_h_t"): (45, NONE[:6], NONE[:6]),
+    ("vector_trace", "dW_uses_gradient_for_state"): (45, NONE[:6], NONE[:6]),
+    ("vector_trace", "accumulator_added_to_itself"): (45, NONE[:6], NONE[:6]),
+    ("vector_trace", "dWx_not_accumulated"): (48, NONE[:6], NONE[:6]),
+    ("vector_trace", "db_batch_mean"): (53, NONE[:6], NONE[:6]),
+    ("vector_trace", "db_not_accumulated"): (53, NONE[:6], NONE[:6]),
+    ("vector_trace", "dx_added_to_every_step"): (53, NONE[:6], NONE[:6]),
+    ("vector_trace", "dh0_missing_Wh"): (50, NONE[:6], NONE[:6]),
 }
+
+# vector catalogue mistake → the example that makes it (its contract, its file's stem)
+EXAMPLE_OF_VECTOR_MISTAKE = {
+    **{m: ("vector_trace", m) for m in VECTOR_MISTAKES if ("vector_trace", m) in EXPECTED},
+    "dWh_not_accumulated": ("cs231n", "dWh_not_accumulated"),
+    "dh0_from_wrong_step": ("cs231n", "dh0_from_wrong_step"),
+}
+DIAGNOSED_VECTOR = {example: (mistake, VECTOR_MISTAKES[mistake].audit_params)
+                    for mistake, example in EXAMPLE_OF_VECTOR_MISTAKE.items()}
 
 
 def pruned(value):
@@ -86,7 +122,30 @@ def test_example_score_and_first_divergences(capsys, contract, example):
     problems = {p["id"]: p for p in report["problems"]}
     assert (code, report["score"]) == (0 if score == report["max_score"] else 1, score)
     assert [first(problems[i]["outputs"].get(forward)) for i in sequence_ids] == forward_divergences
-    assert [first(problems[i]["outputs"]["dL_ds"]) for i in sequence_ids] == ds_divergences
+    assert [first(problems[i]["outputs"].get("dL_ds")) for i in sequence_ids] == ds_divergences
+
+
+def test_every_vector_mistake_has_an_example():
+    assert sorted(EXAMPLE_OF_VECTOR_MISTAKE) == sorted(VECTOR_MISTAKES)
+
+
+@pytest.mark.parametrize("contract, example", sorted(DIAGNOSED_VECTOR))
+def test_a_vector_example_is_diagnosed_with_exactly_its_mistake(capsys, contract, example):
+    """Its mistake, with the audited parameters, on every wrong graded output of every problem
+    that ran (others only where indistinguishable from it), and across every failing problem."""
+    mistake, params = DIAGNOSED_VECTOR[contract, example]
+    main(["grade", str(ROOT / "problem_sets" / SETS[contract][0]), str(EXAMPLES / contract / f"{example}.py"),
+          "--include-hidden", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    ran = [p for p in report["problems"] if p["status"] == "failed"]
+    for p in ran:
+        wrong = sorted(name for name, o in p["outputs"].items() if not o["passed"] and not o.get("derived"))
+        named = [d for d in p["diagnosis"] if d["mistake"] == mistake]
+        assert (sorted(d["output"] for d in named), [d["params"] for d in named]) == (wrong, [params] * len(wrong)), p["id"]
+        assert all(d["mistake"] == mistake or mistake in d["indistinguishable_from"] for d in p["diagnosis"]), p["id"]
+    errors = [p for p in report["problems"] if p["status"] == "error"]
+    across = [(a["mistake"], a["params"]) for a in report["diagnosis_across_problems"]]
+    assert across == ([] if errors else [(mistake, params)])
 
 
 def test_a_derived_dL_ds_says_so_in_the_json(capsys):
