@@ -289,10 +289,21 @@ def serve(settings: dict, requests: int) -> None:
         except BaseException as error:
             channel.write_message(fd, describe(error, "call", submission_dir))
             continue
-        channel.write_message(fd, flagged(outputs_message(returned, request["outputs"])))
+        upstream = how.get("upstream")
+        channel.write_message(fd, flagged(outputs_message(returned, request["outputs"],
+                                                          (upstream, request["arguments"].get(upstream)))))
 
 
-def outputs_message(returned, shapes: dict[str, list[int]]) -> dict:
+def is_the_upstream(value, upstream) -> bool:
+    """Whether `value` is the upstream argument (name, array) itself, returned (da0 = da)."""
+    name, array = upstream
+    return name is not None and isinstance(value, np.ndarray) and isinstance(array, np.ndarray) \
+        and value.shape == array.shape and np.array_equal(value, array)
+
+
+def outputs_message(returned, shapes: dict[str, list[int]], upstream=(None, None)) -> dict:
+    """The returned outputs as arrays, or why each is not numbers in `shapes`; `upstream`
+    (name, array) is the argument holding the upstream gradient, where the call has one."""
     if not hasattr(returned, "keys") or not hasattr(returned, "__getitem__"):
         return {"type": "bad_return", "message": f"returned {type(returned).__name__}, not a mapping"}
     outputs, problems = {}, {}
@@ -305,6 +316,9 @@ def outputs_message(returned, shapes: dict[str, list[int]]) -> dict:
             continue
         if not present:
             problems[name] = "is missing"
+            continue
+        if list(np.shape(value)) != list(shape) and is_the_upstream(value, upstream):
+            problems[name] = f"has the shape of {upstream[0]}: the whole upstream array was returned"
             continue
         array, reason = as_float_array(value, tuple(shape))
         if reason:

@@ -69,7 +69,8 @@ class Call:
     def how(self, functions: tuple[str, ...]) -> dict:
         """What the child needs to make the call (sent with every request)."""
         return {"style": self.style, "functions": list(functions), "forward_returns": list(self.forward_returns),
-                "backward_returns": None if self.backward_returns is None else list(self.backward_returns)}
+                "backward_returns": None if self.backward_returns is None else list(self.backward_returns),
+                "upstream": self.upstream}
 
 
 @dataclass(frozen=True)

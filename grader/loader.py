@@ -258,7 +258,7 @@ def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
 def _problem_set(document: Document, vector_problems: dict[int, dict]) -> ProblemSet:
     """The set; vector_problems holds, by index, the fields of the vector problems, already built."""
     data = document.data
-    settings = _settings(data.get("defaults", {}), data.get("limits", {}))
+    settings = _settings(data.get("defaults", {}), data.get("limits", {}), data.get("shape_policy", "strict"))
     problems = tuple(VectorProblem(**vector_problems[index], **settings(problem)) if index in vector_problems
                      else _problem(problem, settings) for index, problem in enumerate(data["problems"]))
     return ProblemSet(path=document.file, title=data["title"],
@@ -267,9 +267,9 @@ def _problem_set(document: Document, vector_problems: dict[int, dict]) -> Proble
                       contract=data.get("contract", DEFAULT_CONTRACT))
 
 
-def _settings(defaults: dict, set_limits: dict):
-    """problem → the fields every problem has: id, title, points, visibility, grade, and its
-    tolerance and limits merged key by key (problem over set over defaults)."""
+def _settings(defaults: dict, set_limits: dict, shape_policy: str):
+    """problem → the fields every problem has: id, title, points, visibility, grade, the set's
+    shape policy, and its tolerance and limits merged key by key (problem over set over defaults)."""
     def settings(problem: dict) -> dict:
         tolerance = {**defaults.get("tolerance", {}), **problem.get("tolerance", {})}
         limits = {**defaults.get("limits", {}), **set_limits, **problem.get("limits", {})}
@@ -280,7 +280,8 @@ def _settings(defaults: dict, set_limits: dict):
             tolerance=Tolerance(rtol=float(tolerance.get("rtol", DEFAULT_RTOL)),
                                 atol=float(tolerance.get("atol", DEFAULT_ATOL))),
             limits=Limits(timeout=float(limits.get("timeout", DEFAULT_TIMEOUT)),
-                          memory_mb=int(limits.get("memory_mb", DEFAULT_MEMORY_MB))))
+                          memory_mb=int(limits.get("memory_mb", DEFAULT_MEMORY_MB))),
+            shape_policy=shape_policy)
     return settings
 
 

@@ -28,6 +28,7 @@ class Limits:
 
 
 Visibility = Literal["visible", "hidden"]
+ShapePolicy = Literal["strict", "lenient"]      # whether right values in a shape off by length-1 axes earn points
 Kind = Literal["scalar", "sequence", "step"]    # which call of its contract grades a problem
 
 
@@ -43,6 +44,7 @@ class Problem(ABC):
     grade: dict[str, float]         # graded output (the contract's names) → points, in file order
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()
+    shape_policy: ShapePolicy = "strict"
     phi: str
     theta: str | None               # None with the vector model's upstream loss
     loss: str

@@ -48,6 +48,19 @@ class Derivation:
 
 
 @dataclass(frozen=True)
+class ShapeOnly:
+    """A returned output whose values are right once length-1 axes are removed or added
+    (db of shape (1, H) for (H,)): its shape, the expected one, and whether its points are
+    granted anyway (the problem set's `shape_policy: lenient`)."""
+    got: tuple[int, ...]
+    expected: tuple[int, ...]
+    granted: bool
+
+    def note(self, name: str) -> str:
+        return f"{name} has shape {self.got}, expected {self.expected}: the values are right"
+
+
+@dataclass(frozen=True)
 class OutputResult:
     name: str                          # e.g. "dL_ds", or the contract's name ("dWh")
     symbol: str                        # its notation: "∂L/∂s_t"
@@ -55,6 +68,7 @@ class OutputResult:
     per_timestep: bool                 # t runs along an axis (index t-1), else a parameter
     found: Comparison | Unusable       # the comparison, or why there is none
     derived: Derivation | None = None
+    shape_only: ShapeOnly | None = None     # compared after reshaping: only length-1 axes differed
 
     @property
     def comparison(self) -> Comparison | None:
@@ -75,7 +89,8 @@ class OutputResult:
 
     @property
     def passed(self) -> bool:
-        return isinstance(self.found, Comparison) and self.found.passed
+        return (isinstance(self.found, Comparison) and self.found.passed
+                and (self.shape_only is None or self.shape_only.granted))
 
     @property
     def score(self) -> float:

@@ -8,7 +8,7 @@ from grader import contracts
 from grader.compare import Comparison, compare
 from grader.localization import derived_dL_ds
 from grader.problem_set import Problem
-from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, Status, Unusable
+from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, ShapeOnly, Status, Unusable
 
 
 def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:
@@ -28,20 +28,35 @@ def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> t
     return raw, None
 
 
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
+
+
 def score_outputs(problem: Problem, expected: dict, outcome: CallOutcome) -> tuple[OutputResult, ...]:
-    """One result per graded output, in grade order."""
+    """One result per graded output, in grade order; one right but for length-1 axes is
+    compared reshaped and marked `shape_only`."""
     call = contracts.call_for(problem)
     results = []
     for name, points in problem.grade.items():
-        out = call.outputs[name]
-        if name in outcome.outputs:
-            got, why = usable_output(outcome.outputs[name], np.shape(expected[name]), out.time_axis)
-        else:
+        out, want = call.outputs[name], expected[name]
+        raw = outcome.outputs.get(name)
+        shape_only = None
+        if raw is None:
             got, why = None, outcome.unusable.get(name, "is missing")
-        found = Unusable(why or "") if got is None else compare(
-            expected[name], got, problem.tolerance, out.time_axis or 0, "forward" if out.forward else "backward")
-        results.append(OutputResult(name, out.symbol, points, out.time_axis is not None, found))
+        else:
+            got, why = usable_output(raw, np.shape(want), out.time_axis)
+            if why and raw.size == np.size(want) and _squeezed(raw.shape) == _squeezed(np.shape(want)):
+                reshaped, still = usable_output(raw.reshape(np.shape(want)), np.shape(want), out.time_axis)
+                if still is None and _compare(problem, out, want, reshaped).passed:
+                    got, why = reshaped, None
+                    shape_only = ShapeOnly(raw.shape, np.shape(want), problem.shape_policy == "lenient")
+        found = Unusable(why or "") if got is None else _compare(problem, out, want, got)
+        results.append(OutputResult(name, out.symbol, points, out.time_axis is not None, found, shape_only=shape_only))
     return tuple(results)
+
+
+def _compare(problem: Problem, out: contracts.Output, expected: np.ndarray, got: np.ndarray):
+    return compare(expected, got, problem.tolerance, out.time_axis or 0, "forward" if out.forward else "backward")
 
 
 def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome,
@@ -64,6 +79,8 @@ def _divergence(o: OutputResult, c: Comparison) -> str:
     """How output `o`, compared as `c`, goes wrong: "dL_ds first diverges at t = 7"."""
     name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
         if o.derived_from else o.name
+    if not o.derived_from and c.got.size > 1 and not c.got.any() and c.expected.any():
+        return f"{name} is all zeros: starter code left in place?"
     if not o.per_timestep:
         return f"{name} differs"
     order = " (forward order)" if c.order == "forward" else ""
@@ -71,15 +88,19 @@ def _divergence(o: OutputResult, c: Comparison) -> str:
 
 
 def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
-    """(status, message) for a problem whose call returned; a derived output never changes the status."""
+    """(status, message) for a problem whose call returned; a derived output never changes the
+    status. An output right but for length-1 axes fails (or passes under shape_policy: lenient)
+    with a note saying so."""
     graded = [o for o in outputs if o.derived_from is None]
     unusable = [f"{o.name} {o.unusable}" for o in graded if o.unusable is not None]
-    wrong = [_divergence(o, o.found) for o in outputs if isinstance(o.found, Comparison) and not o.passed]
+    shapes = [o.shape_only.note(o.name) for o in graded if o.shape_only]
+    wrong = [_divergence(o, o.found) for o in outputs if isinstance(o.found, Comparison) and not o.found.passed]
     if unusable:
-        return "error", "; ".join(unusable + wrong)
+        return "error", "; ".join(unusable + shapes + wrong)
     if not all(o.passed for o in graded):
-        return "failed", "; ".join(wrong)
-    return "passed", "every graded output matches"
+        return "failed", "; ".join(shapes + wrong)
+    granted = f" ({'; '.join(shapes)}; granted under shape_policy: lenient)" if shapes else ""
+    return "passed", "every graded output matches" + granted
 
 
 def not_graded(why: str) -> str:

@@ -30,6 +30,9 @@ def output_json(o: OutputResult) -> dict:
         t = c.first_divergence
         data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
                     diverging_timesteps=c.diverging_timesteps)
+    if o.shape_only:
+        data["shape_only"] = {"got": list(o.shape_only.got), "expected": list(o.shape_only.expected),
+                              "granted": o.shape_only.granted}
     if o.derived:
         data.update(derived=True, derived_from=o.derived.source, localization=o.derived.localization,
                     note=o.derived.note)

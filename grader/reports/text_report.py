@@ -145,7 +145,7 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
         return lines
     for o in p.outputs:
         c = o.found
-        if not isinstance(c, Comparison) or o.passed:
+        if not isinstance(c, Comparison) or c.passed:     # the message says what a shape-only output lacks
             continue
         if o.per_timestep and _table_shown(o, c, p.outputs):
             derived = f" (derived from {o.derived.source})" if o.derived else ""
