@@ -8,13 +8,17 @@ A mistake with parameters is tried with its `audit_params` (truncated_recursion:
 Where a problem does not detect a mistake, the audit says why: the outputs it changes are
 not graded there, a known blind spot ("φ = θ"), it changes nothing there, or its change
 stays within the tolerance. The set's catalogue is the mistakes of the models its problems use.
+
+For a set with vector sequence problems the audit also reports their `coverage` of the edge
+sizes real files crash on (T = 1, N = 1, D < H, D > H, and sizes all distinct and none 3, so
+that a hard-coded size fails somewhere), with a warning for each one no problem has.
 """
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from grader.contracts import Exercise, exercise, mistakes_of
-from grader.problem_set import Problem, ProblemSet
+from grader.problem_set import Problem, ProblemSet, VectorProblem
 from grader.results import CallOutcome
 from grader.scoring import localized, score_outputs
 from reference.mistakes import Mistake, same_up_to_rounding
@@ -26,6 +30,27 @@ class Detection:
     first_divergence: int | None    # first diverging t of the first per-timestep output it fails
     outputs: tuple[str, ...]        # the graded outputs it fails
     why_not: str | None = None      # when it does not detect: why
+
+
+# coverage key → (whether sizes (N, T, D, H) have it, the warning when no sequence problem does)
+EDGE_SIZES: dict[str, tuple[Callable[[int, int, int, int], bool], str]] = {
+    "T1": (lambda N, T, D, H: T == 1, "no sequence problem has T = 1: code that fails only on a single step "
+                                      "(per-step results stacked that stay 2-D, D read from cache[1]) scores full marks"),
+    "N1": (lambda N, T, D, H: N == 1, "no sequence problem has N = 1: code that squeezes the batch axis scores full marks"),
+    "D_lt_H": (lambda N, T, D, H: D < H, "no sequence problem has D < H: code that confuses D and H may score full marks"),
+    "D_gt_H": (lambda N, T, D, H: D > H, "no sequence problem has D > H: code that confuses D and H may score full marks"),
+    "distinct_sizes": (lambda N, T, D, H: len({N, T, D, H}) == 4 and 3 not in (N, T, D, H),
+                       "no sequence problem has N, T, D, H all distinct and none 3: a size hard-coded while "
+                       "debugging, or two sizes swapped, may score full marks"),
+}
+
+
+def coverage(problem_set: ProblemSet) -> dict[str, bool] | None:
+    """Which edge sizes the set's vector sequence problems have (None: it has none)."""
+    sizes = [p.sizes for p in problem_set.problems if isinstance(p, VectorProblem) and not p.step]
+    if not sizes:
+        return None
+    return {key: any(has(z.N, z.T, z.D, z.H) for z in sizes) for key, (has, _) in EDGE_SIZES.items()}
 
 
 @dataclass(frozen=True)
@@ -57,10 +82,15 @@ class Audit:
         return [m for m in self.catalogue if not self.catchers(m, visible_only=True)]
 
     @property
+    def coverage(self) -> dict[str, bool] | None:
+        return coverage(self.problem_set)
+
+    @property
     def warnings(self) -> list[str]:
         return ([f"{m} is caught by no problem" for m in self.undetected]
                 + [f"{m} is caught by no visible problem: students cannot check it themselves"
-                   for m in self.not_caught_by_visible if m not in self.undetected])
+                   for m in self.not_caught_by_visible if m not in self.undetected]
+                + [EDGE_SIZES[key][1] for key, has in (self.coverage or {}).items() if not has])
 
     def summary(self, mistake: str) -> str:
         """E.g. "caught by 9 of 10 problems (5 of 6 visible); not by single-step (T = 1)"."""
@@ -128,6 +158,7 @@ def audit_json(result: Audit) -> dict:
                      for m in result.catalogue.values()},
         "undetected": result.undetected,
         "not_caught_by_visible": result.not_caught_by_visible,
+        "coverage": result.coverage,
         "warnings": result.warnings,
     }
 
@@ -138,6 +169,10 @@ def _cell(d: Detection | None) -> str:
     if not d.detects:
         return "·"
     return "✓" if d.first_divergence is None else str(d.first_divergence)
+
+
+COVERAGE_LABELS = {"T1": "T = 1", "N1": "N = 1", "D_lt_H": "D < H", "D_gt_H": "D > H",
+                   "distinct_sizes": "N, T, D, H distinct and none 3"}
 
 
 def audit_text(result: Audit) -> str:
@@ -157,6 +192,9 @@ def audit_text(result: Audit) -> str:
               "·: not caught" + ("; –: not a mistake of the problem's model)" if any(
                   "–" in row for row in cells.values()) else ")"), ""]
     lines += [f"{_named(m)}: {result.summary(m.id)}" for m in catalogue.values()]
+    if result.coverage is not None:
+        lines.append("coverage of the sequence problems: " + ", ".join(
+            f"{label} {'✓' if result.coverage[key] else '✗'}" for key, label in COVERAGE_LABELS.items()))
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 

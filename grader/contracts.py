@@ -16,6 +16,7 @@ Reference values are batch-first (reference.vector): x (N, T, D), h (N, T+1, H),
 (N, T, H) without h_0, dh_direct (N, T, H) the upstream gradient ∂L/∂h_t through step t's
 own output, and the gradients dL_ds, dL_dWx, … .
 """
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,14 @@ class Call:
 class Contract:
     name: str
     calls: dict[str, Call]                      # problem kind → call
+    # (pattern, replacement) rewriting the reference's notation (Wh, h_{t−1}, …) into the
+    # contract's own, applied in order to what a diagnosis says; () where they are the same
+    notation: tuple[tuple[str, str], ...] = ()
+
+    def in_notation(self, text: str) -> str:
+        for pattern, replacement in self.notation:
+            text = re.sub(pattern, replacement, text)
+        return text
 
 
 CONTRACTS: dict[str, Contract] = {}
@@ -159,7 +168,15 @@ register(Contract("coursera", {
          "dWaa": Output("dL_dWh", "∂L/∂Waa", TRANSPOSED),
          "dba": Output("dL_db", "∂L/∂ba", COLUMN)},
         "forward_backward", ("a_next", "yt_pred"), None, upstream="da_next"),
-}))
+}, notation=(
+    # a⟨t⟩ = tanh(Wax·x⟨t⟩ + Waa·a⟨t−1⟩ + ba) is s_t = x_t·Wx + h_{t−1}·Wh + b with Wax = Wxᵀ,
+    # Waa = Whᵀ: the gradients keep their names, the row-vector formulas take the transposes
+    (r"∂L/∂Wh\b", "∂L/∂Waa"), (r"∂L/∂Wx\b", "∂L/∂Wax"), (r"∂L/∂b\b", "∂L/∂ba"),
+    (r"\b(W[hx])(?= is\b| multiplies\b)", r"\1ᵀ"),       # a matrix named in words: Waa, not Waaᵀ
+    (r"\bWhᵀ", "Waa"), (r"\bWh\b", "Waaᵀ"), (r"\bWxᵀ", "Wax"), (r"\bWx\b", "Waxᵀ"), (r"\bb\b", "ba"),
+    (r"\bdh(?=_)", "da"), (r"(?<![A-Za-z])(da|[hsx])_\{([^}]*)\}", r"\1⟨\2⟩"),
+    (r"(?<![A-Za-z])(da|[hsx])_(\w)(?![A-Za-z0-9_])", r"\1⟨\2⟩"),
+    (r"(?<![A-Za-z])h⟨", "a⟨"))))
 
 
 def vector_outputs() -> list[str]:

@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 from grader.compare import compare
-from grader.contracts import SAME, Exercise, Layout, mistakes_of
+from grader.contracts import CONTRACTS, SAME, Exercise, Layout, mistakes_of
 from grader.problem_set import Tolerance
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult
 from reference.mistakes import Mistake, Variants
@@ -66,8 +66,10 @@ def in_layout(layout: Layout, values: np.ndarray) -> np.ndarray:
 def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
              runs: MistakeRuns | None = None) -> tuple[Diagnosis, ...]:
     """Every mistake variant that explains a failing output, by output in grading order,
-    then in catalogue order. `runs` keeps each mistake's run for the next submission."""
+    then in catalogue order, its words in the contract's notation (Coursera's Waa, a⟨t⟩).
+    `runs` keeps each mistake's run for the next submission."""
     problem, call, catalogue = exercise.problem, exercise.call, mistakes_of(exercise.problem)
+    notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
     diagnoses: list[Diagnosis] = []
     for o in outputs:
@@ -85,7 +87,7 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
         found = [label for label, hit in zip(labels, hits, strict=True) if hit]
         ids = dict.fromkeys(mistake for mistake, _ in found)
         diagnoses += [Diagnosis(mistake, o.name, params, tuple(i for i in ids if i != mistake),
-                                catalogue[mistake].change, catalogue[mistake].explanation)
+                                notation(catalogue[mistake].change), notation(catalogue[mistake].explanation))
                       for mistake, params in found]
     return tuple(diagnoses)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import contracts
+from grader.crash_triggers import with_triggers
 from grader.diagnosis import MistakeRuns, across_problems, diagnose
 from grader.problem_set import Limits, ProblemSet
 from grader.results import CallOutcome, ProblemResult, Report
@@ -61,8 +62,9 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
             result = replace(result, diagnosis=diagnose(exercise, result.outputs, runs))
         results.append(result)
     metadata["execution_time"] = round(time.monotonic() - started_at, 3)
-    return Report(problem_set.path, str(submission), tuple(results), metadata,
-                  diagnosis_across_problems=across_problems(tuple(results)) if diagnosis else ())
+    graded = with_triggers(tuple(results), tuple(",".join(ex.functions) for ex in exercises))
+    return Report(problem_set.path, str(submission), graded, metadata,
+                  diagnosis_across_problems=across_problems(graded) if diagnosis else ())
 
 
 def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbox: Sandbox, override: dict,

@@ -67,6 +67,11 @@ class Problem(ABC):
     def kind(self) -> Kind: ...
 
     @property
+    @abstractmethod
+    def dimensions(self) -> dict[str, int]:
+        """Its sizes by name, as a problem line shows them: {"T": 4}, or N, T, D, H."""
+
+    @property
     def rnn(self):
         return self.model.network(self.phi, self.theta, self.loss)
 
@@ -97,6 +102,10 @@ class ScalarProblem(Problem):
     def kind(self) -> Kind:
         return "scalar"
 
+    @property
+    def dimensions(self) -> dict[str, int]:
+        return {"T": self.T}
+
     def forward(self) -> scalar.Forward:
         return self.model.forward(self.rnn, scalar.Params(self.w, self.v, self.h0), self.x, self.target)
 
@@ -122,6 +131,11 @@ class VectorProblem(Problem):
     @property
     def kind(self) -> Kind:
         return "step" if self.step else "sequence"
+
+    @property
+    def dimensions(self) -> dict[str, int]:
+        z = self.sizes
+        return {"N": z.N, "T": z.T, "D": z.D, "H": z.H}
 
     def forward(self) -> vector.VectorForward:
         return self.model.forward(self.rnn, self.params, self.x, self.target)

@@ -133,6 +133,13 @@ class ProblemResult:
     traceback: str = ""
     submission_output: str = ""        # the start of what the submission printed
     diagnosis: tuple[Diagnosis, ...] = ()
+    local_term: str = ""               # what enters ∂L/∂s_T besides the boundary, in the contract's notation
+    sizes: dict[str, int] = field(default_factory=dict)     # Problem.dimensions: {"T": 4}, or N, T, D, H
+
+    @property
+    def ran(self) -> bool:
+        """Whether the call returned (whatever it returned): no crash, timeout or import error."""
+        return bool(self.outputs)
 
     @property
     def score(self) -> float:

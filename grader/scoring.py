@@ -119,6 +119,9 @@ def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: Call
     else:
         outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
         status, message = summarise(outputs)
+    local_term = contracts.CONTRACTS[problem.contract].in_notation(
+        problem.model.local_term(problem.rnn, exercise.call.upstream is not None))
     return ProblemResult(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,
                          status=status, message=message, max_score=problem.points, outputs=outputs,
-                         traceback=outcome.traceback if outcome.reason else "", submission_output=outcome.output)
+                         traceback=outcome.traceback if outcome.reason else "", submission_output=outcome.output,
+                         local_term=local_term, sizes=problem.dimensions)

@@ -49,6 +49,11 @@ class Model(Protocol):
     def backward(self, rnn, f) -> dict[str, np.ndarray]:
         """Every gradient of the correct BPTT, by name."""
 
+    def local_term(self, rnn, upstream_given: bool) -> str:
+        """What enters ∂L/∂s_T at t = T besides the boundary, in the model's notation and
+        with the network's own loss: no ŷ or θ where the loss is an upstream gradient, or
+        where the submission is given the upstream gradient (`upstream_given`)."""
+
     def values(self, rnn, f) -> dict[str, Any]:
         """Everything the reference knows about forward pass `f` by name: inputs, forward
         values, sizes, the registries' names and every gradient (grader.contracts builds the
@@ -85,6 +90,9 @@ class ScalarModel:
     def backward(self, rnn: scalar.ScalarRNN, f: scalar.Forward) -> dict[str, np.ndarray]:
         return {name: np.asarray(value) for name, value in scalar.backward(rnn, f).items()}
 
+    def local_term(self, rnn: scalar.ScalarRNN, upstream_given: bool) -> str:
+        return "∂L/∂ŷ_T·θ'(h_T)·φ'(s_T)"
+
     def values(self, rnn: scalar.ScalarRNN, f: scalar.Forward) -> dict[str, Any]:
         trace = {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h, "y_hat": f.y_hat,
                  "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
@@ -115,6 +123,11 @@ class VectorModel:
 
     def backward(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, np.ndarray]:
         return vector.backward(rnn, f)
+
+    def local_term(self, rnn: vector.VectorRNN, upstream_given: bool) -> str:
+        if rnn.upstream or upstream_given:
+            return "dh_T ⊙ φ'(s_T) (dh_T: the upstream gradient at t = T)"
+        return "(∂L/∂z_T·Wyᵀ) ⊙ φ'(s_T)"
 
     def values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
         p, z = f.params, f.sizes

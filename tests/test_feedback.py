@@ -1,12 +1,16 @@
 """Feedback that names what real submissions get wrong beyond BPTT itself: a gradient left
 at zero, the upstream array returned under another name, and an output right but for
-length-1 axes (strict and lenient `shape_policy`), graded from the command line."""
+length-1 axes (strict and lenient `shape_policy`); and diagnoses and hints in the contract's
+own names and the problem's own loss. Graded from the command line."""
 import json
+import re
 import shutil
 
 import pytest
 
 from grader.cli import main
+from grader.contracts import CONTRACTS
+from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import EXAMPLES, ROOT
 
 CS231N = ROOT / "problem_sets" / "cs231n_rnn.yaml"
@@ -99,3 +103,28 @@ def test_the_text_report_shows_no_table_for_a_shape_only_output(capsys, cs231n_s
     out = capsys.readouterr().out
     assert "small-explicit: 9/10 failed (T = 3) — db has shape (1, 3), expected (3,): the values are right\n" in out
     assert "∂L/∂b" not in out
+
+
+def test_a_coursera_diagnosis_speaks_coursera_names(capsys):
+    main(["grade", str(COURSERA), str(EXAMPLES / "coursera" / "dWaa_not_accumulated.py"), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    (d,) = report["problems"][1]["diagnosis"]
+    assert (d["mistake"], d["output"], d["change"]) == ("dWh_not_accumulated", "dWaa", "∂L/∂Waa = a⟨0⟩ᵀ·∂L/∂s⟨1⟩, one term")
+    assert d["explanation"].startswith("Waa is shared by every step, so its gradient sums all of them: "
+                                       "∂L/∂Waa = Σ_t a⟨t−1⟩ᵀ·∂L/∂s⟨t⟩.")
+    assert report["diagnosis_across_problems"][0]["change"] == "∂L/∂Waa = a⟨0⟩ᵀ·∂L/∂s⟨1⟩, one term"
+
+
+@pytest.mark.parametrize("mistake", list(VECTOR_MISTAKES))
+def test_every_vector_mistake_reads_in_coursera_names(mistake):
+    entry = VECTOR_MISTAKES[mistake]
+    text = CONTRACTS["coursera"].in_notation(entry.change + " " + entry.explanation)
+    assert re.findall(r"\bW[hx]\b|(?<![A-Za-z])[hs]_|\bdh_|∂L/∂b\b", text) == []
+
+
+def test_the_hint_at_t_T_names_the_problems_own_loss(capsys):
+    main(["grade", str(COURSERA), str(EXAMPLES / "coursera" / "wrong_tanh_derivative.py")])
+    out = capsys.readouterr().out
+    assert ("look at the local term da⟨T⟩ ⊙ φ'(s⟨T⟩) (da⟨T⟩: the upstream gradient at t = T) and the boundary "
+            "∂L/∂s_{T+1} = 0.") in out
+    assert "ŷ" not in out and "θ" not in out

@@ -50,7 +50,8 @@ def across_json(a: AcrossProblems) -> dict:
 
 
 def problem_json(p: ProblemResult) -> dict:
-    return {"id": p.id, "title": p.title, "visibility": p.visibility, "T": p.T, "status": p.status,
+    return {"id": p.id, "title": p.title, "visibility": p.visibility, "T": p.T, "sizes": p.sizes or {"T": p.T},
+            "status": p.status,
             "score": p.score, "max_score": p.max_score, "message": p.message,
             "outputs": {o.name: output_json(o) for o in p.outputs},
             "diagnosis": [diagnosis_json(d) for d in p.diagnosis],

@@ -30,7 +30,8 @@ def first_step(c: Comparison) -> int:
     return t
 
 
-def divergence_sentence(symbol: str, c: Comparison, T: int) -> str:
+def divergence_sentence(symbol: str, c: Comparison, T: int, local_term: str) -> str:
+    """Where to look, from where `c` first diverges; `local_term` is the problem's own (ProblemResult.local_term)."""
     t = first_step(c)
     if c.order == "forward":
         matched = "" if t == 1 else f"matches for t = 1{'' if t == 2 else f'…{t - 1}'} and "
@@ -38,7 +39,7 @@ def divergence_sentence(symbol: str, c: Comparison, T: int) -> str:
                 "there, and every gradient depends on it, so fix the forward pass first.")
     if t == T:
         return (f"{symbol} already diverges at t = T = {T}, the first step BPTT computes: look at "
-                f"the local term ∂L/∂ŷ_T·θ'(h_T)·φ'(s_T) and the boundary ∂L/∂s_{{T+1}} = 0.")
+                f"the local term {local_term} and the boundary ∂L/∂s_{{T+1}} = 0.")
     matched = f"t = {T}…{t + 1}" if t + 1 < T else f"t = {T}"
     return (f"{symbol} matches for {matched} and first diverges at t = {t} (BPTT order): "
             f"look at how ∂L/∂s_{{t+1}} is carried back into ∂L/∂s_t.")
@@ -140,7 +141,8 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
     already gave (None: a problem on its own, every explanation given). A hidden problem
     has its first line only."""
     message = printable(p.message, newlines=False)
-    lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} (T = {p.T}) — {message}"]
+    sizes = ", ".join(f"{name} = {n}" for name, n in (p.sizes or {"T": p.T}).items())
+    lines = [f"{p.id}: {p.score:g}/{p.max_score:g} {p.status} ({sizes}) — {message}"]
     if p.visibility == "hidden":
         return lines
     for o in p.outputs:
@@ -151,7 +153,7 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
             derived = f" (derived from {o.derived.source})" if o.derived else ""
             lines.append(f"  {o.symbol}{derived}, diverging at {len(c.diverging_timesteps)} of {p.T} steps:")
             lines += divergence_table(c, p.T)
-            lines.append("    " + divergence_sentence(o.symbol, c, p.T))
+            lines.append("    " + divergence_sentence(o.symbol, c, p.T, p.local_term))
             if o.derived and o.derived.localization == "partial":
                 lines.append("    Localization is " + o.derived.note + ".")
         elif o.per_timestep:
