@@ -210,8 +210,8 @@ class BlockGraderImports(importlib.abc.MetaPathFinder):
 
 def student_traceback(error: BaseException, submission_dir: str) -> str:
     """The traceback cut down to frames in the submission's own files."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if os.path.abspath(f.filename).startswith(submission_dir + os.sep)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)      # not importlib's <frozen …> ones
+              if not f.filename.startswith("<") and os.path.abspath(f.filename).startswith(submission_dir + os.sep)]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     return "".join(lines)[-MAX_TEXT:]
 

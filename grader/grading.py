@@ -46,8 +46,10 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     processes are gone by then, so the time the grader takes tells the submission nothing.
     The report's metadata has `isolation` (the level used), `grader_version`, `python` and
     `numpy` (grader.versions), `execution_time` (seconds), when the submission could not be
-    imported before its first call, `import_error` (why), and when a fault of the grader or
-    host left problems `failed_to_grade`, `failed_to_grade` (why)."""
+    imported before its first call, `import_error` (why) and `import_traceback` (the
+    submission's frames only; each problem then says it "could not be imported (above)"),
+    and when a fault of the grader or host left problems `failed_to_grade`,
+    `failed_to_grade` (why)."""
     started_at = time.monotonic()
     sandbox = sandbox or sandbox_for(problem_set.path, isolation, hide)
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
@@ -95,8 +97,10 @@ def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbo
                     metadata["failed_to_grade"] = f"the submission {started.reason}"
                 elif started.reason:
                     import_failure = started
-                    if first_start:
+                    if first_start:     # said once, in the metadata; each problem points there
                         metadata["import_error"] = f"the submission {started.reason}"
+                        metadata["import_traceback"] = started.traceback
+                        import_failure = replace(started, reason="could not be imported (above)", traceback="")
             if import_failure is not None:
                 outcomes.append(import_failure)
             else:

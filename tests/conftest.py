@@ -10,6 +10,15 @@ SHIPPED_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
 EXAMPLES = ROOT / "examples"
 
 
+NOT_IMPORTED = "the submission could not be imported (above)"
+
+
+def problem_said(report: dict, problem: dict) -> str:
+    """What a JSON report says went wrong on `problem`: its message, or the report's
+    `metadata.import_error` where the problem points there."""
+    return report["metadata"]["import_error"] if problem["message"] == NOT_IMPORTED else problem["message"]
+
+
 @pytest.fixture
 def write_submission(tmp_path):
     """Write a submission file into a fresh folder and return its path."""

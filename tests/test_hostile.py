@@ -18,7 +18,7 @@ import pytest
 
 from grader import sandbox
 from grader.cli import main
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, NOT_IMPORTED, ROOT, problem_said
 from tests.test_cli import REPORT_SCHEMA, SMALL_SET
 
 HOSTILE = Path(__file__).with_name("hostile")
@@ -155,7 +155,7 @@ def test_attack_is_contained_with_its_exact_outcome(grade_attack, name, options,
     graded = grade_attack(name, *options)
     status, score, message = first
     assert (graded.first["status"], graded.first["score"]) == (status, score)
-    assert message in graded.first["message"]
+    assert message in problem_said(graded.report, graded.first)
     assert graded.second["status"] == second_status
     assert graded.code == (0 if status == second_status == "passed" else 1)
     assert graded.leftovers == []
@@ -202,7 +202,7 @@ def test_attack_is_contained_at_the_rlimits_level(grade_attack, name):
     graded = grade_attack(name, *options, isolation="rlimits")
     assert graded.report["metadata"]["isolation"] == "rlimits"
     assert (graded.first["status"], graded.first["score"], graded.second["status"]) == (status, score, second_status)
-    assert message in graded.first["message"]
+    assert message in problem_said(graded.report, graded.first)
     assert graded.leftovers == []
 
 
@@ -348,5 +348,7 @@ def test_batch_hides_classmates_from_each_other(tmp_path):
     (tmp_path / "class" / "copycat.py").write_text("from ada import backward\n")
     (tmp_path / "set.yaml").write_text(SMALL_SET)
     assert main(["batch", str(tmp_path / "set.yaml"), str(tmp_path / "class"), "-o", str(tmp_path / "out")]) == 0
-    copycat = json.loads((tmp_path / "out" / "json" / "copycat.json").read_text())["problems"][0]
-    assert copycat["message"] == "the submission raised ModuleNotFoundError while importing: No module named 'ada'"
+    copycat = json.loads((tmp_path / "out" / "json" / "copycat.json").read_text())
+    assert copycat["problems"][0]["message"] == NOT_IMPORTED
+    assert copycat["metadata"]["import_error"] == (
+        "the submission raised ModuleNotFoundError while importing: No module named 'ada'")

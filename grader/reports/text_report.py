@@ -185,6 +185,10 @@ def printed_lines(p: ProblemResult) -> list[str]:
 def render(report: Report) -> str:
     report = student_report(report)
     lines = [" against ".join(printable(name, newlines=False) for name in (report.submission, report.problem_set))]
+    if report.metadata.get("import_error"):
+        lines.append(f"import error: {printable(report.metadata['import_error'], newlines=False)}")
+        lines += ["  " + line for line in printable(report.metadata.get("import_traceback", "")).rstrip().split("\n")
+                  if line]
     explained: set[str] = set()
     for p in report.problems:
         lines += problem_lines(p, explained) + printed_lines(p)
