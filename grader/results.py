@@ -61,6 +61,17 @@ class ShapeOnly:
 
 
 @dataclass(frozen=True)
+class TermCheck:
+    """A parameter gradient against the sums of the submission's own ∂L/∂s_t (`method`: how
+    that was obtained): whether it is consistent with them, or the one term (t, what it
+    uses, what belongs there) whose change explains it. consistent is None where ∂L/∂s_t
+    could not be recovered (`method` says why)."""
+    method: str
+    consistent: bool | None
+    wrong_term: tuple[int, str, str] | None = None
+
+
+@dataclass(frozen=True)
 class OutputResult:
     name: str                          # e.g. "dL_ds", or the contract's name ("dWh")
     symbol: str                        # its notation: "∂L/∂s_t"
@@ -69,6 +80,7 @@ class OutputResult:
     found: Comparison | Unusable       # the comparison, or why there is none
     derived: Derivation | None = None
     shape_only: ShapeOnly | None = None     # compared after reshaping: only length-1 axes differed
+    terms: TermCheck | None = None          # a failing parameter gradient against the submission's ∂L/∂s_t
 
     @property
     def comparison(self) -> Comparison | None:

@@ -7,6 +7,7 @@ import numpy as np
 from grader import contracts
 from grader.compare import Comparison, compare
 from grader.localization import derived_dL_ds
+from grader.term_check import with_terms
 from grader.problem_set import Problem
 from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, ShapeOnly, Status, Unusable
 
@@ -117,7 +118,8 @@ def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: Call
     elif outcome.reason:
         status, message, outputs = "error", f"the submission {outcome.reason}", ()
     else:
-        outputs = localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome))
+        outputs = with_terms(exercise, outcome,
+                             localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome)))
         status, message = summarise(outputs)
     local_term = contracts.CONTRACTS[problem.contract].in_notation(
         problem.model.local_term(problem.rnn, exercise.call.upstream is not None))

@@ -59,6 +59,11 @@ class Model(Protocol):
         values, sizes, the registries' names and every gradient (grader.contracts builds the
         submission's arguments and expected outputs from these)."""
 
+    def term_alternatives(self, f, ds: np.ndarray) -> dict[str, Any]:
+        """Each parameter gradient built from a submission's ∂L/∂s_t `ds` by the correct sums,
+        and with each one term changed (reference.vector.TermAlternatives); {} where the
+        model has none."""
+
     def directions(self, f, requested: int | None) -> int | None:
         """Random directions per step and parameter for a finite-difference check (None:
         element by element); `requested` as `check-reference --directions` gives it."""
@@ -97,6 +102,9 @@ class ScalarModel:
         trace = {"x": f.x, "y": f.y, "w": f.w, "v": f.v, "h0": f.h0, "s": f.s, "h": f.h, "y_hat": f.y_hat,
                  "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
         return {**trace, **scalar.backward(rnn, f)}
+
+    def term_alternatives(self, f: scalar.Forward, ds: np.ndarray) -> dict[str, Any]:
+        return {}
 
     def directions(self, f: scalar.Forward, requested: int | None) -> int | None:
         return None
@@ -138,6 +146,9 @@ class VectorModel:
                 "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
                 "theta": None if rnn.theta is None else rnn.theta.name,
                 "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}
+
+    def term_alternatives(self, f: vector.VectorForward, ds: np.ndarray) -> dict[str, Any]:
+        return vector.term_alternatives(f, ds)
 
     def directions(self, f: vector.VectorForward, requested: int | None) -> int | None:
         if requested is not None:

@@ -207,3 +207,58 @@ def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray, dz: 
         result["dL_dWy"] = np.einsum("nth,nto->ho", f.h[:, 1:], dz)
         result["dL_dby"] = dz.sum(axis=(0, 1))
     return result
+
+
+TERM_BUDGET = 5_000_000     # one-term alternatives are built up to this many elements (T·K terms of F×H)
+
+
+@dataclass(frozen=True)
+class TermAlternatives:
+    """A parameter gradient from a given ∂L/∂s_t, `value`, and the values it takes with one
+    term changed: `alternatives[i]` uses `labels[i]` = (t, what it uses, what belongs) there."""
+    value: np.ndarray
+    alternatives: np.ndarray                    # (M,) + value.shape
+    labels: tuple[tuple[int, str, str], ...]
+
+
+def _state(k: int, T: int) -> str:
+    return "h_T" if k == T else f"h_{k}"
+
+
+def _one_term_changed(factors: np.ndarray, ds: np.ndarray, used: np.ndarray, name) -> TermAlternatives:
+    """Σ_t factors[:, used[t-1]]ᵀ·∂L/∂s_t, and that sum with step t's factor replaced by any
+    other factors[:, k], or dropped, or alone: factors (N, K, F), ds (N, T, H), used (T,)
+    indices into K; name(k) is the notation of factors[:, k]."""
+    T, K = ds.shape[1], factors.shape[1]
+    if T * K * factors.shape[2] * ds.shape[2] > TERM_BUDGET:        # the sum only: no alternatives
+        value = np.einsum("ntf,nth->fh", factors[:, used], ds)
+        return TermAlternatives(value, np.empty((0,) + value.shape), ())
+    terms = np.einsum("nkf,nth->tkfh", factors, ds)                 # terms[t-1, k] = factors_kᵀ·∂L/∂s_t
+    right = terms[np.arange(T), used]                               # (T, F, H)
+    value = right.sum(axis=0)
+    swapped = value + terms - right[:, None]                        # (T, K, F, H)
+    labels = [(t + 1, name(k), name(used[t])) for t in range(T) for k in range(K) if k != used[t]]
+    keep = np.array([[k != used[t] for k in range(K)] for t in range(T)])
+    dropped = value - right                                         # (T, F, H)
+    labels += [(t + 1, "nothing", name(used[t])) for t in range(T)]
+    # step t's term alone: the sum assigned (=) in the loop instead of accumulated (+=)
+    labels += [(t + 1, "only this term", "the sum over t = 1..T") for t in range(T)]
+    return TermAlternatives(value, np.concatenate([swapped[keep], dropped, right]), tuple(labels))
+
+
+def term_alternatives(f: VectorForward, ds: np.ndarray) -> dict[str, TermAlternatives]:
+    """Each parameter gradient as the correct BPTT's sums build it from `ds` (a submission's
+    ∂L/∂s_t, (N, T, H)) and the forward pass: ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t, ∂L/∂Wx =
+    Σ_t x_tᵀ·∂L/∂s_t, ∂L/∂b = Σ_t Σ_n ∂L/∂s_t, ∂L/∂h_0 = ∂L/∂s_1·Whᵀ; with every one-term change."""
+    N, T, _ = ds.shape
+    steps = np.arange(T)
+    ones = np.ones((N, 1, 1))
+    dh0 = ds @ f.params.Wh.T                                        # ∂L/∂s_k·Whᵀ for every k
+    return {
+        "dL_dWh": _one_term_changed(f.h, ds, steps, lambda k: _state(k, T)),
+        "dL_dWx": _one_term_changed(f.x, ds, steps, lambda k: f"x_{k + 1}"),
+        "dL_db": (lambda a: TermAlternatives(a.value[0], a.alternatives[:, 0], a.labels))(
+            _one_term_changed(ones, ds, np.zeros(T, dtype=int), lambda k: "∂L/∂s_t")),
+        "dL_dh0": TermAlternatives(dh0[:, 0], np.moveaxis(dh0[:, 1:], 1, 0),
+                                   tuple((1, f"∂L/∂s_{k}", "∂L/∂s_1") for k in range(2, T + 1))),
+    }

@@ -30,6 +30,11 @@ def output_json(o: OutputResult) -> dict:
         t = c.first_divergence
         data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
                     diverging_timesteps=c.diverging_timesteps)
+    if o.terms:
+        data.update(consistent_with_your_dL_ds=o.terms.consistent, dL_ds_used=o.terms.method)
+        if o.terms.wrong_term:
+            t, uses, expected = o.terms.wrong_term
+            data["wrong_term"] = {"t": t, "uses": uses, "expected": expected}
     if o.shape_only:
         data["shape_only"] = {"got": list(o.shape_only.got), "expected": list(o.shape_only.expected),
                               "granted": o.shape_only.granted}

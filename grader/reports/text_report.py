@@ -12,7 +12,7 @@ import numpy as np
 from grader.compare import Comparison
 from grader.reports.registry import register
 from grader.reports.student_view import student_report
-from grader.results import OutputResult, ProblemResult, Report
+from grader.results import OutputResult, ProblemResult, Report, TermCheck
 from grader.text_safety import printable
 
 CONTEXT = 2     # table rows shown on each side of the first divergence
@@ -72,6 +72,22 @@ def difference(symbol: str, c: Comparison) -> str:
     where = ", ".join(map(str, worst))
     return (f"  {symbol}: {int(c.diverging.sum())} of {c.diverging.size} elements differ; the largest error is at "
             f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")
+
+
+def term_sentence(o: OutputResult, check: TermCheck) -> str:
+    """What the per-term check of parameter gradient `o` found (grader/term_check.py)."""
+    if check.consistent is None:
+        return f"Not checked term by term: {check.method}."
+    if check.consistent:
+        return f"{o.symbol} is the right sum of {check.method}: ∂L/∂s_t is what is wrong, not the sum."
+    if check.wrong_term:
+        t, uses, expected = check.wrong_term
+        if uses == "only this term":
+            return (f"{o.symbol} is only its term t = {t} (from {check.method}), where {expected} belongs: "
+                    "= instead of += in the loop?")
+        used = "is missing" if uses == "nothing" else f"uses {uses} where {expected} belongs"
+        return f"{o.symbol} is not the sum of {check.method}: its term t = {t} {used}."
+    return f"{o.symbol} is not the sum of {check.method}, and no one term explains it."
 
 
 def _table_shown(o: OutputResult, c: Comparison, outputs: tuple[OutputResult, ...]) -> bool:
@@ -161,6 +177,8 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
                          f"first at t = {c.first_divergence} (BPTT order)")
         else:
             lines.append(difference(o.symbol, c))
+        if o.terms:
+            lines.append("    " + term_sentence(o, o.terms))
     if p.diagnosis:
         lines += diagnosis_paragraph(p, set() if explained is None else explained)
     if p.traceback:

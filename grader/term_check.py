@@ -1,0 +1,66 @@
+"""Per-term localization of parameter gradients: each failing parameter gradient is checked
+against the correct sums of the submission's own ∂L/∂s_t (returned, or derived from dx) and
+the forward states, ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t and the like (the model's
+`term_alternatives`). Consistent: the sums are right and ∂L/∂s_t is what is wrong. Not
+consistent: when one term changed (step t using h_T where h_0 belongs, or dropped) reproduces
+it, that term is named. This separates a wrong recursion from a wrong accumulation, so two
+combined bugs are both explained. Pure: it reads a CallOutcome and OutputResults."""
+from dataclasses import replace
+
+import numpy as np
+
+from grader.contracts import Exercise
+from grader.results import CallOutcome, OutputResult, TermCheck
+
+def _within(got: np.ndarray, values: np.ndarray, tolerance) -> np.ndarray:
+    """Which of `values` (M,) + shape match `got` within the tolerance at every element."""
+    close = np.abs(values - got) <= tolerance.atol + tolerance.rtol * np.abs(values)
+    return close.reshape(len(values), -1).all(axis=1)
+
+
+def submission_dL_ds(exercise: Exercise, outcome: CallOutcome,
+                     outputs: tuple[OutputResult, ...]) -> tuple[np.ndarray | None, str]:
+    """The submission's ∂L/∂s_t (N, T, H) batch-first, and how it was obtained (or why not)."""
+    call = exercise.call
+    returned = next((name for name, out in call.outputs.items() if out.source == "dL_ds"
+                     and name in exercise.requested), None)
+    by_name = {o.name: o for o in outputs}
+    if returned and by_name.get(returned) and by_name[returned].comparison is not None:
+        return call.outputs[returned].layout.to_reference(by_name[returned].comparison.got), "your returned ∂L/∂s_t"
+    derived = next((o for o in outputs if o.derived_from and o.name == "dL_ds"), None)
+    if derived is None:
+        return None, "∂L/∂s_t is neither returned nor derivable here"
+    if derived.localization == "partial":
+        return None, f"∂L/∂s_t cannot be recovered from {derived.derived_from}: {derived.derived.note}"
+    layout = call.outputs[derived.derived_from].layout
+    return layout.to_reference(derived.comparison.got), f"your ∂L/∂s_t, recovered from {derived.derived_from}"
+
+
+def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
+    """`outputs` with `terms` set on each failing parameter gradient the model has sums for,
+    where every forward value the problem grades matched."""
+    call, problem = exercise.call, exercise.problem
+    failing = [o for o in outputs if not o.derived_from and o.comparison is not None and not o.comparison.passed
+               and call.outputs[o.name].source in ("dL_dWh", "dL_dWx", "dL_db", "dL_dh0")]
+    forward_wrong = any(call.outputs[o.name].forward and not o.passed for o in outputs if o.name in call.outputs)
+    if not failing or forward_wrong:
+        return outputs
+    ds, method = submission_dL_ds(exercise, outcome, outputs)
+    sums = {} if ds is None else problem.model.term_alternatives(exercise.forward, ds)
+    checked = {}
+    for o in failing:
+        source = call.outputs[o.name].source
+        if source not in sums and ds is not None:
+            continue
+        if ds is None:
+            checked[o.name] = TermCheck(method, None)
+            continue
+        alternatives = sums[source]
+        got = call.outputs[o.name].layout.to_reference(o.comparison.got)
+        if _within(got, alternatives.value[None], problem.tolerance)[0]:
+            checked[o.name] = TermCheck(method, True)
+            continue
+        explaining = [label for label, hit in zip(alternatives.labels,
+                                                  _within(got, alternatives.alternatives, problem.tolerance)) if hit]
+        checked[o.name] = TermCheck(method, False, explaining[0] if len(explaining) == 1 else None)
+    return tuple(replace(o, terms=checked[o.name]) if o.name in checked else o for o in outputs)
