@@ -72,6 +72,7 @@ class Options:
     isolation: str = "auto"
     hide: tuple[str, ...] = ()
     caps: loader.SizeCaps = loader.SizeCaps()
+    notebook_cells: str = "definitions"
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def _grade_one(student: str, path: Path) -> Graded:
     try:
         report = grade_path(problem_set, path, include_hidden=True, entry=options.entry,
                             limits_override=options.limits_override, prepared=_worker["prepared"],
-                            runs=_worker["runs"], sandbox=replace(_worker["sandbox"], alone=path.is_file()))
+                            runs=_worker["runs"], sandbox=replace(_worker["sandbox"], alone=path.is_file()),
+                            notebook_cells=options.notebook_cells)
     except SubmissionMissing as missing:    # a link to nowhere, a FIFO: what the class folder holds is unusable
         report = uncalled_report(problem_set, path, problem_set.selected(True), "error",
                                  f"the submission cannot be graded: {missing}")

@@ -40,6 +40,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402  (siblings, loaded before the grader's folder is hidden)
 import filesystem_view  # noqa: E402
+import notebooks  # noqa: E402
 import numpy as np  # noqa: E402
 import submission_calls  # noqa: E402
 from process_control import (  # noqa: E402
@@ -248,6 +249,25 @@ def missing_function(module, names) -> dict | None:
     return None
 
 
+def imported(submission: str, notebook_cells: str):
+    """The submission as module `submission`: a .py file imported, or a notebook's code
+    (grader/notebooks.py, `notebook_cells` a mode of notebooks.MODES) run as one."""
+    if submission.endswith(".ipynb"):
+        source, _ = notebooks.python_source(submission, notebook_cells)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("submission", loader=None))
+        module.__file__ = submission
+        sys.modules["submission"] = module
+        exec(compile(source, submission, "exec"), module.__dict__)
+        return module
+    spec = importlib.util.spec_from_file_location("submission", submission)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{os.path.basename(submission)} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def serve(settings: dict, requests: int) -> None:
     fd, submission = settings["channel_fd"], settings["submission"]
     submission_dir = os.path.dirname(submission)
@@ -255,12 +275,7 @@ def serve(settings: dict, requests: int) -> None:
     sys.meta_path.insert(0, BlockGraderImports())
     sys.path.insert(0, submission_dir)
     try:
-        spec = importlib.util.spec_from_file_location("submission", submission)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"{os.path.basename(submission)} is not a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["submission"] = module
-        spec.loader.exec_module(module)
+        module = imported(submission, settings.get("notebook_cells", "definitions"))
     except BaseException as error:  # SyntaxError, SystemExit, KeyboardInterrupt: all reported
         channel.write_message(fd, describe(error, "import", submission_dir))
         return

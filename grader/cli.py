@@ -23,6 +23,7 @@ from grader.batch import GRADEBOOK, Options, run_batch
 from grader.contracts import describe_functions
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, Terminated, UsageError
 from grader.export import PLATFORMS, PRAIRIELEARN_HELPERS, ExportOptions, export
+from grader.notebooks import MODES
 from grader.reference_check import check_problem
 from grader.reports import FORMATS, render
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
@@ -76,7 +77,7 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
     hide = [*args.hide, *([args.output] if args.output else [])]   # an earlier report is no hint either
     report = grade_path(problem_set, args.submission, include_hidden, entry=args.entry,
                         limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit},
-                        isolation=args.isolation, hide=hide)
+                        isolation=args.isolation, hide=hide, notebook_cells=args.notebook_cells)
     emit(render(args.format, report, hidden_visibility=args.hidden_visibility), args.output)
     return verdict(report, args.min_score)
 
@@ -168,7 +169,7 @@ def terminate(signal_number, frame) -> None:
 def cmd_batch(args) -> int:
     options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
                       {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility,
-                      args.isolation, tuple(args.hide), size_caps(args))
+                      args.isolation, tuple(args.hide), size_caps(args), args.notebook_cells)
     before = signal.signal(signal.SIGTERM, terminate)     # stop as on SIGINT: workers killed, gradebook written
     try:
         outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
@@ -281,6 +282,9 @@ def parser() -> argparse.ArgumentParser:
     entry.add_argument("--entry", metavar="PATTERN", help="in a submission folder, the entry file's glob pattern "
                        "(default: the only *.py file, else submission.py, ENTRY_POINT.py, or the one defining "
                        "ENTRY_POINT)")
+    entry.add_argument("--notebook-cells", choices=MODES, default="definitions",
+                       help="a notebook submission: run only its imports, definitions and constants "
+                            "(definitions, the default) or every code cell in order (all)")
     visibility = argparse.ArgumentParser(add_help=False)
     visibility.add_argument("--hidden-visibility", choices=HIDDEN_VISIBILITIES, default="after_published",
                             help="gradescope: when students see hidden problems (default after_published)")

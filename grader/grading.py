@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from grader import contracts
+from grader import contracts, notebooks
 from grader.crash_triggers import with_triggers
 from grader.diagnosis import MistakeRuns, across_problems, diagnose
 from grader.problem_set import Limits, ProblemSet
@@ -30,7 +30,8 @@ def effective_limits(problem, override: dict) -> Limits:
 def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = False,
           limits_override: dict | None = None, prepared: tuple[contracts.Exercise, ...] | None = None,
           diagnosis: bool = True, isolation: str = "auto", hide=(), start: str = "zygote",
-          runs: MistakeRuns | None = None, sandbox: Sandbox | None = None) -> Report:
+          runs: MistakeRuns | None = None, sandbox: Sandbox | None = None,
+          notebook_cells: str = "definitions") -> Report:
     """Grade every selected problem; a failure in one never stops the others. With
     `diagnosis`, name the catalogue mistakes that reproduce each wrong output (their
     vector forms for a vector problem).
@@ -49,14 +50,16 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     imported before its first call, `import_error` (why) and `import_traceback` (the
     submission's frames only; each problem then says it "could not be imported (above)"),
     and when a fault of the grader or host left problems `failed_to_grade`,
-    `failed_to_grade` (why)."""
+    `failed_to_grade` (why). A notebook (grader.submissions.grade_path has checked that
+    nbformat reads it) runs the cells `notebook_cells` says (a mode of
+    grader.notebooks.MODES); `notebook` in the metadata has the mode and the cells skipped."""
     started_at = time.monotonic()
     sandbox = sandbox or sandbox_for(problem_set.path, isolation, hide)
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
     runs = MistakeRuns() if runs is None else runs
     outcomes, metadata = call_all(exercises, submission.resolve(), sandbox, limits_override or {},
                                   contracts.functions_everywhere([ex.problem for ex in exercises],
-                                                                 problem_set.entry_point), start)
+                                                                 problem_set.entry_point), start, notebook_cells)
     results: list[ProblemResult] = []
     for exercise, outcome in zip(exercises, outcomes, strict=True):
         result = problem_result(exercise.problem, exercise, outcome)
@@ -70,12 +73,16 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
 
 
 def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbox: Sandbox, override: dict,
-             entry_points: list[str], start: str) -> tuple[list[CallOutcome], dict[str, Any]]:
+             entry_points: list[str], start: str,
+             notebook_cells: str = "definitions") -> tuple[list[CallOutcome], dict[str, Any]]:
     """Each exercise's call to the submission (resolved), in order, one sandbox serving
     them while it lives; returns the outcomes and the report's metadata so far. Every
     process of the submission is gone when it returns."""
     outcomes: list[CallOutcome] = []
     metadata: dict[str, Any] = {"isolation": sandbox.level.name, **environment()}
+    if submission.suffix == ".ipynb":
+        metadata["notebook"] = {"cells": notebook_cells,
+                                "skipped": notebooks.python_source(str(submission), notebook_cells)[1]}
     process: SubmissionProcess | None = None
     import_failure: CallOutcome | None = None
     try:
@@ -88,7 +95,8 @@ def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbo
                 try:
                     process = SubmissionProcess(submission, ",".join(entry_points), limits, sandbox,
                                                 calls=len(exercises) - i, start=start,
-                                                printed=0 if process is None else process.printed)
+                                                printed=0 if process is None else process.printed,
+                                                notebook_cells=notebook_cells)
                     started = process.start()
                 except OSError as error:          # the zygote could not fork a sandbox, twice
                     started = CallOutcome(reason=f"could not be started in its sandbox ({error})", fault=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import channel
+from grader.hints import hint
 from grader.problem_set import Limits
 from grader.results import CallOutcome
 from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
@@ -57,11 +58,12 @@ class SubmissionProcess:
     """A sandboxed child with the submission imported, ready to be called."""
 
     def __init__(self, submission: Path, entry_points: str, limits: Limits, sandbox: Sandbox, calls: int = 1,
-                 start: str = "zygote", printed: int = 0):
+                 start: str = "zygote", printed: int = 0, notebook_cells: str = "definitions"):
         """`submission` is resolved; `entry_points` the functions (comma-separated) it must
         define to be served at all; `calls` bounds the calls this process will serve;
         `start` is how the sandbox's processes begin, a key of STARTS; `printed` the bytes
-        the submission printed in earlier processes (MAX_PRINTED_BYTES counts them all)."""
+        the submission printed in earlier processes (MAX_PRINTED_BYTES counts them all);
+        `notebook_cells` which cells of a notebook run (grader/notebooks.py)."""
         self.limits, self.printed = limits, printed
         # open for the process's lifetime, closed by close()
         self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
@@ -72,7 +74,7 @@ class SubmissionProcess:
         self.control, child_control = socket.socketpair()
         settings = {**sandbox.settings(submission), "submission": str(submission), "entry_points": entry_points,
                     "rlimits": sandbox.resource_limits(limits, calls),
-                    "cpu_seconds_per_call": cpu_seconds_per_call(limits)}
+                    "cpu_seconds_per_call": cpu_seconds_per_call(limits), "notebook_cells": notebook_cells}
         hidden_fd = sandbox.hidden_file()
         try:
             self.process: Forked | FreshInterpreter = STARTS[start](sandbox, settings, submission.parent,
@@ -177,7 +179,8 @@ class SubmissionProcess:
             return f"exited with sys.exit({text}) {WHERE[stage]}"
         if exception == "MemoryError":
             return f"ran out of memory {WHERE[stage]} (the limit is {self.limits.memory_mb} MB)"
-        return f"raised {exception} {WHERE[stage]}: {text}"
+        told = hint(exception, text)
+        return f"raised {exception} {WHERE[stage]}: {text}" + (f" (hint: {told})" if told else "")
 
     def _timed_out(self, stage: str) -> str:
         if stage == "start":

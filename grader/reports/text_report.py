@@ -207,6 +207,8 @@ def render(report: Report) -> str:
         lines.append(f"import error: {printable(report.metadata['import_error'], newlines=False)}")
         lines += ["  " + line for line in printable(report.metadata.get("import_traceback", "")).rstrip().split("\n")
                   if line]
+    lines += [f"notebook: {printable(note, newlines=False)}"
+              for note in report.metadata.get("notebook", {}).get("skipped", [])]
     explained: set[str] = set()
     for p in report.problems:
         lines += problem_lines(p, explained) + printed_lines(p)
