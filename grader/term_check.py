@@ -15,7 +15,7 @@ from grader.results import CallOutcome, OutputResult, TermCheck
 def _within(got: np.ndarray, values: np.ndarray, tolerance) -> np.ndarray:
     """Which of `values` (M,) + shape match `got` within the tolerance at every element."""
     close = np.abs(values - got) <= tolerance.atol + tolerance.rtol * np.abs(values)
-    return close.reshape(len(values), -1).all(axis=1)
+    return close.reshape(len(values), int(np.prod(values.shape[1:]))).all(axis=1)
 
 
 def submission_dL_ds(exercise: Exercise, outcome: CallOutcome,

@@ -101,7 +101,8 @@ def test_an_unknown_shape_policy_is_a_problem_set_error(capsys, tmp_path):
 def test_the_text_report_shows_no_table_for_a_shape_only_output(capsys, cs231n_submission):
     main(["grade", str(CS231N), str(cs231n_submission(KEEPDIMS))])
     out = capsys.readouterr().out
-    assert "small-explicit: 9/10 failed (T = 3) — db has shape (1, 3), expected (3,): the values are right\n" in out
+    assert ("small-explicit: 9/10 failed (N = 2, T = 3, D = 4, H = 3) — db has shape (1, 3), expected (3,): "
+            "the values are right\n") in out
     assert "∂L/∂b" not in out
 
 
