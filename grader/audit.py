@@ -34,11 +34,15 @@ class Detection:
 
 # coverage key → (whether sizes (N, T, D, H) have it, the warning when no sequence problem does)
 EDGE_SIZES: dict[str, tuple[Callable[[int, int, int, int], bool], str]] = {
-    "T1": (lambda N, T, D, H: T == 1, "no sequence problem has T = 1: code that fails only on a single step "
-                                      "(per-step results stacked that stay 2-D, D read from cache[1]) scores full marks"),
-    "N1": (lambda N, T, D, H: N == 1, "no sequence problem has N = 1: code that squeezes the batch axis scores full marks"),
-    "D_lt_H": (lambda N, T, D, H: D < H, "no sequence problem has D < H: code that confuses D and H may score full marks"),
-    "D_gt_H": (lambda N, T, D, H: D > H, "no sequence problem has D > H: code that confuses D and H may score full marks"),
+    "T1": (lambda N, T, D, H: T == 1,
+           "no sequence problem has T = 1: code that fails only on a single step "
+           "(per-step results stacked that stay 2-D, D read from cache[1]) scores full marks"),
+    "N1": (lambda N, T, D, H: N == 1,
+           "no sequence problem has N = 1: code that squeezes the batch axis scores full marks"),
+    "D_lt_H": (lambda N, T, D, H: D < H,
+               "no sequence problem has D < H: code that confuses D and H may score full marks"),
+    "D_gt_H": (lambda N, T, D, H: D > H,
+               "no sequence problem has D > H: code that confuses D and H may score full marks"),
     "distinct_sizes": (lambda N, T, D, H: len({N, T, D, H}) == 4 and 3 not in (N, T, D, H),
                        "no sequence problem has N, T, D, H all distinct and none 3: a size hard-coded while "
                        "debugging, or two sizes swapped, may score full marks"),

@@ -61,7 +61,7 @@ def with_triggers(problems: tuple[ProblemResult, ...], calls: tuple[str, ...]) -
     naming problem i's functions) and possibly hard-coded size in its message."""
     notes: dict[str, list[str]] = {}
     for call in set(calls):
-        group = [p for p, c in zip(problems, calls) if c == call]
+        group = [p for p, c in zip(problems, calls, strict=True) if c == call]
         crashed = [p for p in group if not p.ran and p.sizes and " raised " in p.message]
         ran = [p.sizes for p in group if p.ran]
         trigger = separating([p.sizes for p in crashed], ran) if crashed and ran else None

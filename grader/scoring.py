@@ -7,9 +7,9 @@ import numpy as np
 from grader import contracts
 from grader.compare import Comparison, compare
 from grader.localization import derived_dL_ds
-from grader.term_check import with_terms
 from grader.problem_set import Problem
 from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, ShapeOnly, Status, Unusable
+from grader.term_check import with_terms
 
 
 def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> tuple[np.ndarray | None, str | None]:

@@ -78,14 +78,14 @@ def entry_file(folder: Path, pattern: str | None, entry_point: str) -> tuple[Pat
     named submission.py nearest the top (when no other is as near), else likewise
     ENTRY_POINT.py, else the only one defining ENTRY_POINT."""
     matches = candidates(folder, pattern or DEFAULT_PATTERN)
-    notebooks = candidates(folder, "*.ipynb") if pattern is None else []
-    if len(notebooks) == 1 and not any(defines(p, entry_point) for p in matches):    # .py files are its helpers
-        return notebooks[0], None
+    notebook_files = candidates(folder, "*.ipynb") if pattern is None else []
+    if len(notebook_files) == 1 and not any(defines(p, entry_point) for p in matches):    # .py files: its helpers
+        return notebook_files[0], None
     if len(matches) == 1:
         return matches[0], None
     if not matches:
         return None, f"no file in the submission matches {pattern or DEFAULT_PATTERN!r}" + (
-            f" and it has {len(notebooks)} notebooks" if notebooks else "")
+            f" and it has {len(notebook_files)} notebooks" if notebook_files else "")
     for name in ("submission.py", f"{entry_point}.py"):
         named = sorted((len(p.parts), p) for p in matches if p.name == name)
         if named and (len(named) == 1 or named[0][0] < named[1][0]):

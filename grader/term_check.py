@@ -12,6 +12,7 @@ import numpy as np
 from grader.contracts import Exercise
 from grader.results import CallOutcome, OutputResult, TermCheck
 
+
 def _within(got: np.ndarray, values: np.ndarray, tolerance) -> np.ndarray:
     """Which of `values` (M,) + shape match `got` within the tolerance at every element."""
     close = np.abs(values - got) <= tolerance.atol + tolerance.rtol * np.abs(values)
@@ -60,7 +61,7 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
         if _within(got, alternatives.value[None], problem.tolerance)[0]:
             checked[o.name] = TermCheck(method, True)
             continue
-        explaining = [label for label, hit in zip(alternatives.labels,
-                                                  _within(got, alternatives.alternatives, problem.tolerance)) if hit]
+        hits = _within(got, alternatives.alternatives, problem.tolerance)
+        explaining = [label for label, hit in zip(alternatives.labels, hits, strict=True) if hit]
         checked[o.name] = TermCheck(method, False, explaining[0] if len(explaining) == 1 else None)
     return tuple(replace(o, terms=checked[o.name]) if o.name in checked else o for o in outputs)

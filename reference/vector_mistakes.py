@@ -15,8 +15,15 @@ from dataclasses import replace
 import numpy as np
 
 from reference.mistakes import AUDITED_K, SWEEP_ELEMENTS, Mistake, Variants, first_reason
-from reference.vector import (CORRECT_BPTT, GRADIENT_SHAPES, VectorForward, VectorRNN, backward, gradients,
-                              output_gradient)
+from reference.vector import (
+    CORRECT_BPTT,
+    GRADIENT_SHAPES,
+    VectorForward,
+    VectorRNN,
+    backward,
+    gradients,
+    output_gradient,
+)
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
 
@@ -136,7 +143,8 @@ register(Mistake(
     "The prediction is ŷ_t = θ(z_t) with z_t = h_t·Wy + by, so ∂L/∂z_t = ∂L/∂ŷ_t·θ'(z_t): the "
     "derivative of the output activation θ. Your numbers match φ'(z_t) in its place (the seed "
     "question's own typo). φ' belongs to h_t = φ(s_t) only, and is evaluated at s_t.",
-    blind_spot=lambda rnn, f: first_reason((rnn.upstream, "no output layer"), (not rnn.upstream and rnn.phi.name == rnn.theta.name, "φ = θ")),
+    blind_spot=lambda rnn, f: first_reason((rnn.upstream, "no output layer"),
+                                           (not rnn.upstream and rnn.phi.name == rnn.theta.name, "φ = θ")),
     in_output_layer=True))
 
 register(Mistake(

@@ -54,7 +54,8 @@ def test_a_set_without_edge_sizes_gets_a_warning_for_each(capsys, tmp_path):
         "no sequence problem has N, T, D, H all distinct and none 3: a size hard-coded while debugging, or two sizes "
         "swapped, may score full marks"]
     _, text = audited(capsys, path, "text")
-    assert "coverage of the sequence problems: T = 1 ✗, N = 1 ✗, D < H ✗, D > H ✗, N, T, D, H distinct and none 3 ✗" in text
+    assert ("coverage of the sequence problems: T = 1 ✗, N = 1 ✗, D < H ✗, D > H ✗, "
+            "N, T, D, H distinct and none 3 ✗") in text
     assert "warning: no sequence problem has N = 1: code that squeezes the batch axis scores full marks" in text
 
 
@@ -113,4 +114,5 @@ def test_a_hard_coded_size_is_pointed_out(capsys, tmp_path):
         "the submission raised ValueError during the call: cannot reshape array of size 24 into shape (2,3,6); "
         "raises only where D ≠ 6; the 3 problems with D = 6 ran; 6 in this error is none of N, T, D, H here: "
         "a hard-coded size?")
-    assert [i for i, p in problems.items() if p["status"] == "passed"] == ["step", "gradient-check", "char-rnn", "one-step"]
+    passed = [i for i, p in problems.items() if p["status"] == "passed"]
+    assert passed == ["step", "gradient-check", "char-rnn", "one-step"]

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from tests.conftest import EXAMPLES, NOT_IMPORTED, SHIPPED_SET
+from tests.conftest import EXAMPLES, SHIPPED_SET
 
 CORRECT = (EXAMPLES / "correct.py").read_text()
 RUNS_FOREVER = "while True:\n    pass"             # a training loop: never run by default
@@ -36,8 +36,8 @@ def test_a_notebook_is_graded_on_its_definitions_only(capsys, tmp_path):
                     RUNS_FOREVER, "def broken(:\n    pass")
     code, report = graded(capsys, path)
     assert (code, report["score"], report["max_score"]) == (0, 54, 54)
-    assert report["metadata"]["notebook"] == {"cells": "definitions",
-                                              "skipped": ["code cell 4 does not parse (invalid syntax, line 1): skipped"]}
+    assert report["metadata"]["notebook"] == {
+        "cells": "definitions", "skipped": ["code cell 4 does not parse (invalid syntax, line 1): skipped"]}
     main(["grade", str(SHIPPED_SET), str(path)])
     assert "notebook: code cell 4 does not parse (invalid syntax, line 1): skipped\n" in capsys.readouterr().out
 
@@ -46,7 +46,8 @@ def test_notebook_cells_all_runs_every_cell_in_order(capsys, tmp_path):
     uses_a_computed_global = CORRECT.replace("def backward(trace):", "def backward(trace):\n    assert READY")
     path = notebook(tmp_path / "hw.ipynb", uses_a_computed_global, "READY = bool(len('x'))")
     _, report = graded(capsys, path)
-    assert report["problems"][0]["message"] == "the submission raised NameError during the call: name 'READY' is not defined"
+    assert report["problems"][0]["message"] == (
+        "the submission raised NameError during the call: name 'READY' is not defined")
     code, report = graded(capsys, path, "--notebook-cells", "all")
     assert (code, report["score"], report["metadata"]["notebook"]) == (0, 54, {"cells": "all", "skipped": []})
 
@@ -74,9 +75,10 @@ def test_batch_grades_notebooks_and_lists_every_entry_it_cannot_grade(tmp_path):
     (folder / "carol.zip").write_bytes(b"PK\x03\x04")
     (folder / "dee.ipynb").write_text("{")
     assert main(["batch", str(tmp_path / "set.yaml"), str(folder), "-o", str(tmp_path / "out")]) == 0
-    rows = {row["student"]: (row["total"], row["status"])
-            for row in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
-    assert rows == {"ada": ("94", "passed"), "bob": ("94", "passed"), "carol.zip": ("0", "error"), "dee": ("0", "error")}
+    with open(tmp_path / "out" / "gradebook.csv") as gradebook:
+        rows = {row["student"]: (row["total"], row["status"]) for row in csv.DictReader(gradebook)}
+    assert rows == {"ada": ("94", "passed"), "bob": ("94", "passed"), "carol.zip": ("0", "error"),
+                    "dee": ("0", "error")}
     carol = json.loads((tmp_path / "out" / "json" / "carol.zip.json").read_text())
     assert carol["metadata"]["import_error"] == (
         "the submission cannot be graded: carol.zip is not a .py file, a notebook (.ipynb) or a folder")

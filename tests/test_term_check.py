@@ -69,7 +69,8 @@ def test_one_wrong_term_of_dWh_is_named(capsys, tmp_path):
 def test_where_dL_ds_cannot_be_recovered_the_check_says_so(capsys, tmp_path):
     dWh = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)["narrow-input"]["outputs"]["dWh"]
     assert dWh["consistent_with_your_dL_ds"] is None and "wrong_term" not in dWh
-    assert dWh["dL_ds_used"].startswith("∂L/∂s_t cannot be recovered from dx: partial: Wx (D = 2, H = 6) has rank 2 < H")
+    assert dWh["dL_ds_used"].startswith(
+        "∂L/∂s_t cannot be recovered from dx: partial: Wx (D = 2, H = 6) has rank 2 < H")
 
 
 def test_two_combined_bugs_are_both_explained(capsys, tmp_path):
@@ -78,7 +79,8 @@ def test_two_combined_bugs_are_both_explained(capsys, tmp_path):
     assert "dWh" not in {d["output"] for d in p["diagnosis"]}
     outputs = p["outputs"]
     assert outputs["dWh"]["wrong_term"] == {"t": 1, "uses": "only this term", "expected": "the sum over t = 1..T"}
-    assert [outputs[name]["consistent_with_your_dL_ds"] for name in ("dh0", "dWx", "dWh", "db")] == [True, True, False, True]
+    consistent = [outputs[name]["consistent_with_your_dL_ds"] for name in ("dh0", "dWx", "dWh", "db")]
+    assert consistent == [True, True, False, True]
 
 
 def test_the_text_report_says_what_the_term_check_found(capsys, tmp_path):
@@ -88,7 +90,8 @@ def test_the_text_report_says_what_the_term_check_found(capsys, tmp_path):
     out = capsys.readouterr().out
     assert ("    ∂L/∂Wh is only its term t = 1 (from your ∂L/∂s_t, recovered from dx), where the sum over t = 1..T "
             "belongs: = instead of += in the loop?\n") in out
-    assert "    ∂L/∂Wx is the right sum of your ∂L/∂s_t, recovered from dx: ∂L/∂s_t is what is wrong, not the sum.\n" in out
+    assert ("    ∂L/∂Wx is the right sum of your ∂L/∂s_t, recovered from dx: ∂L/∂s_t is what is wrong, "
+            "not the sum.\n") in out
 
 
 def test_dh0_from_the_wrong_step_names_the_step(capsys):

@@ -65,7 +65,8 @@ def test_each_vector_mistake_is_caught_by_a_visible_and_a_hidden_problem(name):
     result = audit(loader.load(str(ROOT / "problem_sets" / name)))
     # a contract that passes the upstream gradient leaves the output layer to the grader
     passes_upstream = name != "vector_trace.yaml"
-    assert list(result.catalogue) == [m for m, e in VECTOR_MISTAKES.items() if not (passes_upstream and e.in_output_layer)]
+    assert list(result.catalogue) == [m for m, e in VECTOR_MISTAKES.items()
+                                      if not (passes_upstream and e.in_output_layer)]
     assert result.undetected == [] and result.not_caught_by_visible == [] and result.warnings == []
     for mistake in result.catalogue:
         assert any(p.hidden for p in result.catchers(mistake)), mistake

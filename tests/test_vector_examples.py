@@ -135,8 +135,8 @@ def test_a_wrong_forward_is_in_forward_order_in_the_json(capsys):
 def test_the_text_report_leads_with_the_forward_pass(capsys):
     main(["grade", str(ROOT / "problem_sets" / "cs231n_rnn.yaml"), str(EXAMPLES / "cs231n" / "forward_reuses_h0.py")])
     out = capsys.readouterr().out
-    assert ("small-explicit: 0/10 failed (N = 2, T = 3, D = 4, H = 3) — h first diverges at t = 2 (forward order); dL_ds (derived "
-            "from dx) first diverges at t = 3; dx first diverges at t = 3; dh0 differs") in out
+    assert ("small-explicit: 0/10 failed (N = 2, T = 3, D = 4, H = 3) — h first diverges at t = 2 (forward order); "
+            "dL_ds (derived from dx) first diverges at t = 3; dx first diverges at t = 3; dh0 differs") in out
     assert ("h_t matches for t = 1 and first diverges at t = 2 (forward order): the forward pass is wrong "
             "there, and every gradient depends on it, so fix the forward pass first.") in out
     assert "  ∂L/∂s_t: diverging at 3 of 3 steps, first at t = 3 (BPTT order)" in out
