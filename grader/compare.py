@@ -61,10 +61,22 @@ class Comparison:
         element of step t with the largest error."""
         if self.expected.ndim <= 1:
             return float(self.expected[t - 1]), float(self.got[t - 1]), float(self.abs_error[t - 1])
-        errors = self._by_step(self.abs_error)[t - 1]
-        i = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+        i = self._worst(t)
         return (float(self._by_step(self.expected)[t - 1, i]), float(self._by_step(self.got)[t - 1, i]),
-                float(errors[i]))
+                float(self._by_step(self.abs_error)[t - 1, i]))
+
+    def _worst(self, t: int) -> int:
+        """The flat index, within step t, of its element with the largest error (NaN first)."""
+        errors = self._by_step(self.abs_error)[t - 1]
+        return int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+
+    def element_at_step(self, t: int) -> tuple[int, ...]:
+        """The index of step t's element with the largest error, over the axes other than
+        t's in the output's layout (e.g. (n, j) of dx (N, T, D)); () for (T,) arrays."""
+        if self.expected.ndim <= 1:
+            return ()
+        shape = np.moveaxis(self.expected, self.time_axis, 0).shape[1:]
+        return tuple(int(i) for i in np.unravel_index(self._worst(t), shape))
 
 
 def first_divergence(diverging: np.ndarray) -> int | None:

@@ -3,6 +3,7 @@ print statements and tab indentation, and names removed from numpy (np.float, np
 since numpy 1.24). One registry entry each: (exception, pattern on its message, the hint
 with the pattern's groups)."""
 import re
+from collections.abc import Callable
 
 PYTHON_2 = {"xrange": "range", "raw_input": "input", "unicode": "str", "basestring": "str", "unichr": "chr",
             "long": "int", "reduce": "functools.reduce", "file": "open", "execfile": "exec(open(path).read())",
@@ -11,7 +12,7 @@ NUMPY_REMOVED = {"float": "float or np.float64", "int": "int or np.int64", "bool
                  "object": "object", "str": "str", "complex": "complex or np.complex128", "long": "int",
                  "unicode": "str"}
 
-HINTS: list[tuple[str, str, object]] = [
+HINTS: list[tuple[str, str, Callable[[re.Match[str]], str]]] = [
     ("NameError", r"name '(" + "|".join(PYTHON_2) + r")' is not defined",
      lambda m: f"{m[1]} is Python 2: use {PYTHON_2[m[1]]}"),
     ("SyntaxError", r"Missing parentheses in call to 'print'",

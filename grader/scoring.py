@@ -42,13 +42,14 @@ def score_outputs(problem: Problem, expected: dict, outcome: CallOutcome) -> tup
         out, want = call.outputs[name], expected[name]
         raw = outcome.outputs.get(name)
         shape_only = None
+        why: str | None
         if raw is None:
             got, why = None, outcome.unusable.get(name, "is missing")
         else:
             got, why = usable_output(raw, np.shape(want), out.time_axis)
             if why and raw.size == np.size(want) and _squeezed(raw.shape) == _squeezed(np.shape(want)):
                 reshaped, still = usable_output(raw.reshape(np.shape(want)), np.shape(want), out.time_axis)
-                if still is None and _compare(problem, out, want, reshaped).passed:
+                if reshaped is not None and still is None and _compare(problem, out, want, reshaped).passed:
                     got, why = reshaped, None
                     shape_only = ShapeOnly(raw.shape, np.shape(want), problem.shape_policy == "lenient")
         found = Unusable(why or "") if got is None else _compare(problem, out, want, got)

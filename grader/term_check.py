@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from grader.compare import Comparison
 from grader.contracts import Exercise
 from grader.results import CallOutcome, OutputResult, TermCheck
 
@@ -25,16 +26,16 @@ def submission_dL_ds(exercise: Exercise, outcome: CallOutcome,
     call = exercise.call
     returned = next((name for name, out in call.outputs.items() if out.source == "dL_ds"
                      and name in exercise.requested), None)
-    by_name = {o.name: o for o in outputs}
-    if returned and by_name.get(returned) and by_name[returned].comparison is not None:
-        return call.outputs[returned].layout.to_reference(by_name[returned].comparison.got), "your returned ∂L/∂s_t"
-    derived = next((o for o in outputs if o.derived_from and o.name == "dL_ds"), None)
-    if derived is None:
+    found = next((o.found for o in outputs if o.name == returned), None)
+    if returned and isinstance(found, Comparison):
+        return call.outputs[returned].layout.to_reference(found.got), "your returned ∂L/∂s_t"
+    derived = next((o for o in outputs if o.derived and o.name == "dL_ds"), None)
+    if derived is None or derived.derived is None or not isinstance(derived.found, Comparison):
         return None, "∂L/∂s_t is neither returned nor derivable here"
-    if derived.localization == "partial":
-        return None, f"∂L/∂s_t cannot be recovered from {derived.derived_from}: {derived.derived.note}"
-    layout = call.outputs[derived.derived_from].layout
-    return layout.to_reference(derived.comparison.got), f"your ∂L/∂s_t, recovered from {derived.derived_from}"
+    source = derived.derived.source
+    if derived.derived.localization == "partial":
+        return None, f"∂L/∂s_t cannot be recovered from {source}: {derived.derived.note}"
+    return call.outputs[source].layout.to_reference(derived.found.got), f"your ∂L/∂s_t, recovered from {source}"
 
 
 def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
@@ -57,7 +58,8 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
             checked[o.name] = TermCheck(method, None)
             continue
         alternatives = sums[source]
-        got = call.outputs[o.name].layout.to_reference(o.comparison.got)
+        assert isinstance(o.found, Comparison)      # failing above
+        got = call.outputs[o.name].layout.to_reference(o.found.got)
         if _within(got, alternatives.value[None], problem.tolerance)[0]:
             checked[o.name] = TermCheck(method, True)
             continue

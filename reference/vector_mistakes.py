@@ -47,8 +47,8 @@ def _where_D_is_H(**pieces) -> Callable[[VectorRNN, VectorForward, dict], Varian
     return lambda rnn, f, reference: changed(rnn, f, reference) if f.sizes.D == f.sizes.H else Variants((), {})
 
 
-def _at_last_step(f: VectorForward, dh: np.ndarray) -> np.ndarray:
-    """(N, T, H) zero but at t = T, where it is `dh` (N, H)."""
+def _at_last_step(f: VectorForward, dh: np.ndarray | float) -> np.ndarray:
+    """(N, T, H) zero but at t = T, where it is `dh` (N, H, or a number for every element)."""
     kept = np.zeros_like(f.s)
     kept[:, -1] = dh
     return kept

@@ -1,15 +1,19 @@
 """Feedback that names what real submissions get wrong beyond BPTT itself: a gradient left
 at zero, the upstream array returned under another name, and an output right but for
 length-1 axes (strict and lenient `shape_policy`); and diagnoses and hints in the contract's
-own names and the problem's own loss. Graded from the command line."""
+own names and the problem's own loss; a vector table row naming the element of its largest
+error. Graded from the command line."""
 import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from grader.cli import main
+from grader.compare import compare
 from grader.contracts import CONTRACTS
+from grader.problem_set import Tolerance
 from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import EXAMPLES, ROOT
 
@@ -131,3 +135,23 @@ def test_the_hint_at_t_T_names_the_problems_own_loss(capsys):
     assert ("look at the local term da⟨T⟩ ⊙ φ'(s⟨T⟩) (da⟨T⟩: the upstream gradient at t = T) and the boundary "
             "∂L/∂s_{T+1} = 0.") in out
     assert "ŷ" not in out and "θ" not in out
+
+
+def test_a_vector_table_row_names_the_element_of_its_largest_error(capsys):
+    main(["grade", str(CS231N), str(EXAMPLES / "cs231n" / "dprev_h_not_carried.py")])
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("  ∂L/∂s_t (derived from dx), diverging at 2 of 3 steps:")
+    assert lines[start + 1:start + 5] == [
+        "          t  element       expected            got     |error|",
+        "          3   [0, 0]      -0.182407      -0.182407    6.05e-15",
+        "          2   [1, 2]       0.228005       0.777165       0.549  ← first divergence",
+        "          1   [0, 1]      -0.448457      -0.627074       0.179  ✗"]
+
+
+def test_element_at_step_is_the_index_within_the_step_in_the_outputs_layout():
+    expected = np.zeros((2, 3, 4))          # (N, T, D), t on axis 1
+    got = expected.copy()
+    got[1, 2, 3] = 1.0
+    c = compare(expected, got, Tolerance(), time_axis=1)
+    assert (c.element_at_step(3), c.at_step(3)) == ((1, 3), (0.0, 1.0, 1.0))
+    assert compare(np.zeros(3), np.ones(3), Tolerance()).element_at_step(2) == ()

@@ -1,7 +1,7 @@
 """The text report, for a student: a line per problem and, for a per-timestep output
 that diverges, a short table around the first divergence with one sentence (a vector
-output's row for step t shows its element with the largest error there); then, where a
-catalogue mistake reproduces the wrong outputs, a short paragraph naming it; and, for a
+output's row for step t shows, and names, its element with the largest error there); then,
+where a catalogue mistake reproduces the wrong outputs, a short paragraph naming it; and, for a
 visible problem, the first lines of what the submission printed during its call. A hidden
 problem shows its first line only (grader/reports/student_view.py); control characters are
 escaped (grader/text_safety.py)."""
@@ -52,13 +52,17 @@ def divergence_table(c: Comparison, T: int) -> list[str]:
     if c.order == "forward":
         rows = rows[::-1]
     ends = (T, 1) if c.order == "backward" else (1, T)
-    lines = [f"      {'t':>5}  {'expected':>13}  {'got':>13}  {'|error|':>10}"]
+    elements = {t: "[" + ", ".join(map(str, c.element_at_step(t))) + "]" for t in rows} if c.expected.ndim > 1 else {}
+    width = max(len("element"), *map(len, elements.values())) if elements else 0
+    header = f"  {'element':>{width}}" if elements else ""
+    lines = [f"      {'t':>5}{header}  {'expected':>13}  {'got':>13}  {'|error|':>10}"]
     if rows[0] != ends[0]:
         lines.append(f"      {'…':>5}")
     for t in rows:
         expected, got, error = c.at_step(t)
         mark = "  ← first divergence" if t == t0 else ("  ✗" if c.diverging_steps[t - 1] else "")
-        lines.append(f"      {t:>5}  {_number(expected):>13}  {_number(got):>13}  {error:>10.3g}{mark}")
+        element = f"  {elements[t]:>{width}}" if elements else ""
+        lines.append(f"      {t:>5}{element}  {_number(expected):>13}  {_number(got):>13}  {error:>10.3g}{mark}")
     if rows[-1] != ends[1]:
         lines.append(f"      {'…':>5}")
     return lines
