@@ -56,10 +56,13 @@ def test_the_vector_model_with_one_of_everything_is_the_scalar_model(phi, theta,
         np.testing.assert_allclose(values_v[vector_name].ravel(), np.ravel(values_s[scalar_name]),
                                    rtol=1e-12, atol=1e-15, err_msg=vector_name)
     for mistake in SCALAR.mistakes.keys() & VECTOR.mistakes.keys():
-        got_s = SCALAR.mistakes[mistake].run(rnn_s, f_s, values_s).of({})
-        got_v = VECTOR.mistakes[mistake].run(rnn_v, f_v, values_v).of({})
+        params = SCALAR.mistakes[mistake].audit_params          # the vector form's too (truncated_recursion: k)
+        assert VECTOR.mistakes[mistake].audit_params == params
+        got_s = SCALAR.mistakes[mistake].run(rnn_s, f_s, values_s).of(params)
+        got_v = VECTOR.mistakes[mistake].run(rnn_v, f_v, values_v).of(params)
+        assert (got_s is None) == (got_v is None), mistake
         for vector_name, scalar_name in GRADIENTS.items():
-            if vector_name in got_v and scalar_name in got_s:
+            if got_v is not None and got_s is not None and vector_name in got_v and scalar_name in got_s:
                 np.testing.assert_allclose(got_v[vector_name].ravel(), np.ravel(got_s[scalar_name]),
                                            rtol=1e-12, atol=1e-15, err_msg=f"{mistake}: {vector_name}")
 
