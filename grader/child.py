@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402  (siblings, loaded before the grader's folder is hidden)
@@ -254,7 +255,7 @@ def imported(submission: str, notebook_cells: str):
     (grader/notebooks.py, `notebook_cells` a mode of notebooks.MODES) run as one."""
     if submission.endswith(".ipynb"):
         source, _ = notebooks.python_source(submission, notebook_cells)
-        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("submission", loader=None))
+        module = types.ModuleType("submission")
         module.__file__ = submission
         sys.modules["submission"] = module
         exec(compile(source, submission, "exec"), module.__dict__)
@@ -332,7 +333,7 @@ def outputs_message(returned, shapes: dict[str, list[int]], upstream=(None, None
         if not present:
             problems[name] = "is missing"
             continue
-        if list(np.shape(value)) != list(shape) and is_the_upstream(value, upstream):
+        if isinstance(value, np.ndarray) and list(value.shape) != list(shape) and is_the_upstream(value, upstream):
             problems[name] = f"has the shape of {upstream[0]}: the whole upstream array was returned"
             continue
         array, reason = as_float_array(value, tuple(shape))
