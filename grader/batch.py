@@ -294,12 +294,12 @@ class Progress:
         self.stream.flush()
 
 
-def gradebook(problem_set: ProblemSet, students: dict[str, Path], recorded: dict) -> str:
-    """CSV: a row per submission (student, total, max, a column per problem, status);
-    a submission not recorded yet has empty scores and the status "not graded", one the
-    grader failed to grade empty scores where it has none and the status failed_to_grade.
-    Every cell is a spreadsheet_cell: no student id or problem id is read as a formula."""
-    ids = [p.id for p in problem_set.problems]
+def gradebook(ids: list[str], students, recorded: dict) -> str:
+    """CSV: a row per submission of `students` (student, total, max, a column per problem id
+    of `ids`, status); a submission not in `recorded` has empty scores and the status
+    "not graded", one the grader failed to grade empty scores where it has none and the
+    status failed_to_grade. Every cell is a spreadsheet_cell: no student id or problem id is
+    read as a formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
 
@@ -461,7 +461,8 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
         if workers is not None:
             workers.kill()
         try:
-            write_atomically(options.out_dir / GRADEBOOK, gradebook(problem_set, students, store.results()))
+            ids = [p.id for p in problem_set.problems]
+            write_atomically(options.out_dir / GRADEBOOK, gradebook(ids, students, store.results()))
         finally:
             store.close()
     graded = len(pending) - len(failures)

@@ -362,7 +362,63 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="the starter file to write")
     s.add_argument("--force", action="store_true", help="replace FILE if it exists")
     s.set_defaults(run=cmd_scaffold)
+    add_service_commands(commands)
     return top
+
+
+# The grading service (grader/service/, the `service` extra): serve and token.
+
+def service_command(name: str):
+    """The handler of grader.service.commands `name`, or one that says how to install the extra."""
+    def run(args) -> int:
+        from grader.service import INSTALL_HINT, missing_extra
+        missing = missing_extra()
+        if missing:
+            raise UsageError(f"the grading service needs {', '.join(missing)}: {INSTALL_HINT}")
+        from grader.service import commands
+        return getattr(commands, name)(args)
+    return run
+
+
+def rate_limit(text: str) -> int:
+    """--rate-limit: N or N/min, submissions per minute per token."""
+    count = text.removesuffix("/min")
+    if not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate such as 30/min")
+    return int(count)
+
+
+def add_service_commands(commands) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--data", default="bptt-grade-data", metavar="DIR",
+                       help="the service's folder: its SQLite database, caches (default ./bptt-grade-data)")
+    where.add_argument("--database", metavar="URL", help="a database URL instead of SQLite, "
+                       "e.g. postgresql+psycopg://user:password@host/dbname")
+    serve = commands.add_parser("serve", parents=[where], help="run the grading service (web pages and API)",
+                                description="Serve the grading API and pages, and grade submissions with "
+                                "a local pool of workers. The first start creates an instructor token and "
+                                "prints the login URL with it.")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                       help="grading worker processes (default: the cores)")
+    serve.add_argument("--max-upload-kb", type=positive_int, default=1024, metavar="KB",
+                       help="largest submission accepted (default 1024)")
+    serve.add_argument("--rate-limit", type=rate_limit, metavar="N/min",
+                       help="submissions per minute per token (default: no limit)")
+    serve.add_argument("--policy", choices=("latest", "best"), default="latest",
+                       help="the gradebook's submission per student, unless ?policy= says (default latest)")
+    serve.set_defaults(run=service_command("cmd_serve"))
+
+    token = commands.add_parser("token", help="create service tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION")
+    create = token.add_parser("create", parents=[where], help="create a token and print it")
+    create.add_argument("--role", choices=("instructor", "student"), required=True)
+    create.add_argument("--name", required=True)
+    create.set_defaults(run=service_command("cmd_token_create"))
+    roster = token.add_parser("import", parents=[where], help="a student token per roster line; CSV on stdout")
+    roster.add_argument("roster", metavar="ROSTER_CSV", help="one student per line (first column)")
+    roster.set_defaults(run=service_command("cmd_token_import"))
 
 
 def main(argv=None) -> int:
