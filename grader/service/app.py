@@ -328,14 +328,20 @@ def create_app(settings: Settings) -> FastAPI:
         return records.problem_set_view(store(), problem_set_id, who)
 
     async def upload(request: Request) -> tuple[str, bytes]:
+        """(file name, bytes) of the form's `file`; several .py files (a module and its helpers)
+        are zipped into one folder submission."""
         form = await request.form()
-        file = form.get("file")
-        if file is None or isinstance(file, str):
+        files = [f for f in form.getlist("file") if not isinstance(f, str)]
+        if not files:
             raise Refusal.message(422, "the multipart body needs a `file` part: your .py file or .zip folder")
-        data = await file.read(submission_limit + 1)
-        if len(data) > submission_limit:
-            raise Refusal.message(413, f"the file is larger than {settings.max_upload_kb} KiB")
-        return file.filename or "", data
+        uploaded = {}
+        for file in files:
+            uploaded[file.filename or ""] = await file.read(submission_limit + 1)
+        if sum(map(len, uploaded.values())) > submission_limit:
+            raise Refusal.message(413, f"the upload is larger than {settings.max_upload_kb} KiB")
+        if len(uploaded) == 1:
+            return next(iter(uploaded.items()))
+        return records.files_as_zip(uploaded)
 
     def submit(request_user: User, problem_set_id: int, filename: str, data: bytes, key: str | None) -> dict:
         wait = limiter.retry_after(request_user.token_id)

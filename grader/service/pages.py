@@ -40,8 +40,8 @@ def add_pages(app: FastAPI, settings, state: dict, api_user) -> None:
         found = state["store"].token_user(token) if token else None
         return None if found is None else (found, csrf_of(token))
 
-    def page(name: str, status: int = 200, **context) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
+    def page(name: str, code: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(name).render(**context), status_code=code)
 
     def refused(refusal: Refusal, user: User | None, csrf: str = "") -> HTMLResponse:
         message = refusal.body.get("detail") or "; ".join(e["message"] for e in refusal.body.get("errors", []))

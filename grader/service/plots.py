@@ -13,8 +13,8 @@ import numpy as np
 
 from grader.problem_set import Tolerance
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 36
+WIDTH, HEIGHT = 640, 256
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 44, 36
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,13 @@ def svg(name: str, series: ErrorSeries, first_divergence: int | None, order: str
     steps = range(1, T + 1)
     points = [(x(t), y(v) if np.isfinite(v) else TOP) for t, v in zip(steps, series.error)]
     order_text = ("BPTT order: t = T first, so the first divergence is the largest diverging t"
-                  if order == "backward" else "forward order: t = 1 first")
+                  if order == "backward" else "forward order: t = 1 first, so the first divergence is the smallest")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="error-plot" role="img" width="{WIDTH}" '
              f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" data-output="{escape(name)}" data-T="{T}">',
              f"<title>|got − expected| of {escape(name)} against t (log scale); {order_text}</title>",
-             f'<text x="{LEFT}" y="16" class="caption">|got − expected| of {escape(name)} against t '
-             f'(log scale). {escape(order_text)}.</text>',
+             f'<text x="{LEFT}" y="14" class="caption">|got − expected| of {escape(name)} against t (log scale); '
+             'dashed: the tolerance</text>',
+             f'<text x="{LEFT}" y="30" class="caption order">{escape(order_text)}</text>',
              f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#888"/>']
     for decade in range(int(low), int(high) + 1):
         parts.append(f'<text x="{LEFT - 6}" y="{y(10.0 ** decade) + 4:.1f}" text-anchor="end" '

@@ -8,6 +8,7 @@ submissions, or tokens. Every refusal is a `Refusal` with its HTTP status.
 import csv
 import io
 import json
+import re
 import secrets
 import tempfile
 import time
@@ -25,10 +26,11 @@ from grader.errors import ProblemSetError
 from grader.reference_check import check_problem
 from grader.service import queue
 from grader.service.store import Store, User, problem_sets, regrades, submissions, uploads, versions
-from grader.service.workers import UnsafeArchive, open_archive
+from grader.service.workers import UnsafeArchive, open_archive, zip_of
 
 POLICIES = ("latest", "best")
 KINDS = {".py": "py", ".zip": "zip"}
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 HIDDEN_PROBLEM_FIELDS = ("id", "visibility", "status", "score", "max_score")
 
 
@@ -143,6 +145,16 @@ def upload_kind(filename: str, data: bytes) -> str:
         except UnsafeArchive as error:
             raise Refusal.message(422, str(error)) from None
     return kind
+
+
+def files_as_zip(files: dict[str, bytes]) -> tuple[str, bytes]:
+    """Several uploaded Python files as one folder submission: ("submission.zip", its bytes)."""
+    names = [Path(name).name for name in files]
+    bad = [n for n in names if not MODULE_NAME.fullmatch(n)]
+    if bad or len(set(names)) != len(names):
+        raise Refusal.message(422, "several files are accepted only as distinct Python modules "
+                              f"(name.py){': not ' + ', '.join(map(repr, bad)) if bad else ''}")
+    return "submission.zip", zip_of(dict(zip(names, files.values())))
 
 
 def accept(store: Store, problem_set_id: int, user: User, filename: str, data: bytes,

@@ -77,8 +77,8 @@ def check_archive(archive: zipfile.ZipFile) -> None:
         parts = name.replace("\\", "/").split("/")
         if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
             raise UnsafeArchive(f"the zip member {name!r} points outside the submission folder")
-        mode = member.external_attr >> 16
-        if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+        file_type = stat.S_IFMT(member.external_attr >> 16)     # 0 when the zip did not record one
+        if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
             raise UnsafeArchive(f"the zip member {name!r} is a link or special file; only files and folders "
                                 "are accepted")
         if member.file_size > MAX_MEMBER_BYTES:
@@ -115,6 +115,15 @@ def extract(upload: bytes, folder: Path) -> None:
                     if written > MAX_EXTRACTED_BYTES or sink.tell() + len(chunk) > MAX_MEMBER_BYTES:
                         raise UnsafeArchive(f"the zip expands to more than its declared size (at {member.filename!r})")
                     sink.write(chunk)
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """A zip holding each file at the top level, by name."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
 
 
 def grade_upload(version: PreparedVersion, upload: bytes, kind: str, workdir: Path, name: str = "submission",
@@ -168,7 +177,7 @@ class Worker:
     def grade(self, claim: queue.Claim) -> queue.Result:
         work = queue.work(self.store, claim)
         version = self.version(claim, work.yaml)
-        workdir = Path(tempfile.mkdtemp(prefix=f"job-{claim.job_id}-", dir=self.data_dir / "work"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"bptt-grade-job-{claim.job_id}-"))    # outside the hidden data
         try:
             return result_of(grade_upload(version, work.upload, work.kind, workdir, claim.submission_id,
                                           self.isolation, hide=(str(self.data_dir),)))
@@ -203,7 +212,6 @@ class Worker:
 
     def drain(self) -> int:
         """Grade queued jobs until none is left (in this process); how many."""
-        (self.data_dir / "work").mkdir(parents=True, exist_ok=True)
         count = 0
         while self.run_one():
             count += 1
@@ -215,7 +223,6 @@ def worker_main(url: str, data_dir: str, stop, lease_seconds: float, isolation: 
     parent = os.getppid()
     store = Store(url)
     worker = Worker(store, Path(data_dir), lease_seconds=lease_seconds, isolation=isolation)
-    (worker.data_dir / "work").mkdir(parents=True, exist_ok=True)
     try:
         while not stop.is_set() and os.getppid() == parent:
             if not (queue.has_work(store) and worker.run_one()):
