@@ -16,7 +16,7 @@ from tests.conftest import EXAMPLES  # noqa: E402
 
 POSTGRES_URL = os.environ.get("BPTT_TEST_POSTGRES_URL")
 
-# A small problem set: two visible problems and a hidden one.
+# A small problem set: three visible problems and a hidden one.
 SMALL_SET = """\
 schema_version: 1
 title: Small <b>BPTT</b> set
@@ -46,6 +46,14 @@ problems:
     params: {w: 0.5, v: 0.9, h0: 0.2}
     data: {x: [0.1, 0.4, -0.2, 0.8, 0.3], y: [0.2, -0.1, 0.0, 0.3, 0.1]}
     grade: {dL_ds: 4, dL_dw: 1, dL_dv: 1}
+  - id: relu-state
+    title: relu state, where phi' is theta' (the seed's typo passes)
+    points: 10
+    visibility: visible
+    model: {phi: relu, theta: identity, loss: squared_error}
+    params: {w: 0.9, v: 1.0, h0: 0.5}
+    data: {x: [0.8, 0.4, -0.2, 1.0, 0.3, -0.1, 0.6, 0.2], y: [0.5, 1.0, 0.6, 1.2, 1.0, 0.4, 1.1, 0.9]}
+    grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}
 """
 
 
