@@ -11,14 +11,16 @@ from collections import defaultdict, deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import and_, func, select, text
 
 from grader.loader import MAX_FILE_BYTES
@@ -151,12 +153,14 @@ class YamlError(BaseModel):
     message: str
 
 
-class YamlErrors(BaseModel):
-    errors: list[YamlError]
-
-
 class Detail(BaseModel):
     detail: str
+
+
+class Unprocessable(BaseModel):
+    """422: a problem set's validation errors, a refused upload, or a malformed request."""
+    errors: list[YamlError] | None = None       # a problem set's (as `bptt-grade validate`)
+    detail: str | list[dict] | None = None
 
 
 class Accepted(BaseModel):
@@ -196,6 +200,8 @@ class Health(BaseModel):
     queue_depth: int | None
 
 
+ProblemSetId = Annotated[int, FastApiPath(ge=1, le=2**31 - 1)]
+SubmissionId = Annotated[str, FastApiPath(max_length=64)]
 REFUSALS = {401: {"model": Detail}, 403: {"model": Detail}, 404: {"model": Detail}}
 
 
@@ -261,6 +267,18 @@ def create_app(settings: Settings) -> FastAPI:
         return MAX_FILE_BYTES + MULTIPART_OVERHEAD
     app.add_middleware(BodyLimit, limit_of=limit_of)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        """Starlette's own errors; a 405's Allow names every method of the path (Starlette
+        names only the first route's)."""
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            path = request.scope["path"]
+            headers["Allow"] = ", ".join(sorted({m for route in app.router.routes
+                                                 if getattr(route, "path_regex", None) and route.path_regex.match(path)
+                                                 for m in getattr(route, "methods", None) or ()}))
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal):
         return JSONResponse(refusal.body, status_code=refusal.status, headers=refusal.headers)
@@ -298,9 +316,9 @@ def create_app(settings: Settings) -> FastAPI:
         "application/yaml": {"schema": {"type": "string"}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                            "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
-    yaml_responses = {**REFUSALS, 413: {"model": Detail}, 415: {"model": Detail}, 422: {"model": YamlErrors}}
+    yaml_responses = {**REFUSALS, 413: {"model": Detail}, 415: {"model": Detail}, 422: {"model": Unprocessable}}
 
-    async def publish(request: Request, problem_set_id: int | None) -> dict:
+    async def publish(request: Request, problem_set_id: ProblemSetId | None) -> dict:
         body = await yaml_body(request)
         summary = await run_in_threadpool(records.analyse, body)
         new_id, version = await run_in_threadpool(records.publish, store(), body.decode("utf-8"), summary,
@@ -314,7 +332,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.put("/api/v1/problem-sets/{problem_set_id}", response_model=ProblemSetOut,
              response_model_exclude_none=True, responses=yaml_responses, openapi_extra=yaml_request)
-    async def new_version(problem_set_id: int, request: Request, _: User = Depends(instructor)):
+    async def new_version(problem_set_id: ProblemSetId, request: Request, _: User = Depends(instructor)):
         return await publish(request, problem_set_id)
 
     @app.get("/api/v1/problem-sets", response_model=list[ProblemSetOut], response_model_exclude_none=True,
@@ -324,7 +342,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/v1/problem-sets/{problem_set_id}", response_model=ProblemSetOut,
              response_model_exclude_none=True, responses=REFUSALS)
-    def get_problem_set(problem_set_id: int, who: User = Depends(user)):
+    def get_problem_set(problem_set_id: ProblemSetId, who: User = Depends(user)):
         return records.problem_set_view(store(), problem_set_id, who)
 
     async def upload(request: Request) -> tuple[str, bytes]:
@@ -343,7 +361,7 @@ def create_app(settings: Settings) -> FastAPI:
             return next(iter(uploaded.items()))
         return records.files_as_zip(uploaded)
 
-    def submit(request_user: User, problem_set_id: int, filename: str, data: bytes, key: str | None) -> dict:
+    def submit(request_user: User, problem_set_id: ProblemSetId, filename: str, data: bytes, key: str | None) -> dict:
         wait = limiter.retry_after(request_user.token_id)
         if wait is not None:
             raise Refusal(429, {"detail": f"at most {settings.rate_limit} submissions a minute; "
@@ -352,22 +370,22 @@ def create_app(settings: Settings) -> FastAPI:
     state["submit"], state["upload"] = submit, upload
 
     @app.post("/api/v1/problem-sets/{problem_set_id}/submissions", status_code=202, response_model=Accepted,
-              responses={**REFUSALS, 413: {"model": Detail}, 422: {"model": Detail}, 429: {"model": Detail}},
+              responses={**REFUSALS, 413: {"model": Detail}, 422: {"model": Unprocessable}, 429: {"model": Detail}},
               openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                   "type": "object", "required": ["file"],
                   "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-    async def create_submission(problem_set_id: int, request: Request, who: User = Depends(user),
+    async def create_submission(problem_set_id: ProblemSetId, request: Request, who: User = Depends(user),
                                 idempotency_key: str | None = Header(None, max_length=200)):
         filename, data = await upload(request)
         return await run_in_threadpool(submit, who, problem_set_id, filename, data, idempotency_key)
 
     @app.get("/api/v1/submissions/{submission_id}", response_model=SubmissionOut, responses=REFUSALS)
-    def get_submission(submission_id: str, who: User = Depends(user)):
+    def get_submission(submission_id: SubmissionId, who: User = Depends(user)):
         return records.submission_view(store(), submission_id, who)
 
-    @app.get("/api/v1/problem-sets/{problem_set_id}/gradebook.csv", response_class=PlainTextResponse,
+    @app.get("/api/v1/problem-sets/{problem_set_id}/gradebook.csv",
              responses={**REFUSALS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-    def get_gradebook(problem_set_id: int, _: User = Depends(instructor),
+    def get_gradebook(problem_set_id: ProblemSetId, _: User = Depends(instructor),
                       policy: Literal["latest", "best"] | None = Query(None)):
         text_csv = records.gradebook_csv(store(), problem_set_id, policy or settings.policy)
         return Response(text_csv, media_type="text/csv", headers={
@@ -375,7 +393,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/problem-sets/{problem_set_id}/regrade", status_code=202, response_model=Queued,
               responses=REFUSALS)
-    def post_regrade(problem_set_id: int, _: User = Depends(instructor)):
+    def post_regrade(problem_set_id: ProblemSetId, _: User = Depends(instructor)):
         return {"queued": records.regrade(store(), problem_set_id)}
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})

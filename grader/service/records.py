@@ -61,7 +61,7 @@ def analyse(yaml_bytes: bytes) -> dict:
         try:
             problem_set = loader.load(path)
         except ProblemSetError as error:
-            raise Refusal(422, {"errors": [{"line": error.line, "column": error.column, "path": error.field,
+            raise Refusal(422, {"detail": "the problem set is not valid", "errors": [{"line": error.line, "column": error.column, "path": error.field,
                                             "message": error.message}]}) from None
         audit = audits.audit(problem_set)
     checks = [c for problem in problem_set.problems for c in check_problem(problem)]

@@ -83,7 +83,7 @@ def test_an_invalid_problem_set_is_422_with_the_validator_s_line_column_path_and
     response = service.client.post("/api/v1/problem-sets", content=text, headers={**service.instructor, **YAML})
     assert response.status_code == 422
     assert (expected.value.line, expected.value.column) == (25, 18)
-    assert response.json() == {"errors": [{"line": 25, "column": 18, "path": "problems[2].model.phi",
+    assert response.json() == {"detail": "the problem set is not valid", "errors": [{"line": 25, "column": 18, "path": "problems[2].model.phi",
                                            "message": expected.value.message}]}
 
 
