@@ -36,6 +36,7 @@ from grader.grading import prepare_exercises  # noqa: E402
 from grader.service.store import Store, submissions  # noqa: E402
 from grader.submissions import grade_path  # noqa: E402
 
+POLL_SECONDS = 0.25       # a client asking for its report: latency is read from the server's timestamps
 PROBLEM_SET = ROOT / "problem_sets" / "scalar_bptt.yaml"
 EXAMPLES = ["correct", "seed_typo_phi_prime_of_h", "missing_recurrent_term", "nonzero_boundary",
             "truncated_recursion", "dw_uses_h_t", "loss_derivative_sign", "dh0_missing_w"]
@@ -117,7 +118,7 @@ def run_clients(server: Server, tokens: list[str], per_client: int, uploads: dic
                 while time.monotonic() < deadline:
                     if http.get(url).json()["status"] in ("graded", "failed_to_grade"):
                         break
-                    time.sleep(0.05)
+                    time.sleep(POLL_SECONDS)
     threads = [threading.Thread(target=client, args=(i, t)) for i, t in enumerate(tokens)]
     for thread in threads:
         thread.start()

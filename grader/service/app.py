@@ -416,5 +416,5 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(state["registry"]), media_type=CONTENT_TYPE_LATEST)
 
     from grader.service.pages import add_pages
-    add_pages(app, settings, state, user)
+    add_pages(app, settings, state)
     return app

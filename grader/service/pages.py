@@ -29,7 +29,7 @@ templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templat
                         autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def add_pages(app: FastAPI, settings, state: dict, api_user) -> None:
+def add_pages(app: FastAPI, settings, state: dict) -> None:
     from grader.service.app import SESSION_COOKIE
 
     def csrf_of(token: str) -> str:

@@ -5,8 +5,6 @@ A student sees the visible problems of a problem set and nothing of its hidden o
 their id, status and score in their own reports; never the YAML, other students'
 submissions, or tokens. Every refusal is a `Refusal` with its HTTP status.
 """
-import csv
-import io
 import json
 import re
 import secrets

@@ -244,7 +244,6 @@ class WorkerPool:
         self.processes: list = []
         self.store = Store(url)
         self.watching = threading.Event()
-        self.restarts = 0
 
     def _spawn(self):
         process = self.context.Process(target=worker_main, name="bptt-grade-worker", daemon=False,
@@ -268,7 +267,6 @@ class WorkerPool:
                     process.join()
                     queue.expire_worker(self.store, process_worker_id(process.pid))
                     self.processes[i] = self._spawn()
-                    self.restarts += 1
 
     def stop(self, timeout: float = 60.0) -> None:
         """Drain: no new jobs; running ones finish (or, past `timeout`, are killed and taken back)."""

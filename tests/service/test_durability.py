@@ -175,6 +175,22 @@ def test_a_job_whose_worker_is_killed_twice_fails_to_grade_and_the_next_is_grade
     store.close()
 
 
+def test_a_job_whose_worker_is_killed_once_is_graded_by_the_next_worker_once(tmp_path, servers):
+    (tmp_path / "data").mkdir()
+    store, instructor, [student] = setup_class(tmp_path / "data", 1)
+    server = servers(workers=1)
+    publish(server, instructor)
+    response = httpx.post(f"{server.url}/api/v1/problem-sets/1/submissions", headers=student, timeout=30,
+                          files={"file": ("slow.py", SLEEPING % 2, "text/x-python")})
+    slow = response.json()["id"]
+    os.kill(running_worker_pid(store, slow), signal.SIGKILL)
+    assert wait_until_finished(store, [slow])[slow][0] == "graded"
+    assert completions(store, [slow]) == {slow: 1}
+    with store.reading() as connection:
+        assert connection.execute(select(jobs.c.attempts).where(jobs.c.submission_id == slow)).scalar_one() == 2
+    store.close()
+
+
 def test_sigterm_drains_finishing_the_running_job(tmp_path, servers):
     (tmp_path / "data").mkdir()
     store, instructor, [student] = setup_class(tmp_path / "data", 1)
