@@ -362,7 +362,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="the starter file to write")
     s.add_argument("--force", action="store_true", help="replace FILE if it exists")
     s.set_defaults(run=cmd_scaffold)
-    add_service_commands(commands)
+    add_service_commands(subparsers)
     return top
 
 
@@ -388,18 +388,18 @@ def rate_limit(text: str) -> int:
     return int(count)
 
 
-def add_service_commands(commands) -> None:
+def add_service_commands(subparsers) -> None:
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--data", default="bptt-grade-data", metavar="DIR",
-                       help="the service's folder: its SQLite database, caches (default ./bptt-grade-data)")
+                       help="the service's folder: its SQLite database and caches (default ./bptt-grade-data)")
     where.add_argument("--database", metavar="URL", help="a database URL instead of SQLite, "
                        "e.g. postgresql+psycopg://user:password@host/dbname")
-    serve = commands.add_parser("serve", parents=[where], help="run the grading service (web pages and API)",
-                                description="Serve the grading API and pages, and grade submissions with "
-                                "a local pool of workers. The first start creates an instructor token and "
-                                "prints the login URL with it.")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = subparsers.add_parser(
+        "serve", parents=[where], help="run the grading service: web pages, the API and grading workers",
+        description="Serve the grading API and pages, and grade submissions with a local pool of workers. "
+        "The first start creates an instructor token and prints the login URL with it.")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
     serve.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                        help="grading worker processes (default: the cores)")
     serve.add_argument("--max-upload-kb", type=positive_int, default=1024, metavar="KB",
@@ -410,13 +410,18 @@ def add_service_commands(commands) -> None:
                        help="the gradebook's submission per student, unless ?policy= says (default latest)")
     serve.set_defaults(run=service_command("cmd_serve"))
 
-    token = commands.add_parser("token", help="create service tokens").add_subparsers(
-        dest="token_command", required=True, metavar="ACTION")
-    create = token.add_parser("create", parents=[where], help="create a token and print it")
-    create.add_argument("--role", choices=("instructor", "student"), required=True)
-    create.add_argument("--name", required=True)
+    token = subparsers.add_parser("token", help="create tokens for the grading service",
+                                  description="Create tokens for the grading service: one, or one per "
+                                  "student of a roster. A token is shown only once; only its hash is kept.")
+    actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION",
+                                   help="create or import")
+    create = actions.add_parser("create", parents=[where], help="create a token and print it",
+                                description="Create a token and print it.")
+    create.add_argument("--role", choices=("instructor", "student"), required=True, help="what the token may do")
+    create.add_argument("--name", required=True, help="whose token it is (a student's id)")
     create.set_defaults(run=service_command("cmd_token_create"))
-    roster = token.add_parser("import", parents=[where], help="a student token per roster line; CSV on stdout")
+    roster = actions.add_parser("import", parents=[where], help="a student token per roster line; CSV on stdout",
+                                description="Create a student token per roster line and print student,token CSV.")
     roster.add_argument("roster", metavar="ROSTER_CSV", help="one student per line (first column)")
     roster.set_defaults(run=service_command("cmd_token_import"))
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import and_, func, select, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.loader import MAX_FILE_BYTES
 from grader.service import queue, records
@@ -113,7 +113,8 @@ class _TooLarge(Exception):
 
 async def _too_large(limit: int, send) -> None:
     response = JSONResponse({"detail": f"the request is larger than {limit // 1024} KiB"}, status_code=413)
-    await response({"type": "http"}, None, send)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 # response bodies (the OpenAPI schema)
@@ -202,7 +203,10 @@ class Health(BaseModel):
 
 ProblemSetId = Annotated[int, FastApiPath(ge=1, le=2**31 - 1)]
 SubmissionId = Annotated[str, FastApiPath(max_length=64)]
-REFUSALS = {401: {"model": Detail}, 403: {"model": Detail}, 404: {"model": Detail}}
+Responses = dict[int | str, dict[str, Any]]
+FILE_FORM = {"schema": {"type": "object", "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}}}}
+REFUSALS: Responses = {401: {"model": Detail}, 403: {"model": Detail}, 404: {"model": Detail}}
 
 
 class Metrics:
@@ -274,9 +278,9 @@ def create_app(settings: Settings) -> FastAPI:
         headers = dict(error.headers or {})
         if error.status_code == 405:
             path = request.scope["path"]
-            headers["Allow"] = ", ".join(sorted({m for route in app.router.routes
-                                                 if getattr(route, "path_regex", None) and route.path_regex.match(path)
-                                                 for m in getattr(route, "methods", None) or ()}))
+            routes = [r for r in app.router.routes
+                      if (pattern := getattr(r, "path_regex", None)) and pattern.match(path)]
+            headers["Allow"] = ", ".join(sorted({m for r in routes for m in getattr(r, "methods", None) or ()}))
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Refusal)
@@ -295,10 +299,14 @@ def create_app(settings: Settings) -> FastAPI:
                           {"WWW-Authenticate": "Bearer"})
         return found
 
-    def instructor(who: User = Depends(user)) -> User:
+    UserDep = Annotated[User, Depends(user)]
+
+    def instructor(who: UserDep) -> User:
         if not who.instructor:
             raise Refusal.message(403, "only an instructor may do this")
         return who
+
+    InstructorDep = Annotated[User, Depends(instructor)]
 
     async def yaml_body(request: Request) -> bytes:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -312,11 +320,10 @@ def create_app(settings: Settings) -> FastAPI:
             return await request.body()
         raise Refusal.message(415, "send the YAML as application/yaml, or as the `file` of a multipart form")
 
-    yaml_request = {"requestBody": {"required": True, "content": {
-        "application/yaml": {"schema": {"type": "string"}},
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                           "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
-    yaml_responses = {**REFUSALS, 413: {"model": Detail}, 415: {"model": Detail}, 422: {"model": Unprocessable}}
+    yaml_request = {"requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}},
+                                                                  "multipart/form-data": FILE_FORM}}}
+    yaml_responses: Responses = {**REFUSALS, 413: {"model": Detail}, 415: {"model": Detail},
+                                 422: {"model": Unprocessable}}
 
     async def publish(request: Request, problem_set_id: ProblemSetId | None) -> dict:
         body = await yaml_body(request)
@@ -327,22 +334,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/problem-sets", status_code=201, response_model=ProblemSetOut,
               response_model_exclude_none=True, responses=yaml_responses, openapi_extra=yaml_request)
-    async def create_problem_set(request: Request, _: User = Depends(instructor)):
+    async def create_problem_set(request: Request, _: InstructorDep):
         return await publish(request, None)
 
     @app.put("/api/v1/problem-sets/{problem_set_id}", response_model=ProblemSetOut,
              response_model_exclude_none=True, responses=yaml_responses, openapi_extra=yaml_request)
-    async def new_version(problem_set_id: ProblemSetId, request: Request, _: User = Depends(instructor)):
+    async def new_version(problem_set_id: ProblemSetId, request: Request, _: InstructorDep):
         return await publish(request, problem_set_id)
 
     @app.get("/api/v1/problem-sets", response_model=list[ProblemSetOut], response_model_exclude_none=True,
              responses=REFUSALS)
-    def list_problem_sets(who: User = Depends(user)):
+    def list_problem_sets(who: UserDep):
         return records.problem_set_list(store(), who)
 
     @app.get("/api/v1/problem-sets/{problem_set_id}", response_model=ProblemSetOut,
              response_model_exclude_none=True, responses=REFUSALS)
-    def get_problem_set(problem_set_id: ProblemSetId, who: User = Depends(user)):
+    def get_problem_set(problem_set_id: ProblemSetId, who: UserDep):
         return records.problem_set_view(store(), problem_set_id, who)
 
     async def upload(request: Request) -> tuple[str, bytes]:
@@ -371,21 +378,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/problem-sets/{problem_set_id}/submissions", status_code=202, response_model=Accepted,
               responses={**REFUSALS, 413: {"model": Detail}, 422: {"model": Unprocessable}, 429: {"model": Detail}},
-              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                  "type": "object", "required": ["file"],
-                  "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-    async def create_submission(problem_set_id: ProblemSetId, request: Request, who: User = Depends(user),
+              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": FILE_FORM}}})
+    async def create_submission(problem_set_id: ProblemSetId, request: Request, who: UserDep,
                                 idempotency_key: str | None = Header(None, max_length=200)):
         filename, data = await upload(request)
         return await run_in_threadpool(submit, who, problem_set_id, filename, data, idempotency_key)
 
     @app.get("/api/v1/submissions/{submission_id}", response_model=SubmissionOut, responses=REFUSALS)
-    def get_submission(submission_id: SubmissionId, who: User = Depends(user)):
+    def get_submission(submission_id: SubmissionId, who: UserDep):
         return records.submission_view(store(), submission_id, who)
 
     @app.get("/api/v1/problem-sets/{problem_set_id}/gradebook.csv",
              responses={**REFUSALS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-    def get_gradebook(problem_set_id: ProblemSetId, _: User = Depends(instructor),
+    def get_gradebook(problem_set_id: ProblemSetId, _: InstructorDep,
                       policy: Literal["latest", "best"] | None = Query(None)):
         text_csv = records.gradebook_csv(store(), problem_set_id, policy or settings.policy)
         return Response(text_csv, media_type="text/csv", headers={
@@ -393,7 +398,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/problem-sets/{problem_set_id}/regrade", status_code=202, response_model=Queued,
               responses=REFUSALS)
-    def post_regrade(problem_set_id: ProblemSetId, _: User = Depends(instructor)):
+    def post_regrade(problem_set_id: ProblemSetId, _: InstructorDep):
         return {"queued": records.regrade(store(), problem_set_id)}
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})

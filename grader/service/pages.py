@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -38,7 +39,7 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
     def session(request: Request) -> tuple[User, str] | None:
         token = request.cookies.get(SESSION_COOKIE)
         found = state["store"].token_user(token) if token else None
-        return None if found is None else (found, csrf_of(token))
+        return None if found is None or token is None else (found, csrf_of(token))
 
     def page(name: str, code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(templates.get_template(name).render(**context), status_code=code)
@@ -220,7 +221,7 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
         target = form.get("problem_set")
         target_id = int(target) if isinstance(target, str) and target.isdigit() else None
         text = body.decode("utf-8", errors="replace")
-        context = dict(user=user, csrf=csrf, problem_set=target_id, yaml=text)
+        context: dict[str, Any] = {"user": user, "csrf": csrf, "problem_set": target_id, "yaml": text}
         try:
             summary = await run_in_threadpool(records.analyse, body)
         except Refusal as refusal:

@@ -55,7 +55,7 @@ def svg(name: str, series: ErrorSeries, first_divergence: int | None, order: str
         return TOP + plot_h * (high - min(max(level, low), high)) / (high - low)
 
     steps = range(1, T + 1)
-    points = [(x(t), y(v) if np.isfinite(v) else TOP) for t, v in zip(steps, series.error)]
+    points = [(x(t), y(v) if np.isfinite(v) else TOP) for t, v in zip(steps, series.error, strict=True)]
     order_text = ("BPTT order: t = T first, so the first divergence is the largest diverging t"
                   if order == "backward" else "forward order: t = 1 first, so the first divergence is the smallest")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="error-plot" role="img" width="{WIDTH}" '
@@ -71,12 +71,12 @@ def svg(name: str, series: ErrorSeries, first_divergence: int | None, order: str
     for t in sorted({1, T, *range(1, T + 1, max(1, T // 10))}):
         parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" class="tick">{t}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle">t</text>')
-    tolerance = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(steps, series.tolerance))
+    tolerance = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(steps, series.tolerance, strict=True))
     parts.append(f'<polyline class="tolerance" points="{tolerance}" fill="none" stroke="#c00" '
                  f'stroke-dasharray="6 3"><title>tolerance atol + rtol·|expected|</title></polyline>')
     parts.append(f'<polyline class="error" points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in points)}" '
                  'fill="none" stroke="#1f5fa8"/>')
-    for t, (px, py), v in zip(steps, points, series.error):
+    for t, (px, py), v in zip(steps, points, series.error, strict=True):
         shown = f"{v:.3e}" if np.isfinite(v) else "not finite"
         parts.append(f'<circle class="step" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="#1f5fa8" data-t="{t}">'
                      f"<title>t = {t}: |got − expected| = {shown}</title></circle>")

@@ -206,6 +206,6 @@ def regrade_progress(connection: Connection, problem_set_id: int) -> dict | None
                                     .where(problem_sets.c.id == problem_set_id)).scalar_one()
     if regrade_id is None:
         return None
-    counts = dict(connection.execute(select(jobs.c.status, func.count()).where(jobs.c.regrade_id == regrade_id)
-                                     .group_by(jobs.c.status)).all())
+    by_status = select(jobs.c.status, func.count()).where(jobs.c.regrade_id == regrade_id).group_by(jobs.c.status)
+    counts: dict[str, int] = dict(connection.execute(by_status).all())
     return {"done": counts.get("done", 0) + counts.get("failed_to_grade", 0), "total": sum(counts.values())}

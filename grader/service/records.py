@@ -11,7 +11,7 @@ import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import and_, func, insert, select, update
@@ -45,7 +45,7 @@ class Refusal(Exception):
 
 
 def iso(seconds: float | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 # problem sets
@@ -59,8 +59,8 @@ def analyse(yaml_bytes: bytes) -> dict:
         try:
             problem_set = loader.load(path)
         except ProblemSetError as error:
-            raise Refusal(422, {"detail": "the problem set is not valid", "errors": [{"line": error.line, "column": error.column, "path": error.field,
-                                            "message": error.message}]}) from None
+            where = {"line": error.line, "column": error.column, "path": error.field, "message": error.message}
+            raise Refusal(422, {"detail": "the problem set is not valid", "errors": [where]}) from None
         audit = audits.audit(problem_set)
     checks = [c for problem in problem_set.problems for c in check_problem(problem)]
     audit_json = audits.audit_json(audit)
@@ -152,7 +152,7 @@ def files_as_zip(files: dict[str, bytes]) -> tuple[str, bytes]:
     if bad or len(set(names)) != len(names):
         raise Refusal.message(422, "several files are accepted only as distinct Python modules "
                               f"(name.py){': not ' + ', '.join(map(repr, bad)) if bad else ''}")
-    return "submission.zip", zip_of(dict(zip(names, files.values())))
+    return "submission.zip", zip_of(dict(zip(names, files.values(), strict=True)))
 
 
 def accept(store: Store, problem_set_id: int, user: User, filename: str, data: bytes,

@@ -17,8 +17,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
-                        UniqueConstraint, create_engine, event, func, insert, select)
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Engine
 
 ROLES = ("instructor", "student")
@@ -177,15 +193,13 @@ class Store:
     @contextmanager
     def writing(self):
         """A transaction that writes (SQLite: BEGIN IMMEDIATE), committed on leaving."""
-        with self.engine.connect().execution_options(immediate=True) as connection:
-            with connection.begin():
-                yield connection
+        with self.engine.connect().execution_options(immediate=True) as connection, connection.begin():
+            yield connection
 
     @contextmanager
     def reading(self):
-        with self.engine.connect() as connection:
-            with connection.begin():
-                yield connection
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
 
     def close(self) -> None:
         self.engine.dispose()

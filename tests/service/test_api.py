@@ -83,8 +83,8 @@ def test_an_invalid_problem_set_is_422_with_the_validator_s_line_column_path_and
     response = service.client.post("/api/v1/problem-sets", content=text, headers={**service.instructor, **YAML})
     assert response.status_code == 422
     assert (expected.value.line, expected.value.column) == (25, 18)
-    assert response.json() == {"detail": "the problem set is not valid", "errors": [{"line": 25, "column": 18, "path": "problems[2].model.phi",
-                                           "message": expected.value.message}]}
+    assert response.json() == {"detail": "the problem set is not valid", "errors": [{
+        "line": 25, "column": 18, "path": "problems[2].model.phi", "message": expected.value.message}]}
 
 
 def test_an_unknown_body_type_is_415(service):
@@ -273,7 +273,8 @@ def test_a_new_version_keeps_graded_submissions_on_theirs_and_regrade_moves_them
     url = service.submit(service.alice, SEED_TYPO).json()["report_url"]
     service.drain()
     head, relu = SMALL_SET.split("  - id: relu-state")
-    relu_worth_11 = head + "  - id: relu-state" + relu.replace("points: 10", "points: 11").replace("dL_ds: 6", "dL_ds: 7")
+    relu_worth_11 = head + "  - id: relu-state" + relu.replace("points: 10", "points: 11").replace("dL_ds: 6",
+                                                                                                  "dL_ds: 7")
     response = service.client.put("/api/v1/problem-sets/1", content=relu_worth_11,
                                   headers={**service.instructor, **YAML})
     assert (response.status_code, response.json()["version"]) == (200, 2)

@@ -1,6 +1,7 @@
 """Durability with a real server: SIGKILL of the server under load, a worker killed twice,
 SIGTERM draining. Every submission that got a 202 ends graded exactly once, with the score
 `bptt-grade grade` gives it."""
+import contextlib
 import os
 import signal
 import socket
@@ -59,10 +60,8 @@ class Server:
     def kill_all(self) -> None:
         """SIGKILL the server and everything it started (orphaned workers included)."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
 
@@ -135,7 +134,8 @@ def test_sigkill_of_the_server_under_load_loses_no_accepted_submission(tmp_path,
             server.process.wait()
             server = servers()
     rows = wait_until_finished(store, list(accepted))
-    assert {sid: rows[sid][:2] for sid in accepted} == {sid: ("graded", expected[name]) for sid, name in accepted.items()}
+    assert {sid: rows[sid][:2] for sid in accepted} == {sid: ("graded", expected[name])
+                                                        for sid, name in accepted.items()}
     assert completions(store, list(accepted)) == {sid: 1 for sid in accepted}
     store.close()
 

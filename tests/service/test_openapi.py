@@ -10,7 +10,6 @@ schemathesis = pytest.importorskip("schemathesis")
 
 from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
-
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from grader.service.app import Settings, create_app  # noqa: E402
