@@ -285,6 +285,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal):
+        """JSON for the API; on a page, the error page (grader.service.pages)."""
+        path = request.url.path
+        if not (path.startswith("/api/") or path in ("/healthz", "/metrics")):
+            return state["refused_page"](request, refusal)
         return JSONResponse(refusal.body, status_code=refusal.status, headers=refusal.headers)
 
     def store() -> Store:

@@ -8,9 +8,9 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -25,6 +25,10 @@ from grader.service.workers import prepare_version
 
 LOGIN_CSRF_COOKIE = "bptt_login_csrf"
 FINISHED = ("graded", "failed_to_grade")
+
+class LoginNeeded(Exception):
+    """A page asked for without a session: the browser goes to the login page."""
+
 
 templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
@@ -44,19 +48,39 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
     def page(name: str, code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(templates.get_template(name).render(**context), status_code=code)
 
-    def refused(refusal: Refusal, user: User | None, csrf: str = "") -> HTMLResponse:
+    def refused_page(request: Request, refusal: Refusal) -> HTMLResponse:
+        """A refusal on a page: the error page, as the signed-in user sees it."""
+        user, csrf = session(request) or (None, "")
         message = refusal.body.get("detail") or "; ".join(e["message"] for e in refusal.body.get("errors", []))
         return page("error.html", refusal.status, status=refusal.status, message=message, user=user, csrf=csrf)
+    state["refused_page"] = refused_page
 
-    def to_login() -> RedirectResponse:
+    @app.exception_handler(LoginNeeded)
+    async def to_login(request: Request, _: LoginNeeded):
         return RedirectResponse("/login", status_code=303)
 
-    async def form_of(request: Request, expected_csrf: str | None):
-        """The form, if its CSRF token is right (else None)."""
+    def signed_in(request: Request) -> tuple[User, str]:
+        """(the user, their CSRF token); a page without a session redirects to the login."""
+        found = session(request)
+        if found is None:
+            raise LoginNeeded
+        return found
+
+    def instructor(found: Annotated[tuple[User, str], Depends(signed_in)]) -> tuple[User, str]:
+        if not found[0].instructor:
+            raise Refusal.message(403, "only an instructor may do this")
+        return found
+
+    Session = Annotated[tuple[User, str], Depends(signed_in)]
+    InstructorSession = Annotated[tuple[User, str], Depends(instructor)]
+
+    async def checked_form(request: Request, csrf: str | None):
+        """The form; 403 unless its CSRF token is `csrf`."""
         form = await request.form()
         given = form.get("csrf")
-        ok = isinstance(given, str) and expected_csrf is not None and hmac.compare_digest(given, expected_csrf)
-        return form if ok else None
+        if not (isinstance(given, str) and csrf is not None and hmac.compare_digest(given, csrf)):
+            raise Refusal.message(403, "the form's CSRF token is wrong; reload the page and try again")
+        return form
 
     def logged_in(token: str, request: Request) -> RedirectResponse:
         """Secure cookies behind HTTPS (a reverse proxy that says so); on plain http://127.0.0.1
@@ -67,100 +91,67 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return response
 
+    def login_form(code: int, message: str = "") -> HTMLResponse:
+        csrf = secrets.token_hex(16)
+        response = page("login.html", code, csrf=csrf, user=None, message=message)
+        response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/")
+        return response
+
     @app.get("/login", include_in_schema=False)
     def login_page(request: Request, token: str | None = None):
         if token and state["store"].token_user(token):
             return logged_in(token, request)
-        csrf = secrets.token_hex(16)
-        response = page("login.html", 401 if token else 200, csrf=csrf, user=None,
-                        message="That token is not valid." if token else "")
-        response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/")
-        return response
+        return login_form(401, "That token is not valid.") if token else login_form(200)
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request):
-        form = await form_of(request, request.cookies.get(LOGIN_CSRF_COOKIE))
-        token = form.get("token") if form else None
+        try:
+            form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
+        except Refusal:
+            return login_form(403, "The form expired; try again.")
+        token = form.get("token")
         if not isinstance(token, str) or not state["store"].token_user(token):
-            csrf = secrets.token_hex(16)
-            response = page("login.html", 401 if form else 403, csrf=csrf, user=None,
-                            message="That token is not valid." if form else "The form expired; try again.")
-            response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/")
-            return response
+            return login_form(401, "That token is not valid.")
         return logged_in(token, request)
 
     @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request):
-        found = session(request)
-        if found and await form_of(request, found[1]) is None:
-            return refused(Refusal.message(403, "the form's CSRF token is wrong"), *found)
+    async def logout(request: Request, found: Session):
+        await checked_form(request, found[1])
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @app.get("/", include_in_schema=False)
-    def home(request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
+    def home(found: Session):
         user, csrf = found
         return page("home.html", user=user, csrf=csrf,
                     problem_sets=records.problem_set_list(state["store"], user))
 
     @app.get("/problem-sets/{problem_set_id}", include_in_schema=False)
-    def problem_set_page(problem_set_id: int, request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
+    def problem_set_page(problem_set_id: int, found: Session):
         user, csrf = found
-        try:
-            view = records.problem_set_view(state["store"], problem_set_id, user)
-        except Refusal as refusal:
-            return refused(refusal, user, csrf)
-        return page("problem_set.html", user=user, csrf=csrf, ps=view,
+        return page("problem_set.html", user=user, csrf=csrf,
+                    ps=records.problem_set_view(state["store"], problem_set_id, user),
                     submissions=records.submission_list(state["store"], problem_set_id, user))
 
     @app.post("/problem-sets/{problem_set_id}/upload", include_in_schema=False)
-    async def upload_page(problem_set_id: int, request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
+    async def upload_page(problem_set_id: int, request: Request, found: Session):
         user, csrf = found
-        try:
-            if await form_of(request, csrf) is None:
-                raise Refusal.message(403, "the form's CSRF token is wrong; reload the page and try again")
-            filename, data = await state["upload"](request)
-            accepted = await run_in_threadpool(state["submit"], user, problem_set_id, filename, data, None)
-        except Refusal as refusal:
-            return refused(refusal, user, csrf)
+        await checked_form(request, csrf)
+        filename, data = await state["upload"](request)
+        accepted = await run_in_threadpool(state["submit"], user, problem_set_id, filename, data, None)
         return RedirectResponse(f"/submissions/{accepted['id']}", status_code=303)
 
     @app.post("/problem-sets/{problem_set_id}/regrade", include_in_schema=False)
-    async def regrade_page(problem_set_id: int, request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
-        user, csrf = found
-        try:
-            if not user.instructor:
-                raise Refusal.message(403, "only an instructor may do this")
-            if await form_of(request, csrf) is None:
-                raise Refusal.message(403, "the form's CSRF token is wrong; reload the page and try again")
-            records.regrade(state["store"], problem_set_id)
-        except Refusal as refusal:
-            return refused(refusal, user, csrf)
+    async def regrade_page(problem_set_id: int, request: Request, found: InstructorSession):
+        await checked_form(request, found[1])
+        records.regrade(state["store"], problem_set_id)
         return RedirectResponse(f"/problem-sets/{problem_set_id}", status_code=303)
 
     @app.get("/submissions/{submission_id}", include_in_schema=False)
-    def submission_page(submission_id: str, request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
+    def submission_page(submission_id: str, found: Session):
         user, csrf = found
-        try:
-            view = records.submission_view(state["store"], submission_id, user)
-        except Refusal as refusal:
-            return refused(refusal, user, csrf)
+        view = records.submission_view(state["store"], submission_id, user)
         return page("submission.html", user=user, csrf=csrf, s=view, finished=view["status"] in FINISHED,
                     plots=plots_of(view) if view["report"] else {})
 
@@ -195,26 +186,14 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
         return cache[key]
 
     @app.get("/author", include_in_schema=False)
-    def author_page(request: Request, problem_set: int | None = None):
-        found = session(request)
-        if found is None:
-            return to_login()
+    def author_page(found: InstructorSession, problem_set: int | None = None):
         user, csrf = found
-        if not user.instructor:
-            return refused(Refusal.message(403, "only an instructor may do this"), user, csrf)
         return page("author.html", user=user, csrf=csrf, problem_set=problem_set, yaml="")
 
     @app.post("/author", include_in_schema=False)
-    async def author(request: Request):
-        found = session(request)
-        if found is None:
-            return to_login()
+    async def author(request: Request, found: InstructorSession):
         user, csrf = found
-        if not user.instructor:
-            return refused(Refusal.message(403, "only an instructor may do this"), user, csrf)
-        form = await form_of(request, csrf)
-        if form is None:
-            return refused(Refusal.message(403, "the form's CSRF token is wrong; reload the page"), user, csrf)
+        form = await checked_form(request, csrf)
         file = form.get("file")
         body = await file.read() if file is not None and not isinstance(file, str) and file.filename else \
             str(form.get("yaml") or "").encode("utf-8")
@@ -230,8 +209,5 @@ def add_pages(app: FastAPI, settings, state: dict) -> None:
                         bad_lines={e["line"] for e in errors if e["line"]}, **context)
         if form.get("action") != "publish":
             return page("author.html", summary=summary, **context)
-        try:
-            new_id, _ = await run_in_threadpool(records.publish, state["store"], text, summary, target_id)
-        except Refusal as refusal:
-            return refused(refusal, user, csrf)
+        new_id, _ = await run_in_threadpool(records.publish, state["store"], text, summary, target_id)
         return RedirectResponse(f"/problem-sets/{new_id}", status_code=303)

@@ -152,7 +152,9 @@ def running_worker_pid(store: Store, submission_id: str, other_than: int | None 
     raise AssertionError("the job never ran")
 
 
-def test_a_job_whose_worker_is_killed_twice_fails_to_grade_and_the_next_is_graded(tmp_path, servers):
+@pytest.fixture
+def one_worker(tmp_path, servers):
+    """A server with one worker, a problem set and a student: (server, store, submit(name, bytes) -> id)."""
     (tmp_path / "data").mkdir()
     store, instructor, [student] = setup_class(tmp_path / "data", 1)
     server = servers(workers=1)
@@ -160,9 +162,15 @@ def test_a_job_whose_worker_is_killed_twice_fails_to_grade_and_the_next_is_grade
 
     def submit(name: str, data: bytes) -> str:
         response = httpx.post(f"{server.url}/api/v1/problem-sets/1/submissions", headers=student, timeout=30,
-                              files={"file": (name, data, "text/x-python")})
+                              files={"file": (name, data, "application/octet-stream")})
         assert response.status_code == 202
         return response.json()["id"]
+    yield server, store, submit
+    store.close()
+
+
+def test_a_job_whose_worker_is_killed_twice_fails_to_grade_and_the_next_is_graded(one_worker):
+    _, store, submit = one_worker
     slow = submit("slow.py", SLEEPING % 8)
     first = running_worker_pid(store, slow)
     os.kill(first, signal.SIGKILL)
@@ -172,33 +180,21 @@ def test_a_job_whose_worker_is_killed_twice_fails_to_grade_and_the_next_is_grade
     assert rows[slow] == ("failed_to_grade", None, "its grading worker stopped 2 times before finishing "
                           "(the lease expired each time); this is not the submission's fault")
     assert rows[after][:2] == ("graded", 10.0)
-    store.close()
 
 
-def test_a_job_whose_worker_is_killed_once_is_graded_by_the_next_worker_once(tmp_path, servers):
-    (tmp_path / "data").mkdir()
-    store, instructor, [student] = setup_class(tmp_path / "data", 1)
-    server = servers(workers=1)
-    publish(server, instructor)
-    response = httpx.post(f"{server.url}/api/v1/problem-sets/1/submissions", headers=student, timeout=30,
-                          files={"file": ("slow.py", SLEEPING % 2, "text/x-python")})
-    slow = response.json()["id"]
+def test_a_job_whose_worker_is_killed_once_is_graded_by_the_next_worker_once(one_worker):
+    _, store, submit = one_worker
+    slow = submit("slow.py", SLEEPING % 2)
     os.kill(running_worker_pid(store, slow), signal.SIGKILL)
     assert wait_until_finished(store, [slow])[slow][0] == "graded"
     assert completions(store, [slow]) == {slow: 1}
     with store.reading() as connection:
         assert connection.execute(select(jobs.c.attempts).where(jobs.c.submission_id == slow)).scalar_one() == 2
-    store.close()
 
 
-def test_sigterm_drains_finishing_the_running_job(tmp_path, servers):
-    (tmp_path / "data").mkdir()
-    store, instructor, [student] = setup_class(tmp_path / "data", 1)
-    server = servers(workers=1)
-    publish(server, instructor)
-    response = httpx.post(f"{server.url}/api/v1/problem-sets/1/submissions", headers=student, timeout=30,
-                          files={"file": ("slow.py", SLEEPING % 2, "text/x-python")})
-    slow = response.json()["id"]
+def test_sigterm_drains_finishing_the_running_job(one_worker):
+    server, store, submit = one_worker
+    slow = submit("slow.py", SLEEPING % 2)
     running_worker_pid(store, slow)
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == -signal.SIGTERM      # uvicorn re-raises it once drained
@@ -206,4 +202,3 @@ def test_sigterm_drains_finishing_the_running_job(tmp_path, servers):
         status = connection.execute(select(submissions.c.status).where(submissions.c.id == slow)).scalar_one()
     assert status == "graded"
     assert completions(store, [slow]) == {slow: 1}
-    store.close()
