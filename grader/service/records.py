@@ -58,9 +58,10 @@ def analyse(yaml_bytes: bytes) -> dict:
         path.write_bytes(yaml_bytes)
         try:
             problem_set = loader.load(path)
-        except ProblemSetError as error:
-            where = {"line": error.line, "column": error.column, "path": error.field, "message": error.message}
-            raise Refusal(422, {"detail": "the problem set is not valid", "errors": [where]}) from None
+        except ProblemSetError as error:        # one, or every one (ProblemSetErrors)
+            errors = [{"line": e.line, "column": e.column, "path": e.field, "message": e.message}
+                      for e in getattr(error, "errors", (error,))]
+            raise Refusal(422, {"detail": "the problem set is not valid", "errors": errors}) from None
         audit = audits.audit(problem_set)
     checks = [c for problem in problem_set.problems for c in check_problem(problem)]
     audit_json = audits.audit_json(audit)

@@ -87,6 +87,14 @@ def test_an_invalid_problem_set_is_422_with_the_validator_s_line_column_path_and
         "line": 25, "column": 18, "path": "problems[2].model.phi", "message": expected.value.message}]}
 
 
+def test_every_error_of_an_invalid_problem_set_is_listed_by_position(service):
+    text = SMALL_SET.replace("phi: sin", "phi: sine").replace("points: 4", "points: -4")
+    response = service.client.post("/api/v1/problem-sets", content=text, headers={**service.instructor, **YAML})
+    assert response.status_code == 422
+    assert [(e["line"], e["path"]) for e in response.json()["errors"]] == [(15, "problems[1].points"),
+                                                                          (25, "problems[2].model.phi")]
+
+
 def test_an_unknown_body_type_is_415(service):
     response = service.client.post("/api/v1/problem-sets", content=b"{}",
                                    headers={**service.instructor, "Content-Type": "application/json"})
