@@ -22,6 +22,7 @@ from grader.service.plots import error_series, svg
 from grader.service.records import Refusal
 from grader.service.store import User, token_hash
 from grader.service.workers import prepare_version
+from grader.text_safety import printable
 
 LOGIN_CSRF_COOKIE = "bptt_login_csrf"
 FINISHED = ("graded", "failed_to_grade")
@@ -30,7 +31,13 @@ class LoginNeeded(Exception):
     """A page asked for without a session: the browser goes to the login page."""
 
 
-templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+def shown(value):
+    """Every text a page shows is printable (no control or bidirectional-override characters,
+    valid Unicode) before autoescaping; markup the code built (the plots) is kept."""
+    return printable(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), finalize=shown,
                         autoescape=select_autoescape(default=True, default_for_string=True))
 
 

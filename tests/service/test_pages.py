@@ -87,13 +87,15 @@ def test_an_upload_without_the_csrf_token_is_refused(service):
 def test_what_a_submission_printed_is_escaped(service):
     service.publish()
     csrf = log_in(service, service.alice)
-    source = b'print("<script>alert(1)</script>")\ndef backward(trace):\n    raise ValueError("<img src=x>")\n'
+    source = (b'print("<script>alert(1)</script>\\u202eevil")\n'
+              b'def backward(trace):\n    raise ValueError("<img src=x>")\n')
     response = service.client.post("/problem-sets/1/upload", data={"csrf": csrf},
                                    files={"file": ("x.py", source, "text/x-python")})
     service.drain()
     html = service.client.get(response.url.path).text
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x>" not in html
+    assert "\u202e" not in html and "\\u202eevil" in html
 
 
 def test_the_instructor_page_has_the_audit_the_check_the_gradebook_and_regrade(service):
