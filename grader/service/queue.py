@@ -165,12 +165,13 @@ def fail(store: Store, c: Claim, reason: str, now: float | None = None) -> bool:
     return True
 
 
-def release(store: Store, c: Claim, now: float | None = None) -> bool:
-    """Give the job back unfinished (a draining worker): queued again, this claim not counted."""
+def release(store: Store, c: Claim, now: float | None = None, counted: bool = False) -> bool:
+    """Give the job back unfinished: queued again, this claim not counted (a draining
+    worker) or `counted` (a fault of the grader: MAX_ATTEMPTS such claims fail the job)."""
     now = time.time() if now is None else now
     with store.writing() as connection:
         released = connection.execute(update(jobs).where(_held(c)).values(
-            status="queued", attempts=c.attempt - 1, worker=None, lease_token=None,
+            status="queued", attempts=c.attempt if counted else c.attempt - 1, worker=None, lease_token=None,
             lease_expires_at=None)).rowcount == 1
         if released:
             _event(connection, c.job_id, "released", c.worker, now)

@@ -30,6 +30,7 @@ from grader.errors import GraderError
 from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.reports.json_report import render as render_json
+from grader.results import FAILED_TO_GRADE
 from grader.service import queue
 from grader.service.store import Store
 from grader.submissions import grade_path
@@ -147,7 +148,8 @@ def result_of(report_json: str) -> queue.Result:
     """What the store keeps beside a JSON report: scores and the gradebook's status."""
     report = json.loads(report_json)
     problems = report["problems"]
-    outcome = ("error" if report["metadata"].get("import_error")
+    outcome = (FAILED_TO_GRADE if any(p["status"] == FAILED_TO_GRADE for p in problems)
+               else "error" if report["metadata"].get("import_error")
                else "passed" if all(p["status"] == "passed" for p in problems) else "failed")
     return queue.Result(report_json, report["score"], report["max_score"], outcome,
                         {p["id"]: p["score"] for p in problems})
@@ -156,6 +158,13 @@ def result_of(report_json: str) -> queue.Result:
 def process_worker_id(pid: int) -> str:
     """The worker id of the worker process `pid` on this host."""
     return f"{socket.gethostname()}/{pid}"
+
+
+def fault(result: queue.Result) -> str:
+    """Why a report is failed_to_grade: its metadata's reason, or its first such problem's message."""
+    report = json.loads(result.report)
+    return report["metadata"].get(FAILED_TO_GRADE) or next(
+        p["message"] for p in report["problems"] if p["status"] == FAILED_TO_GRADE)
 
 
 class Worker:
@@ -199,7 +208,12 @@ class Worker:
         except Exception as error:      # the grader's own fault: the job fails, never the worker
             queue.fail(self.store, claim, f"internal error of the grader: {type(error).__name__}: {error}")
         else:
-            queue.complete(self.store, claim, result)
+            if result.outcome != FAILED_TO_GRADE:
+                queue.complete(self.store, claim, result)
+            elif claim.attempt < queue.MAX_ATTEMPTS:      # a fault of the grader or host: once more
+                queue.release(self.store, claim, counted=True)
+            else:
+                queue.fail(self.store, claim, f"the grader could not grade this submission: {fault(result)}")
         finally:
             graded.set()
             beat.join()

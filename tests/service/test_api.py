@@ -2,6 +2,7 @@
 and PostgreSQL. Nothing grades in the background (0 workers): `drain` grades the queue."""
 import csv
 import io
+import json
 import zipfile
 
 import pytest
@@ -328,3 +329,21 @@ def test_the_openapi_document_names_every_endpoint(service):
                              "/api/v1/problem-sets/{problem_set_id}/submissions",
                              "/api/v1/submissions/{submission_id}", "/healthz", "/metrics"]
     assert service.client.get("/docs").status_code == 200
+
+
+FAULTY_REPORT = json.dumps({
+    "problem_set": "small", "submission": "s", "score": 0.0, "max_score": 30.0, "diagnosis_across_problems": [],
+    "metadata": {"failed_to_grade": "the submission could not be started in its sandbox (fork failed)"},
+    "problems": [{"id": "worked-example", "visibility": "visible", "status": "failed_to_grade", "score": 0.0,
+                  "max_score": 10.0, "message": "the submission could not be started in its sandbox (fork failed)"}]})
+
+
+def test_a_report_the_grader_failed_to_make_is_tried_again_then_fails_to_grade(service, monkeypatch):
+    monkeypatch.setattr("grader.service.workers.grade_upload", lambda *args, **kwargs: FAULTY_REPORT)
+    service.publish()
+    url = service.submit(service.alice, SEED_TYPO).json()["report_url"]
+    assert service.drain() == 2
+    body = service.client.get(url, headers=service.alice).json()
+    assert (body["status"], body["score"], body["report"]) == ("failed_to_grade", None, None)
+    assert body["reason"] == ("the grader could not grade this submission: "
+                              "the submission could not be started in its sandbox (fork failed)")
