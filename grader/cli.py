@@ -400,9 +400,9 @@ def add_service_commands(subparsers) -> None:
         "The first start creates an instructor token and prints the login URL with it.")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
-    serve.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+    serve.add_argument("--workers", type=whole_number(1), default=os.cpu_count() or 1, metavar="N",
                        help="grading worker processes (default: the cores)")
-    serve.add_argument("--max-upload-kb", type=positive_int, default=1024, metavar="KB",
+    serve.add_argument("--max-upload-kb", type=whole_number(1), default=1024, metavar="KB",
                        help="largest submission accepted (default 1024)")
     serve.add_argument("--rate-limit", type=rate_limit, metavar="N/min",
                        help="submissions per minute per token (default: no limit)")
