@@ -13,28 +13,29 @@ import shlex
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from grader import audit as audits
-from grader import loader
 from grader.atomic import write_atomically, written_through
-from grader.batch import GRADEBOOK, Options, run_batch
-from grader.contracts import describe_functions
+from grader.cli_choices import (
+    AUDIT_FORMATS,
+    FD_METHODS,
+    HIDDEN_VISIBILITIES,
+    PLATFORMS,
+    PRAIRIELEARN_HELPERS,
+    REPORT_FORMATS,
+)
 from grader.errors import EXIT_FAILED, EXIT_PASSED, GraderError, SubmissionMissing, Terminated, UsageError
-from grader.export import PLATFORMS, PRAIRIELEARN_HELPERS, ExportOptions, export
 from grader.notebooks import MODES
-from grader.reference_check import check_problem
-from grader.reports import FORMATS, render
-from grader.reports.gradescope import HIDDEN_VISIBILITIES
-from grader.results import Report
 from grader.sandbox import CHOICES
-from grader.scaffold import scaffold
-from grader.submissions import grade_path
+from grader.size_caps import SizeCaps
 from grader.text_safety import printable
-from grader.versions import version_line
-from reference.finite_diff import METHODS
+from grader.zygote_client import Zygote
 
+if TYPE_CHECKING:
+    from grader.results import Report
+
+# Each command imports what it runs when it runs: a single `grade` starts its zygote first
+# and loads meanwhile only what grading needs (tests/test_cli_startup.py keeps it so).
 SCORE_TOLERANCE = 1e-9      # points: a score this close below --min-score still reaches it
 YAML_SUFFIXES = (".yaml", ".yml")   # of a problem set
 
@@ -58,7 +59,7 @@ def min_score(text: str) -> tuple[float, bool]:
     return value, percent
 
 
-def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
+def verdict(report: "Report", minimum: tuple[float, bool] | None) -> int:
     """Exit code: without --min-score 0 when every graded output passed; with it 0 when the
     score reaches the minimum."""
     if minimum is None or report.failed_to_grade:
@@ -71,6 +72,9 @@ def verdict(report: Report, minimum: tuple[float, bool] | None) -> int:
 def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_none: str) -> int:
     """What `grade` and `check` share: grade, write the report, say whether it passed.
     `when_none` is the advice when no problem is selected."""
+    from grader import loader
+    from grader.reports import render
+    from grader.submissions import grade_path
     problem_set = loader.load(problem_set_path, size_caps(args))
     if not problem_set.selected(include_hidden):
         raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
@@ -84,6 +88,7 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
 
 def cmd_grade(args) -> int:
     refuse_swapped(args)
+    Zygote.shared()         # started first: its start-up overlaps loading the grader and the problem set
     return grade_and_report(args, args.problem_set, args.include_hidden,
                             when_none="use --include-hidden to grade hidden ones")
 
@@ -92,6 +97,7 @@ def cmd_check(args) -> int:
     refuse_swapped(args)
     if not Path(args.submission).exists():
         raise SubmissionMissing(f"submission {args.submission} does not exist")
+    Zygote.shared()         # as in cmd_grade
     return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission), size_caps(args))),
                             include_hidden=False, when_none="there is nothing to check")
 
@@ -108,7 +114,7 @@ def refuse_swapped(args) -> None:
                          f"did you mean `bptt-grade {args.command} {shlex.join(meant)}`?")
 
 
-def find_problem_set(submission: Path, caps: loader.SizeCaps) -> Path:
+def find_problem_set(submission: Path, caps: SizeCaps) -> Path:
     """The one problem set (a *.yaml or *.yml that looks like one, see `looks_like_problem_set`)
     beside the submission (in it, for a folder), or else in the current folder; a UsageError
     when there is none or more than one."""
@@ -131,6 +137,9 @@ def find_problem_set(submission: Path, caps: loader.SizeCaps) -> Path:
 def looks_like_problem_set(path: Path) -> bool:
     """Whether the YAML file at `path` is a mapping with `schema_version` and `problems` (so not,
     say, an environment's conda.yaml); whether it is a valid one is the loader's to say."""
+    import yaml
+
+    from grader import loader
     try:
         with open(path, "rb") as file:
             data = yaml.safe_load(file.read(loader.MAX_FILE_BYTES + 1))
@@ -139,7 +148,8 @@ def looks_like_problem_set(path: Path) -> bool:
     return isinstance(data, dict) and {"schema_version", "problems"} <= data.keys()
 
 
-def _is_problem_set(path: Path, caps: loader.SizeCaps) -> bool:
+def _is_problem_set(path: Path, caps: SizeCaps) -> bool:
+    from grader import loader
     try:
         loader.load(path, caps)
     except GraderError:
@@ -156,10 +166,10 @@ def whole_number(minimum: int):
     return parse
 
 
-def size_caps(args) -> loader.SizeCaps:
+def size_caps(args) -> SizeCaps:
     """The problem set's size caps: the defaults, or as --max-work and --max-numbers set them."""
     given = {"work": args.max_work, "numbers": args.max_numbers}
-    return loader.SizeCaps(**{name: value for name, value in given.items() if value is not None})
+    return SizeCaps(**{name: value for name, value in given.items() if value is not None})
 
 
 def terminate(signal_number, frame) -> None:
@@ -167,6 +177,7 @@ def terminate(signal_number, frame) -> None:
 
 
 def cmd_batch(args) -> int:
+    from grader.batch import GRADEBOOK, Options, run_batch
     options = Options(Path(args.output), tuple(dict.fromkeys(args.format or ["json"])), args.entry,
                       {"timeout": args.timeout, "memory_mb": args.memory_limit}, args.hidden_visibility,
                       args.isolation, tuple(args.hide), size_caps(args), args.notebook_cells)
@@ -188,6 +199,7 @@ EXPORTED = {"gradescope": "upload it as the autograder of a Gradescope programmi
 
 
 def cmd_export(args) -> int:
+    from grader.export import ExportOptions, export
     export(args.platform, args.problem_set,
            ExportOptions(args.output, args.entry, args.hidden_visibility, tuple(args.helpers), args.force,
                          size_caps(args)))
@@ -196,6 +208,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from grader import loader
+    from grader.audit import audit
     failures = 0
     for path in args.problem_sets:
         try:
@@ -207,18 +221,22 @@ def cmd_validate(args) -> int:
         hidden = sum(p.hidden for p in problem_set.problems)
         print(f"{path}: valid, {len(problem_set.problems)} problems "
               f"({len(problem_set.problems) - hidden} visible, {hidden} hidden)")
-        for warning in audits.audit(problem_set).warnings:
+        for warning in audit(problem_set).warnings:
             print(f"{path}: warning: {warning}", file=sys.stderr)
     return 2 if failures else 0
 
 
 def cmd_audit(args) -> int:
-    result = audits.audit(loader.load(args.problem_set, size_caps(args)))
-    sys.stdout.write(audits.FORMATS[args.format](result))
+    from grader import loader
+    from grader.audit import FORMATS, audit
+    result = audit(loader.load(args.problem_set, size_caps(args)))
+    sys.stdout.write(FORMATS[args.format](result))
     return EXIT_FAILED if result.undetected else EXIT_PASSED
 
 
 def cmd_check_reference(args) -> int:
+    from grader import loader
+    from grader.reference_check import check_problem
     problem_set = loader.load(args.problem_set, size_caps(args))
     disagreements = 0
     for problem in problem_set.problems:
@@ -241,6 +259,9 @@ def cmd_check_reference(args) -> int:
 
 
 def cmd_scaffold(args) -> int:
+    from grader import loader
+    from grader.contracts import describe_functions
+    from grader.scaffold import scaffold
     problem_set = loader.load(args.problem_set, size_caps(args))
     if os.path.lexists(args.output) and not written_through(args.output) and not args.force:
         raise UsageError(f"{args.output} exists: pass --force to replace it")
@@ -252,10 +273,23 @@ def cmd_scaffold(args) -> int:
 PROBLEM_SET_HELP = "the problem set (YAML)"
 
 
+class ShowVersion(argparse.Action):
+    """--version: print grader.versions.version_line() and exit (numpy's version is in it:
+    imported only when asked)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from grader.versions import version_line
+        sys.stdout.write(f"{version_line()}\n")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bptt-grade", description=
                                   "Grade backpropagation-through-time submissions against a reference.")
-    top.add_argument("--version", action="version", version=version_line(),
+    top.add_argument("--version", action=ShowVersion,
                      help="show the version of bptt-grade, Python and numpy, and exit")
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -267,9 +301,9 @@ def parser() -> argparse.ArgumentParser:
 
     caps = argparse.ArgumentParser(add_help=False)
     caps.add_argument("--max-work", type=whole_number(1), metavar="STEPS", help="the problem set's cap on "
-                      f"Σ N·T·H over its problems (default {loader.SizeCaps.work:,}; see the README)")
+                      f"Σ N·T·H over its problems (default {SizeCaps.work:,}; see the README)")
     caps.add_argument("--max-numbers", type=whole_number(1), metavar="NUMBERS", help="the problem set's cap on "
-                      f"what one vector problem's arrays hold (default {loader.SizeCaps.numbers:,})")
+                      f"what one vector problem's arrays hold (default {SizeCaps.numbers:,})")
     sandbox = argparse.ArgumentParser(add_help=False, parents=[caps])
     sandbox.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit per call")
     sandbox.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit of the submission's process")
@@ -289,7 +323,7 @@ def parser() -> argparse.ArgumentParser:
     visibility.add_argument("--hidden-visibility", choices=HIDDEN_VISIBILITIES, default="after_published",
                             help="gradescope: when students see hidden problems (default after_published)")
     report = argparse.ArgumentParser(add_help=False, parents=[sandbox, entry])
-    report.add_argument("--format", choices=sorted(FORMATS), default="text", help="the report's format (default text)")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="text", help="the report's format (default text)")
     report.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (a file is "
                         "replaced in one step; a pipe or a terminal is written through)")
     report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
@@ -318,15 +352,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="a folder with a .py file or a folder per student")
     b.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                    help="gradebook.csv, results.sqlite and a folder of reports per format")
-    b.add_argument("--format", action="append", choices=sorted(FORMATS), metavar="FORMAT",
-                   help=f"a per-student report to write, repeatable (default json; {', '.join(sorted(FORMATS))})")
+    b.add_argument("--format", action="append", choices=REPORT_FORMATS, metavar="FORMAT",
+                   help=f"a per-student report to write, repeatable (default json; {', '.join(REPORT_FORMATS)})")
     b.add_argument("--jobs", type=whole_number(1), metavar="N", help="submissions graded at once (default: all cores)")
     b.add_argument("--regrade", action="store_true", help="grade recorded submissions again (all, or --only)")
     b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
     b.set_defaults(run=cmd_batch)
 
     e = command("export", "write an autograder for Gradescope or PrairieLearn", parents=[entry, visibility, caps])
-    e.add_argument("platform", choices=sorted(PLATFORMS), metavar="PLATFORM", help=" or ".join(sorted(PLATFORMS)))
+    e.add_argument("platform", choices=PLATFORMS, metavar="PLATFORM", help=" or ".join(PLATFORMS))
     e.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="gradescope: the zip to upload; prairielearn: the question folder")
@@ -344,13 +378,13 @@ def parser() -> argparse.ArgumentParser:
 
     a = command("audit", "show which problem catches which classic BPTT mistake", parents=[caps])
     a.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
-    a.add_argument("--format", choices=sorted(audits.FORMATS), default="text", help="the audit's format (default text)")
+    a.add_argument("--format", choices=AUDIT_FORMATS, default="text", help="the audit's format (default text)")
     a.set_defaults(run=cmd_audit)
 
     c = command("check-reference", "compare the reference backward pass with finite differences",
                 parents=[caps])
     c.add_argument("problem_set", metavar="PROBLEM_SET", help=PROBLEM_SET_HELP)
-    c.add_argument("--method", choices=METHODS, default="auto",
+    c.add_argument("--method", choices=FD_METHODS, default="auto",
                    help="the finite-difference method (default auto: complex step where the model allows it)")
     c.add_argument("--directions", type=whole_number(0), metavar="K",
                    help="vector problems: K random directions per step and parameter (0: every element); "

@@ -54,7 +54,7 @@ def grade(problem_set: ProblemSet, submission: Path, include_hidden: bool = Fals
     nbformat reads it) runs the cells `notebook_cells` says (a mode of
     grader.notebooks.MODES); `notebook` in the metadata has the mode and the cells skipped."""
     started_at = time.monotonic()
-    sandbox = sandbox or sandbox_for(problem_set.path, isolation, hide)
+    sandbox = sandbox or sandbox_for(problem_set.path, isolation, hide, start)
     exercises = prepared or prepare_exercises(problem_set, include_hidden)
     runs = MistakeRuns() if runs is None else runs
     outcomes, metadata = call_all(exercises, submission.resolve(), sandbox, limits_override or {},

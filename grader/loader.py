@@ -12,7 +12,6 @@ import keyword
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from grader.problem_set import (
     Tolerance,
     VectorProblem,
 )
+from grader.size_caps import SizeCaps as SizeCaps  # re-exported: loader.SizeCaps is its public name
 from grader.yaml_positions import Document, parse, position_in
 from grader.yaml_positions import Path as FieldPath
 from reference.activations import ACTIVATIONS, Activation
@@ -50,19 +50,6 @@ DISTRIBUTION_TOLERANCE = 1e-9       # |Σ_o y_o − 1| for the targets of a loss
 VECTOR_SHAPES = {("params", "Wx"): "DH", ("params", "Wh"): "HH", ("params", "b"): "H", ("params", "h0"): "NH",
                  ("params", "Wy"): "HO", ("params", "by"): "O",
                  ("data", "x"): "NTD", ("data", "dh"): "NTH", ("data", "y"): "NTO"}
-
-
-@dataclass(frozen=True)
-class SizeCaps:
-    """How much a problem set may ask of the grader (the CLI's --max-work, --max-numbers).
-
-    `work` bounds Σ N·T·H over the problems (T for a scalar problem: N = H = 1), which the
-    time and memory of computing the reference values and diagnosing a submission follow;
-    `numbers` bounds what one vector problem's arrays hold, all together,
-    N·T·(D + H + O) + H·(D + H + O). (A scalar problem's T is at most 1,000,000 by the schema.)"""
-    work: int = 2_000_000
-    numbers: int = 5_000_000
-
 
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
           type(None): "null"}

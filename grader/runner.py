@@ -11,17 +11,13 @@ as a fresh interpreter running child.py under the level's wrapper.
 """
 import contextlib
 import fcntl
-import json
 import os
 import re
 import select
 import signal
 import socket
-import struct
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,10 +30,8 @@ from grader.problem_set import Limits
 from grader.results import CallOutcome
 from grader.sandbox import MAX_OUTPUT_BYTES, Sandbox, child_environment, cpu_seconds_per_call
 from grader.text_safety import valid_unicode
+from grader.zygote_client import Zygote
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
-ZYGOTE_LENGTH = struct.Struct("<Q")   # zygote.LENGTH: a request's size, sent with its file descriptors
-ZYGOTE_TITLE_ROOM = 4096             # bytes of command line for the titles zygote.retitle writes
 SHOWN_OUTPUT_BYTES = 4000        # of stdout and of stderr, per call, in the report
 MAX_RESULT_BYTES = 64 << 20      # arrays a call may send back
 START_SECONDS = 10.0             # for the sandbox to start, before the import's own limit
@@ -340,57 +334,6 @@ class Forked:
     def release(self) -> None:
         os.close(self.requests)
         os.close(self.done)
-
-
-class Zygote:
-    """The grader process's zygote (zygote.py): a clean interpreter with numpy and the
-    child's modules imported, started on first use (again if it dies, and in each forked
-    batch worker), that forks one sandbox per request."""
-    _running: dict[int, "Zygote"] = {}       # grader pid → its zygote
-    _starting = threading.Lock()
-
-    def __init__(self):
-        self.socket, theirs = socket.socketpair()
-        self.socket.settimeout(START_SECONDS)
-        self.lock = threading.Lock()
-        self.popen = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-u", str(ZYGOTE), str(theirs.fileno()), str(os.getpid()),
-             "-" * ZYGOTE_TITLE_ROOM], pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=child_environment(), cwd="/", start_new_session=True)
-        theirs.close()
-
-    @classmethod
-    def shared(cls) -> "Zygote":
-        with cls._starting:
-            zygote = cls._running.get(os.getpid())
-            if zygote is None or zygote.popen.poll() is not None:
-                zygote = cls._running[os.getpid()] = cls()
-            return zygote
-
-    def spawn(self, request: dict, fds: tuple[int, ...]) -> int:
-        """Fork a sandbox: `fds` are its stdin, stdout, stderr, result channel, control
-        socket, hidden paths' file and `done` pipe (zygote.FDS); returns the starter's pid."""
-        body = json.dumps(request).encode()
-        try:
-            with self.lock:                   # one request and its reply at a time, whatever the thread
-                socket.send_fds(self.socket, [ZYGOTE_LENGTH.pack(len(body))], list(fds))
-                self.socket.sendall(body)
-                reply = channel.read_message(self.socket.recv, max_bytes=0)
-        except (OSError, EOFError, channel.ChannelError) as error:
-            self.stop()
-            raise OSError(f"the zygote did not answer: {error}") from error
-        pid = reply.get("pid") if isinstance(reply, dict) else None
-        if type(pid) is not int:
-            self.stop()
-            raise OSError("the zygote sent an unusable reply")
-        return pid
-
-    def stop(self) -> None:
-        self.socket.close()
-        self.popen.kill()
-        self.popen.wait()
-        Zygote._running.pop(os.getpid(), None)
 
 
 STARTS: dict[str, type[Forked] | type[FreshInterpreter]] = {"zygote": Forked, "fresh": FreshInterpreter}

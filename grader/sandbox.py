@@ -17,11 +17,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grader
 import reference
 from grader.errors import SandboxUnavailable
-from grader.problem_set import Limits
+
+if TYPE_CHECKING:       # not imported at run time: the zygote's client imports this module before numpy
+    from grader.problem_set import Limits
 
 CHILD = Path(__file__).with_name("child.py")
 MAX_OUTPUT_BYTES = 16 << 20      # stdout and stderr, each, per call (the import is one)
@@ -81,7 +84,7 @@ class Sandbox:
             file.flush()
             return os.dup(file.fileno())
 
-    def resource_limits(self, limits: Limits, calls: int) -> dict[str, int]:
+    def resource_limits(self, limits: "Limits", calls: int) -> dict[str, int]:
         """setrlimit values (soft = hard) for a worker serving `calls` calls. CPU time is
         budgeted for the import and every call; the worker lowers the soft CPU limit to
         `cpu_seconds_per_call(limits)` more before each call."""
@@ -92,7 +95,7 @@ class Sandbox:
         return rlimits
 
 
-def cpu_seconds_per_call(limits: Limits) -> int:
+def cpu_seconds_per_call(limits: "Limits") -> int:
     """CPU seconds a call may use: the timeout rounded up, plus one (rlimits count whole
     seconds; one thread uses no more CPU than wall-clock time, so the timeout comes first)."""
     return math.ceil(limits.timeout) + 1
@@ -120,51 +123,73 @@ def _unprivileged_uid() -> int:
         return 65534
 
 
+def trial(level: Level) -> tuple[Sandbox, dict]:
+    """The confinement and the child's settings (with `probe`: set up, then exit) of a trial
+    run of `level`: the child's whole set-up (namespaces, the private root with the grader's
+    own folder hidden, the nested namespace that locks it), with no submission."""
+    confinement = Sandbox(level, tuple(SYSTEM_PATHS) + tuple(_python_paths()),
+                          (_package_dir(grader), *SYSTEM_SECRETS), None)
+    return confinement, {**confinement.settings(CHILD), "probe": True, "submission": str(CHILD)}
+
+
+def trial_verdict(status: int | None, printed: str) -> str | None:
+    """Why a trial run that ended with exit `status` (None: not within PROBE_SECONDS), having
+    printed `printed`, shows its level unusable here; None when it succeeded."""
+    if status is None:
+        return f"the trial run did not finish within {PROBE_SECONDS:g} s"
+    if status != 0:
+        lines = printed.strip().splitlines()
+        return lines[-1] if lines else f"the trial run exited with status {status}"
+    return None
+
+
 @functools.cache
-def unavailable(name: str) -> str | None:
+def unavailable(name: str, start: str = "zygote") -> str | None:
     """Why level `name` cannot confine a submission on this host, or None when it can.
 
-    A trial run of the child's whole set-up (namespaces, the private root, the nested
-    namespace that locks it), done once per grader process."""
+    A trial run (`trial`) of a sandbox started as `start` starts them (runner.STARTS):
+    "zygote", the one the zygote makes as it starts (zygote_client), or "fresh", a new
+    interpreter under the level's wrapper; done once per grader process, never cached on disk."""
     level = LEVELS[name]
     if not level.wrapper:
         return None
     if shutil.which(level.wrapper[0]) is None:
         return f"{level.wrapper[0]} is not installed"
-    trial = Sandbox(level, tuple(SYSTEM_PATHS) + tuple(_python_paths()), (_package_dir(grader), *SYSTEM_SECRETS), None)
-    hidden_fd = trial.hidden_file()
-    settings = {**trial.settings(CHILD), "probe": True, "hidden_fd": hidden_fd}
+    if start == "zygote":
+        from grader.zygote_client import Zygote  # which imports this module
+        return trial_verdict(*Zygote.trial_run(name))
+    confinement, settings = trial(level)
+    hidden_fd = confinement.hidden_file()
     try:
-        done = subprocess.run(trial.command(settings), env=child_environment(), capture_output=True,
-                              text=True, timeout=PROBE_SECONDS, cwd="/", pass_fds=(hidden_fd,))
-    except (OSError, subprocess.TimeoutExpired) as error:
+        done = subprocess.run(confinement.command({**settings, "hidden_fd": hidden_fd}), env=child_environment(),
+                              capture_output=True, text=True, timeout=PROBE_SECONDS, cwd="/", pass_fds=(hidden_fd,))
+    except subprocess.TimeoutExpired:
+        return trial_verdict(None, "")
+    except OSError as error:
         return str(error)
     finally:
         os.close(hidden_fd)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return lines[-1] if lines else f"the trial run exited with status {done.returncode}"
-    return None
+    return trial_verdict(done.returncode, done.stderr)
 
 
-def choose(requested: str = "auto") -> Level:
-    """The level to use: the strongest available for "auto", else the one named.
-    Raises SandboxUnavailable when a named level cannot run here."""
+def choose(requested: str = "auto", start: str = "zygote") -> Level:
+    """The level to use for sandboxes started as `start`: the strongest available for
+    "auto", else the one named. Raises SandboxUnavailable when a named level cannot run here."""
     if requested == "auto":
-        return next(LEVELS[name] for name in LEVELS if unavailable(name) is None)
+        return next(LEVELS[name] for name in LEVELS if unavailable(name, start) is None)
     if requested not in LEVELS:
         raise SandboxUnavailable(f"unknown isolation level {requested!r}: choose one of {', '.join(CHOICES)}")
-    reason = unavailable(requested)
+    reason = unavailable(requested, start)
     if reason:
         raise SandboxUnavailable(f"isolation level {requested!r} is not available here: {reason}")
     return LEVELS[requested]
 
 
-def sandbox_for(problem_set: str | Path, isolation: str = "auto", hide=()) -> Sandbox:
-    """The confinement for grading against `problem_set`: the problem set, the grader's and
-    the reference's sources, system secrets and every path in `hide` are never readable
-    (at the namespaces level, where the view is private)."""
-    level = choose(isolation)
+def sandbox_for(problem_set: str | Path, isolation: str = "auto", hide=(), start: str = "zygote") -> Sandbox:
+    """The confinement for grading against `problem_set`, sandboxes started as `start`: the
+    problem set, the grader's and the reference's sources, system secrets and every path in
+    `hide` are never readable (at the namespaces level, where the view is private)."""
+    level = choose(isolation, start)
     hidden = (_package_dir(grader), _package_dir(reference), os.path.realpath(problem_set),
               *SYSTEM_SECRETS, *(os.path.realpath(p) for p in hide))
     user = _unprivileged_uid() if not level.private_view and os.geteuid() == 0 else None

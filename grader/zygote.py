@@ -1,6 +1,6 @@
 """A pre-started, clean process that forks each submission's sandbox, run as a script:
 
-    python -I -B -u zygote.py SOCKET_FD GRADER_PID ROOM
+    python -I -B -u zygote.py SOCKET_FD GRADER_PID TRIALS ROOM
 
 It imports numpy and the child's own modules (child.py, channel.py, filesystem_view.py)
 and nothing of the grader's: no problem set, no reference, no expected value is ever in
@@ -16,6 +16,12 @@ with its starter (PR_SET_PDEATHSIG). The starter waits for the supervisor and ex
 status; the grader learns it is gone when `done` (held by the starter alone) reads
 end-of-file. Replies: {"pid": starter}.
 
+TRIALS ({level: request}, JSON; the requests' `hidden_fd` passed open) are the trial runs
+to make first (sandbox.trial: a sandbox's whole set-up, ended before any submission would
+be imported). The zygote's first message, before any reply, says how each ended:
+{"trials": {level: [exit status or null when it took longer than the request's
+`seconds`, what it printed]}}.
+
 ROOM is padding: the space in the command line the zygote writes its own title into
 ("bptt-grade zygote"), and each sandbox's ("bptt-grade sandbox SUBMISSION"), so that, as
 with a fresh child's settings, `ps` and /proc/PID/cmdline name a sandbox's submission.
@@ -24,10 +30,12 @@ import ctypes
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import channel  # noqa: E402
@@ -83,6 +91,35 @@ def start(request: dict, fds: dict[str, int]) -> None:
         os._exit(code if 0 <= code < 256 else 1)
 
 
+def trial(request: dict) -> tuple[int | None, str]:
+    """Start a sandbox as `start` does for `request` (a trial, see the module docstring) and
+    wait for it: (its exit status or None when it took longer than request["seconds"], the
+    last 4,000 characters it printed). Runs before `serve`, while starters are still waited for."""
+    said, stderr = os.pipe()
+    fds = {name: os.open(os.devnull, os.O_RDWR) for name in FDS if name not in ("stderr", "hidden_fd")}
+    fds.update(stderr=stderr, hidden_fd=request["settings"]["hidden_fd"])
+    starter = os.fork()
+    if starter == 0:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.close(said)
+        start(request, fds)
+    for fd in fds.values():
+        os.close(fd)
+    output, status = b"", None
+    deadline = time.monotonic() + request["seconds"]
+    while (remaining := deadline - time.monotonic()) > 0 and select.select([said], [], [], remaining)[0]:
+        chunk = os.read(said, 1 << 16)
+        if not chunk:              # the starter and everything it started are gone
+            status = os.waitstatus_to_exitcode(os.waitpid(starter, 0)[1])
+            break
+        output = output[-4000:] + chunk
+    os.close(said)
+    if status is None:
+        os.kill(starter, signal.SIGKILL)          # its supervisor and worker die with it
+        os.waitpid(starter, 0)
+    return status, output.decode(errors="replace")[-4000:]
+
+
 def receive(sock: socket.socket) -> tuple[dict, dict[str, int]] | None:
     """The next request and its file descriptors by name; None when the grader has gone."""
     head, fds, _, _ = socket.recv_fds(sock, LENGTH.size, len(FDS))
@@ -116,4 +153,7 @@ if __name__ == "__main__":
         sys.exit(1)
     signal.signal(signal.SIGINT, signal.default_int_handler)     # as in any interpreter, whatever the grader ignores
     retitle("bptt-grade zygote")
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    grader = socket.socket(fileno=int(sys.argv[1]))
+    trials = {name: trial(request) for name, request in json.loads(sys.argv[3]).items()}
+    grader.sendall(channel.encode({"trials": trials}))
+    serve(grader)

@@ -34,5 +34,5 @@ def test_bench_run_quick_prints_the_table():
     assert done.returncode == 0, done.stderr
     assert all(figure in done.stdout for figure in ("FD check, scalar", "FD accuracy", "Batch grading",
                                                     "sandbox overhead", "containment",
-                                                    "Memory, batch peak RSS", "FD check, vector",
+                                                    "one `bptt-grade grade`", "Memory, batch peak RSS", "FD check, vector",
                                                     "Grading, CS231n set"))

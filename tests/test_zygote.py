@@ -3,11 +3,12 @@ the reports must be exactly those of a fresh interpreter, at every isolation lev
 import shutil
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from grader import loader
+from grader import loader, sandbox
 from grader.grading import grade
 from grader.reports.json_report import report_json
 from grader.runner import Zygote
@@ -77,3 +78,38 @@ def test_a_dead_zygote_is_replaced_and_grading_goes_on():
     dead.popen.wait()
     assert grade(shipped, EXAMPLES / "correct.py").passed
     assert Zygote.shared().popen.pid != dead.popen.pid
+
+
+def test_the_zygotes_trial_run_and_a_fresh_interpreters_agree_on_this_host():
+    assert sandbox.unavailable("namespaces", "zygote") == sandbox.unavailable("namespaces", "fresh")
+
+
+@pytest.fixture
+def zygote_trying(monkeypatch):
+    """Start a new zygote, the first of this process again, whose trial runs see `level` as
+    the namespaces level; every zygote started meanwhile is stopped after."""
+    monkeypatch.setattr(Zygote, "_running", {})
+    monkeypatch.setattr(Zygote, "trials", None)
+
+    def start(level: sandbox.Level) -> Zygote:
+        monkeypatch.setitem(sandbox.LEVELS, "namespaces", level)
+        sandbox.unavailable.cache_clear()
+        return Zygote.shared()
+    yield start
+    for zygote in list(Zygote._running.values()):
+        zygote.stop()
+    sandbox.unavailable.cache_clear()
+
+
+def test_a_level_whose_trial_fails_in_the_zygote_is_unavailable_for_the_trials_reason(zygote_trying):
+    zygote_trying(replace(sandbox.LEVELS["namespaces"], namespaces=("no-such-namespace",)))
+    assert sandbox.unavailable("namespaces") == "the sandbox could not be started: 'no-such-namespace'"
+    assert sandbox.choose("auto").name == "rlimits"
+
+
+def test_only_the_first_zygote_of_a_process_makes_trial_runs(zygote_trying):
+    first = zygote_trying(sandbox.LEVELS["namespaces"])
+    assert set(first.trial_outcomes()) == {"namespaces"}
+    Zygote.trial_run("namespaces")
+    first.stop()
+    assert Zygote.shared().trial_outcomes() == {}

@@ -1,0 +1,40 @@
+"""A single `bptt-grade grade` (the path Gradescope, PrairieLearn and CI take for every
+submission) against `python -c "import numpy"`, each a fresh process timed in the same
+run, alternately, best of `repeat` (the machine is shared: the best run is the least
+disturbed one). Also `import grader.cli` alone, what every command pays before it runs.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.table import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADE = [sys.executable, "-m", "grader", "grade", str(ROOT / "problem_sets" / "scalar_bptt.yaml"),
+         str(ROOT / "examples" / "correct.py")]
+IMPORT_NUMPY = [sys.executable, "-c", "import numpy"]
+IMPORT_CLI = [sys.executable, "-c", "import grader.cli"]
+
+
+def wall_time(command: list[str]) -> float:
+    """Seconds from starting `command` to its exit (it must succeed)."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def rows(repeat: int = 15) -> list[Row]:
+    best = {"grade": float("inf"), "cli": float("inf"), "numpy": float("inf")}
+    for _ in range(repeat):
+        for name, command in (("numpy", IMPORT_NUMPY), ("grade", GRADE), ("cli", IMPORT_CLI)):
+            best[name] = min(best[name], wall_time(command))
+    report = json.loads(subprocess.run([*GRADE, "--format", "json"], check=True, capture_output=True,
+                                       text=True, cwd=ROOT).stdout)
+    isolation = report["metadata"]["isolation"]
+    baseline = 'python -c "import numpy"'
+    return [Row("one `bptt-grade grade`, shipped scalar set, examples/correct.py", f"{isolation} isolation",
+                best["grade"], baseline, best["numpy"], goal="≤ 3× the baseline (ratio ≥ 0.33×)",
+                note=f"best of {repeat}, alternating"),
+            Row("`import grader.cli`", "", best["cli"], baseline, best["numpy"], note=f"best of {repeat}")]
