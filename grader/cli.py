@@ -7,6 +7,7 @@ check-reference found a disagreement, or audit found a catalogue mistake no prob
 catches; 2 nothing could be graded; 130 interrupted; 143 `batch` terminated (SIGTERM).
 """
 import argparse
+import contextlib
 import math
 import os
 import shlex
@@ -88,7 +89,7 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
 
 def cmd_grade(args) -> int:
     refuse_swapped(args)
-    Zygote.shared()         # started first: its start-up overlaps loading the grader and the problem set
+    start_zygote()
     return grade_and_report(args, args.problem_set, args.include_hidden,
                             when_none="use --include-hidden to grade hidden ones")
 
@@ -97,9 +98,17 @@ def cmd_check(args) -> int:
     refuse_swapped(args)
     if not Path(args.submission).exists():
         raise SubmissionMissing(f"submission {args.submission} does not exist")
-    Zygote.shared()         # as in cmd_grade
+    start_zygote()
     return grade_and_report(args, args.problem_set or str(find_problem_set(Path(args.submission), size_caps(args))),
                             include_hidden=False, when_none="there is nothing to check")
+
+
+def start_zygote() -> None:
+    """Start this process's zygote (grader.zygote_client) before anything else is loaded, so
+    that its start-up and trial run overlap loading the grader and the problem set. One that
+    cannot start is started again when a sandbox is needed, and grading says why it failed."""
+    with contextlib.suppress(OSError):
+        Zygote.shared()
 
 
 def refuse_swapped(args) -> None:

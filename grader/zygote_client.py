@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from grader import sandbox
+from grader.errors import SandboxUnavailable
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 LENGTH = struct.Struct("<Q")      # zygote.LENGTH: a request's size, sent with its file descriptors
@@ -68,7 +69,8 @@ class Zygote:
     def trial_run(cls, level: str) -> tuple[int | None, str]:
         """The zygote's trial run of `level` (a key of sandbox.LEVELS with a wrapper): its exit
         status (None: it did not end within sandbox.PROBE_SECONDS) and what it printed. A zygote
-        that dies before it answers is replaced once; then the reason is the trial's."""
+        that dies before it answers is replaced once; then SandboxUnavailable (a zygote that
+        cannot run says nothing of the level: `auto` must not fall back for it)."""
         if cls.trials is None:
             try:
                 try:
@@ -76,7 +78,7 @@ class Zygote:
                 except OSError:
                     cls.trials = cls.shared().trial_outcomes()
             except OSError as error:
-                return 1, str(error)
+                raise SandboxUnavailable(f"the isolation trial run could not be made: {error}") from error
         return cls.trials[level]
 
     def trial_outcomes(self) -> dict[str, tuple[int | None, str]]:

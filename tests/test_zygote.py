@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from grader import loader, sandbox
+from grader.errors import SandboxUnavailable
 from grader.grading import grade
 from grader.reports.json_report import report_json
 from grader.runner import Zygote
+from grader.sandbox import sandbox_for
 from tests.conftest import EXAMPLES, ROOT, SHIPPED_SET
 from tests.test_hostile import LEVELS
 
@@ -113,3 +115,15 @@ def test_only_the_first_zygote_of_a_process_makes_trial_runs(zygote_trying):
     Zygote.trial_run("namespaces")
     first.stop()
     assert Zygote.shared().trial_outcomes() == {}
+
+
+def test_a_zygote_that_cannot_make_its_trial_run_stops_grading_rather_than_lower_isolation(zygote_trying,
+                                                                                           monkeypatch):
+    def no_answer(zygote):
+        zygote.stop()
+        raise OSError("the zygote did not answer: [Errno 11] Resource temporarily unavailable")
+    monkeypatch.setattr(Zygote, "trial_outcomes", no_answer)
+    with pytest.raises(SandboxUnavailable) as refused:
+        sandbox_for(SHIPPED_SET)
+    assert str(refused.value) == ("the isolation trial run could not be made: "
+                                  "the zygote did not answer: [Errno 11] Resource temporarily unavailable")
