@@ -75,8 +75,7 @@ class Comparison:
 
     def _worst(self, t: int) -> int:
         """The flat index, within step t, of its element with the largest error (NaN first)."""
-        errors = self.step(self.abs_error, t)
-        return int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+        return largest(self.step(self.abs_error, t))
 
     def element_at_step(self, t: int) -> tuple[int, ...]:
         """The index of step t's element with the largest error, over the axes other than
@@ -85,6 +84,11 @@ class Comparison:
             return ()
         shape = np.moveaxis(self.expected, self.time_axis, 0).shape[1:]
         return tuple(int(i) for i in np.unravel_index(self._worst(t), shape))
+
+
+def largest(errors: np.ndarray) -> int:
+    """The flat index of the largest of `errors`, a NaN counting as larger than any number."""
+    return int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
 
 
 def first_divergence(diverging: np.ndarray) -> int | None:

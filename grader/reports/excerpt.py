@@ -11,7 +11,7 @@ around the row's largest error, from 0-based position `start` on. Statistics ove
 element stand for the rest."""
 import numpy as np
 
-from grader.compare import Comparison
+from grader.compare import Comparison, largest
 
 MAX_INLINE_NUMBERS = 10_000    # per array: an output with more elements gets an excerpt; and
                                # at most this many t in an output's diverging_timesteps
@@ -63,7 +63,7 @@ def row_json(c: Comparison, r: int, per_timestep: bool) -> dict:
     """Row `r` (0-based along c.time_axis): {"t": r + 1} or {"index": r}, with `start` and at
     most ROW_NUMBERS elements of `expected` and `got` from there, around the row's largest error."""
     errors = c.step(c.abs_error, r + 1)
-    start = int(np.clip(_worst_first(errors)[0] - ROW_NUMBERS // 2, 0, max(0, errors.size - ROW_NUMBERS)))
+    start = int(np.clip(largest(errors) - ROW_NUMBERS // 2, 0, max(0, errors.size - ROW_NUMBERS)))
     kept = slice(start, start + ROW_NUMBERS)
     where = {"t": r + 1} if per_timestep else {"index": r}
     return {**where, "start": start, "expected": numbers(c.step(c.expected, r + 1)[kept]),
