@@ -313,7 +313,7 @@ def parser() -> argparse.ArgumentParser:
                         "replaced in one step; a pipe or a terminal is written through)")
     report.add_argument("--full-arrays", action="store_true",
                         help="also write every output's expected and got arrays, whole, to FILE.npz beside "
-                             "--output FILE (the report keeps an excerpt of arrays over "
+                             "--output FILE (the report keeps an excerpt of an output over "
                              f"{MAX_INLINE_NUMBERS:,} numbers)")
     report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
                         help="exit 0 when the score reaches this (default: when every graded output passes)")

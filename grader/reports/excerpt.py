@@ -1,5 +1,5 @@
 """What the JSON report keeps of an output's expected and got arrays: both whole, up to
-MAX_INLINE_NUMBERS numbers each; beyond that an excerpt, so that the report stays small at
+MAX_INLINE_NUMBERS numbers in the two together; beyond that an excerpt, so that the report stays small at
 every problem size (`--full-arrays` writes the whole arrays to a side .npz instead).
 
 An excerpt views the output as rows along one axis: for a per-timestep output its time axis
@@ -13,8 +13,8 @@ import numpy as np
 
 from grader.compare import Comparison, largest
 
-MAX_INLINE_NUMBERS = 10_000    # per array: an output with more elements gets an excerpt; and
-                               # at most this many t in an output's diverging_timesteps
+MAX_INLINE_NUMBERS = 10_000    # per output, expected and got together: more, and it gets an
+                               # excerpt; and at most this many t in its diverging_timesteps
 ROW_NUMBERS = 64               # elements kept of each kept row
 CONTEXT = 2                    # rows kept on each side of the first divergence
 LARGEST = 3                    # rows of largest error kept besides
@@ -32,9 +32,9 @@ def numbers(array: np.ndarray):
 
 
 def values_json(c: Comparison, per_timestep: bool) -> dict:
-    """The output's `expected` and `got` whole, or, above MAX_INLINE_NUMBERS elements, the
-    excerpt: {"truncated": true, "shape", "axis", "rows", "statistics"}."""
-    if c.expected.size <= MAX_INLINE_NUMBERS:
+    """The output's `expected` and `got` whole, or, above MAX_INLINE_NUMBERS numbers in the
+    two, the excerpt: {"truncated": true, "shape", "axis", "rows", "statistics"}."""
+    if c.expected.size + c.got.size <= MAX_INLINE_NUMBERS:
         return {"expected": numbers(c.expected), "got": numbers(c.got)}
     return {"truncated": True, "shape": list(c.expected.shape), "axis": c.time_axis,
             "rows": [row_json(c, r, per_timestep) for r in kept_rows(c, per_timestep)],
