@@ -38,12 +38,14 @@ problems:
     data: {{random: {{seed: 18}}}}
     grade: {{h: 2, dx: 2, dh0: 1, dWx: 2, dWh: 2, db: 1}}
 """
-# Runs a command; prints its wall time (s) and the peak RSS (KiB) of its largest process.
+# Runs a command; prints its wall time (s), the CPU time of all its processes (s, user and
+# system: steadier than wall time on a loaded machine) and the peak RSS (KiB) of the largest.
 MEASURE = """
 import resource, subprocess, sys, time
 start = time.perf_counter()
 subprocess.run(sys.argv[1:], capture_output=True)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - start, used.ru_utime + used.ru_stime, used.ru_maxrss)
 """
 GRADE_ALONE = ("import sys; from grader import loader; from grader.submissions import grade_path; "
                "grade_path(loader.load(sys.argv[1], loader.SizeCaps(work=int(sys.argv[3]))), sys.argv[2])")
@@ -54,14 +56,20 @@ def work(sizes: dict) -> int:
     return sizes["N"] * sizes["T"] * sizes["H"]
 
 
-def measured(command: list[str], repeat: int) -> tuple[float, float]:
-    """(the best wall time in s, the largest peak RSS in MB) of `repeat` runs of `command`."""
-    runs = [subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split() for _ in range(repeat)]
-    return min(float(run[0]) for run in runs), max(int(run[1]) for run in runs) / 1024
+def measured(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float, float]]:
+    """{name: (the best wall time in s, the least CPU time in s, the largest peak RSS in MB)} of
+    `repeat` runs of each command, taken in turn (so that a change in the machine's load falls
+    on all of them)."""
+    runs: dict[str, list[list[str]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=ROOT, check=True,
+                                             capture_output=True, text=True).stdout.split())
+    return {name: (min(float(run[0]) for run in each), min(float(run[1]) for run in each),
+                   max(int(run[2]) for run in each) / 1024) for name, each in runs.items()}
 
 
-def rows(sizes: dict | None = None, repeat: int = 2) -> list[Row]:
+def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
     sizes = sizes or LARGEST
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -73,11 +81,12 @@ def rows(sizes: dict | None = None, repeat: int = 2) -> list[Row]:
         report = folder / "report.json"
         grade = [sys.executable, "-m", "grader", "grade", str(problem_set), str(SUBMISSION), "--format", "json",
                  "--output", str(report), "--max-work", str(caps.work)]
-        alone_s, alone_mb = measured([sys.executable, "-c", GRADE_ALONE, str(problem_set), str(SUBMISSION),
-                                      str(caps.work)], repeat)
-        grade_s, grade_mb = measured(grade, repeat)
-        report_mb = report.stat().st_size / 2**20
-        full_s, full_mb = measured([*grade, "--full-arrays"], repeat)
+        figures = measured({"alone": [sys.executable, "-c", GRADE_ALONE, str(problem_set), str(SUBMISSION),
+                                      str(caps.work)],
+                            "full": [*grade, "--full-arrays"], "grade": grade}, repeat)
+        (alone_s, alone_cpu, alone_mb), (grade_s, grade_cpu, grade_mb), (full_s, full_cpu, full_mb) = (
+            figures["alone"], figures["grade"], figures["full"])
+        report_mb = report.stat().st_size / 2**20     # of the last run, `grade` without --full-arrays
         npz_mb = report.with_suffix(".npz").stat().st_size / 2**20
         graded = []
         grading_s = best_time(lambda: graded.append(grade_path(loader.load(problem_set, caps), SUBMISSION)), 1)
@@ -87,6 +96,8 @@ def rows(sizes: dict | None = None, repeat: int = 2) -> list[Row]:
     alone = "grading alone (grade_path, no report)"
     return [Row(figure, size, grade_s, alone, alone_s, "≥ 0.67× (≤ 1.5×)", "`grade --format json --output`"),
             Row(figure, size, full_s, alone, alone_s, "", "the same with --full-arrays"),
+            Row(figure + ", CPU time", size, grade_cpu, alone, alone_cpu, "≥ 0.67× (≤ 1.5×)",
+                f"every process's user + system time; --full-arrays: {full_cpu:.2f} s"),
             Row(figure + ", peak RSS", size, grade_mb, alone, alone_mb, "", "`grade`; --full-arrays: "
                 f"{full_mb:.0f} MB", unit=" MB"),
             Row(figure + ", peak RSS", size, grade_mb, "the problem's arrays (the call's arguments)", arrays_mb,
