@@ -103,8 +103,9 @@ def submission_status(report: Report) -> str:
 
 
 def _make_private(record: Path) -> None:
-    """The output folder 0700 and the record 0600 (made so, if they exist): the record holds
-    every student's expected values. SQLite gives its -wal and -shm files the record's mode."""
+    """The output folder 0700 and the record 0600 (made so, if they exist): the reports in the
+    folder hold every student's expected values. SQLite gives its -wal and -shm files the
+    record's mode."""
     folder = record.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if folder.stat().st_mode & 0o077:
