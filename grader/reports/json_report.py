@@ -1,8 +1,7 @@
 """The JSON report: validates against grader/schemas/report.schema.json. It is the
 instructor's full record (hidden problems' details included), in valid UTF-8. An output's
 arrays are whole up to grader.reports.excerpt.MAX_INLINE_NUMBERS numbers (expected and got
-together), else an excerpt;
-so many diverging timesteps at the most are listed."""
+together), else an excerpt; so many diverging timesteps at the most are listed."""
 from typing import Any
 
 from grader.reports.excerpt import MAX_INLINE_NUMBERS, values_json
