@@ -15,13 +15,15 @@ from bench.table import render  # noqa: E402
 
 FIGURES = ["bench.fd_scalar", "bench.fd_accuracy", "bench.batch_throughput", "bench.batch_scaling",
            "bench.diagnosis_cost",
-           "bench.sandbox_overhead", "bench.quick_grade", "bench.memory", "bench.fd_vector", "bench.grade_vector"]
+           "bench.sandbox_overhead", "bench.quick_grade", "bench.memory", "bench.fd_vector", "bench.grade_vector",
+           "bench.largest_problem"]
 QUICK = {"bench.fd_scalar": {"sizes": (10, 100)}, "bench.batch_throughput": {"n": 4},
          "bench.batch_scaling": {"small": 3, "large": 6},
          "bench.diagnosis_cost": {"sizes": (10, 100), "repeat": 1},
          "bench.sandbox_overhead": {"problems": 2, "repeat": 1, "timeout": 0.2},
          "bench.quick_grade": {"repeat": 1}, "bench.memory": {"sizes": (50,)},
-         "bench.fd_vector": {"N": 4, "T": 20, "D": 8, "H": 8}, "bench.grade_vector": {"repeat": 1}}
+         "bench.fd_vector": {"N": 4, "T": 20, "D": 8, "H": 8}, "bench.grade_vector": {"repeat": 1},
+         "bench.largest_problem": {"sizes": {"N": 2, "T": 60, "D": 100, "H": 100}, "repeat": 1}}
 
 
 def main() -> None:

@@ -10,7 +10,9 @@ else could have planted could overwrite whatever it points to).
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from grader.errors import UsageError
 
@@ -24,11 +26,15 @@ def written_through(path: str | os.PathLike) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
-def write_atomically(path: str | os.PathLike, content: str | bytes, parents: bool = False) -> None:
-    """Write `content` (text as UTF-8) to `path` as the module says; with `parents`, make
-    the missing folders above it first. A UsageError says why it could not."""
+Writer = Callable[[BinaryIO], object]     # writes the content to the binary file it is given
+
+
+def write_atomically(path: str | os.PathLike, content: str | bytes | Writer, parents: bool = False) -> None:
+    """Write `content` (text as UTF-8, bytes, or a function that writes to the binary file it
+    is given, e.g. by np.savez) to `path` as the module says; with `parents`, make the missing
+    folders above it first. A UsageError says why it could not."""
     target = Path(path)
-    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    write = content if callable(content) else _writing(content if isinstance(content, bytes) else content.encode())
     try:
         if parents:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -37,14 +43,18 @@ def write_atomically(path: str | os.PathLike, content: str | bytes, parents: boo
         except FileNotFoundError:
             mode = None
         if mode is None or stat.S_ISREG(mode):
-            _replace(target, data)
+            _replace(target, write)
         else:
-            _write_through(target, data, mode)
+            _write_through(target, write, mode)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
 
 
-def _replace(target: Path, data: bytes) -> None:
+def _writing(data: bytes) -> Writer:
+    return lambda file: file.write(data)
+
+
+def _replace(target: Path, write: Writer) -> None:
     """A new file beside `target` (its mode 0666 less the umask), renamed over it."""
     while True:
         temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}")
@@ -55,14 +65,14 @@ def _replace(target: Path, data: bytes) -> None:
             continue
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
         os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise
 
 
-def _write_through(target: Path, data: bytes, mode: int) -> None:
+def _write_through(target: Path, write: Writer, mode: int) -> None:
     """Write into the pipe or character device at `target` (whose lstat mode is `mode`)."""
     if stat.S_ISDIR(mode):
         raise UsageError(f"cannot write {target}: it is a folder")
@@ -76,8 +86,7 @@ def _write_through(target: Path, data: bytes, mode: int) -> None:
                 kind = f"a symbolic link to {'a regular file' if stat.S_ISREG(opened) else kind}"
             raise UsageError(f"cannot write {target}: it is {kind}; name a regular file (replaced in one step), "
                              "a pipe or a terminal")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        with open(fd, "wb", closefd=False) as f:
+            write(f)
     finally:
         os.close(fd)

@@ -7,7 +7,8 @@ them); each worker keeps each catalogue mistake's run on each problem for the di
 (grader.diagnosis.MistakeRuns), and forks every sandbox from its own zygote. A worker
 grades a submission and writes its reports, OUT_DIR/FORMAT/ID.EXT, each
 atomically; then the parent records the result in OUT_DIR/results.sqlite in one
-transaction. So a batch killed at any moment and started again grades only the
+transaction: the scores the gradebook needs and where the reports are (not the reports
+themselves, which are only in their files). So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
 purpose. OUT_DIR/gradebook.csv is written from the record at the end of every run.
 """
@@ -37,7 +38,6 @@ from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.process_control import PR_SET_PDEATHSIG, prctl
 from grader.reports import EXTENSIONS, render
-from grader.reports.json_report import render as render_json
 from grader.results import FAILED_TO_GRADE, Report
 from grader.sandbox import Sandbox, sandbox_for
 from grader.submissions import class_submissions, grade_path, report_name, uncalled_report
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     student TEXT PRIMARY KEY, submission TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
-    status TEXT NOT NULL, problems TEXT NOT NULL, report TEXT NOT NULL, run INTEGER NOT NULL, graded REAL NOT NULL);
+    status TEXT NOT NULL, problems TEXT NOT NULL, reports TEXT NOT NULL, run INTEGER NOT NULL, graded REAL NOT NULL);
 """
 
 
@@ -84,7 +84,8 @@ class Graded:
     max_score: float
     status: str                         # passed | failed | error (could not be imported) | failed_to_grade
     problems: dict[str, float]          # problem id → score, for the problems graded
-    report: str                         # the JSON report
+    reports: dict[str, str]             # format → its report's file, relative to OUT_DIR
+    failed_to_grade: str = ""           # why, when the status is failed_to_grade (not recorded)
 
 
 def shown_id(student: str) -> str:
@@ -102,8 +103,9 @@ def submission_status(report: Report) -> str:
 
 
 def _make_private(record: Path) -> None:
-    """The output folder 0700 and the record 0600 (made so, if they exist): the record holds
-    every student's expected values. SQLite gives its -wal and -shm files the record's mode."""
+    """The output folder 0700 and the record 0600 (made so, if they exist): the reports in the
+    folder hold every student's expected values. SQLite gives its -wal and -shm files the
+    record's mode."""
     folder = record.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if folder.stat().st_mode & 0o077:
@@ -150,7 +152,7 @@ class Store:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (g.student, g.submission, g.score, g.max_score, g.status, json.dumps(g.problems),
-                             g.report, self.run, time.time()))
+                             json.dumps(g.reports), self.run, time.time()))
 
     def results(self) -> dict[str, sqlite3.Row]:
         """The gradebook's columns of every row (not the reports: memory stays flat in the class size)."""
@@ -196,7 +198,7 @@ def _grade_one(student: str, path: Path) -> Graded:
     try:
         return write_reports(student, path, report, options)
     except Exception as error:      # e.g. a full disk: recorded without its files
-        return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"))
+        return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"), {})
 
 
 def remove_ipc_of(uid: int) -> None:
@@ -221,17 +223,18 @@ def unfinished(problem_set: ProblemSet, path: Path, why: str) -> Report:
 def write_reports(student: str, path: Path, report: Report, options: Options) -> Graded:
     """Write the student's report in every format (named by submissions.report_name, bytes
     that are not UTF-8 escaped); the Graded to record."""
-    for name in options.formats:
-        text = render_json(report) if name == "json" else render(name, report,
-                                                                  hidden_visibility=options.hidden_visibility)
-        write_atomically(options.out_dir / name / f"{report_name(student)}{EXTENSIONS[name]}",
-                         text.encode(errors="backslashreplace"), parents=True)
-    return graded(student, path, report)
+    reports = {name: f"{name}/{report_name(student)}{EXTENSIONS[name]}" for name in options.formats}
+    for name, file in reports.items():
+        text = render(name, report, hidden_visibility=options.hidden_visibility)
+        write_atomically(options.out_dir / file, text.encode(errors="backslashreplace"), parents=True)
+    return graded(student, path, report, reports)
 
 
-def graded(student: str, path: Path, report: Report) -> Graded:
+def graded(student: str, path: Path, report: Report, reports: dict[str, str]) -> Graded:
+    """The Graded to record; `reports` maps each format written to its file (relative to OUT_DIR)."""
     return Graded(shown_id(student), printable(str(path)), report.score, report.max_score, submission_status(report),
-                  {p.id: p.score for p in report.problems if p.status != FAILED_TO_GRADE}, render_json(report))
+                  {p.id: p.score for p in report.problems if p.status != FAILED_TO_GRADE}, reports,
+                  report.metadata.get("failed_to_grade", ""))
 
 
 def outcome(result: Graded) -> str:
@@ -455,7 +458,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
             for result in workers.grade(pending, progress):
                 store.record(result)
                 if result.status == FAILED_TO_GRADE:
-                    failures[result.student] = json.loads(result.report)["metadata"]["failed_to_grade"]
+                    failures[result.student] = result.failed_to_grade
                 progress.finish(result.student, outcome(result))
     finally:
         if workers is not None:

@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from grader.cli_choices import (
     AUDIT_FORMATS,
     FD_METHODS,
     HIDDEN_VISIBILITIES,
+    MAX_INLINE_NUMBERS,
     PLATFORMS,
     PRAIRIELEARN_HELPERS,
     REPORT_FORMATS,
@@ -75,16 +77,34 @@ def grade_and_report(args, problem_set_path: str, include_hidden: bool, when_non
     `when_none` is the advice when no problem is selected."""
     from grader import loader
     from grader.reports import render
+    from grader.reports.arrays import write_full_arrays
     from grader.submissions import grade_path
     problem_set = loader.load(problem_set_path, size_caps(args))
     if not problem_set.selected(include_hidden):
         raise UsageError(f"{problem_set_path} has no visible problems; {when_none}")
-    hide = [*args.hide, *([args.output] if args.output else [])]   # an earlier report is no hint either
+    arrays = full_arrays_path(args)
+    written = [path for path in (args.output, arrays) if path]
     report = grade_path(problem_set, args.submission, include_hidden, entry=args.entry,
                         limits_override={"timeout": args.timeout, "memory_mb": args.memory_limit},
-                        isolation=args.isolation, hide=hide, notebook_cells=args.notebook_cells)
-    emit(render(args.format, report, hidden_visibility=args.hidden_visibility), args.output)
+                        isolation=args.isolation, hide=[*args.hide, *map(str, written)],   # earlier ones are no hint
+                        notebook_cells=args.notebook_cells)
+    if arrays:
+        write_full_arrays(arrays, report)
+        report = replace(report, metadata={**report.metadata, "full_arrays": arrays.name})
+    pretty = not args.output and sys.stdout.isatty()
+    emit(render(args.format, report, hidden_visibility=args.hidden_visibility, pretty=pretty), args.output)
     return verdict(report, args.min_score)
+
+
+def full_arrays_path(args) -> Path | None:
+    """With --full-arrays, where the arrays go (beside --output, see grader.reports.arrays);
+    a UsageError without --output."""
+    from grader.reports.arrays import arrays_path
+    if not args.full_arrays:
+        return None
+    if not args.output:
+        raise UsageError("--full-arrays writes the arrays beside the report: give --output FILE too")
+    return arrays_path(args.output)
 
 
 def cmd_grade(args) -> int:
@@ -335,6 +355,10 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=REPORT_FORMATS, default="text", help="the report's format (default text)")
     report.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (a file is "
                         "replaced in one step; a pipe or a terminal is written through)")
+    report.add_argument("--full-arrays", action="store_true",
+                        help="also write every output's expected and got arrays, whole, to FILE.npz beside "
+                             "--output FILE (the report keeps an excerpt of an output over "
+                             f"{MAX_INLINE_NUMBERS:,} numbers)")
     report.add_argument("--min-score", type=min_score, metavar="POINTS|PERCENT%",
                         help="exit 0 when the score reaches this (default: when every graded output passes)")
 

@@ -8,4 +8,5 @@ AUDIT_FORMATS = ("json", "text")                    # grader.audit.FORMATS
 PLATFORMS = ("gradescope", "prairielearn")          # grader.export.PLATFORMS
 PRAIRIELEARN_HELPERS = ("*.py",)                    # grader.export.PRAIRIELEARN_HELPERS
 HIDDEN_VISIBILITIES = ("after_published", "hidden")     # grader.reports.gradescope.HIDDEN_VISIBILITIES
+MAX_INLINE_NUMBERS = 10_000                         # grader.reports.excerpt.MAX_INLINE_NUMBERS (a report's limit)
 FD_METHODS = ("auto", "complex_step", "complex_step_full", "central", "richardson")   # reference.fd_methods.METHODS

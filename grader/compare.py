@@ -33,15 +33,23 @@ class Comparison:
     def max_abs_error(self) -> float:
         return float(self.abs_error.max(initial=0.0))
 
-    def _by_step(self, array: np.ndarray) -> np.ndarray:
-        """array with t on axis 0 and every other axis flattened into axis 1."""
-        stepped = np.moveaxis(array, self.time_axis, 0)
-        return stepped.reshape(len(stepped), -1)
+    def step(self, array: np.ndarray, t: int) -> np.ndarray:
+        """Step t of `array` (index t-1 along the time axis), its other axes flattened in C order."""
+        return np.take(array, t - 1, axis=self.time_axis).ravel()
+
+    @property
+    def _other_axes(self) -> tuple[int, ...]:
+        return tuple(axis for axis in range(self.diverging.ndim) if axis != self.time_axis)
 
     @property
     def diverging_steps(self) -> np.ndarray:
         """(T,) bool: whether step t (index t-1) has a diverging element."""
-        return self.diverging if self.diverging.ndim <= 1 else np.asarray(self._by_step(self.diverging).any(axis=1))
+        return np.asarray(self.diverging.any(axis=self._other_axes)) if self._other_axes else self.diverging
+
+    @property
+    def step_errors(self) -> np.ndarray:
+        """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN."""
+        return np.max(self.abs_error, axis=self._other_axes) if self._other_axes else self.abs_error
 
     @property
     def diverging_timesteps(self) -> list[int]:
@@ -62,13 +70,12 @@ class Comparison:
         if self.expected.ndim <= 1:
             return float(self.expected[t - 1]), float(self.got[t - 1]), float(self.abs_error[t - 1])
         i = self._worst(t)
-        return (float(self._by_step(self.expected)[t - 1, i]), float(self._by_step(self.got)[t - 1, i]),
-                float(self._by_step(self.abs_error)[t - 1, i]))
+        return (float(self.step(self.expected, t)[i]), float(self.step(self.got, t)[i]),
+                float(self.step(self.abs_error, t)[i]))
 
     def _worst(self, t: int) -> int:
         """The flat index, within step t, of its element with the largest error (NaN first)."""
-        errors = self._by_step(self.abs_error)[t - 1]
-        return int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+        return largest(self.step(self.abs_error, t))
 
     def element_at_step(self, t: int) -> tuple[int, ...]:
         """The index of step t's element with the largest error, over the axes other than
@@ -77,6 +84,11 @@ class Comparison:
             return ()
         shape = np.moveaxis(self.expected, self.time_axis, 0).shape[1:]
         return tuple(int(i) for i in np.unravel_index(self._worst(t), shape))
+
+
+def largest(errors: np.ndarray) -> int:
+    """The flat index of the largest of `errors`, a NaN counting as larger than any number."""
+    return int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
 
 
 def first_divergence(diverging: np.ndarray) -> int | None:

@@ -35,4 +35,4 @@ def test_bench_run_quick_prints_the_table():
     assert all(figure in done.stdout for figure in ("FD check, scalar", "FD accuracy", "Batch grading",
                                                     "sandbox overhead", "containment", "one `bptt-grade grade`",
                                                     "Memory, batch peak RSS", "FD check, vector",
-                                                    "Grading, CS231n set"))
+                                                    "Grading, CS231n set", "Grading the largest vector problem"))

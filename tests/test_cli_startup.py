@@ -8,6 +8,7 @@ import pytest
 
 from grader import audit, cli_choices, export
 from grader.reports import FORMATS
+from grader.reports.excerpt import MAX_INLINE_NUMBERS
 from grader.reports.gradescope import HIDDEN_VISIBILITIES
 from reference.fd_methods import METHODS
 from tests.conftest import ROOT
@@ -36,6 +37,10 @@ def test_importing_the_cli_and_building_its_parser_imports_nothing_heavy():
          "FD methods"])
 def test_the_command_line_offers_exactly_what_each_registry_holds(offered, registry):
     assert sorted(offered) == sorted(registry)
+
+
+def test_the_help_states_the_reports_own_limit():
+    assert cli_choices.MAX_INLINE_NUMBERS == MAX_INLINE_NUMBERS
 
 
 def test_grading_imports_no_batch_audit_export_scaffold_or_reference_check():

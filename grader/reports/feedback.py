@@ -2,7 +2,7 @@
 (Gradescope, PrairieLearn, JUnit, Markdown) and the pytest plugin: the text report's lines
 (score, divergence table, diagnosis, traceback), control characters escaped."""
 from grader.compare import Comparison
-from grader.reports.json_report import problem_json
+from grader.reports.json_report import diagnosis_json
 from grader.reports.text_report import problem_lines
 from grader.results import OutputResult, ProblemResult
 from grader.text_safety import printable
@@ -10,7 +10,7 @@ from grader.text_safety import printable
 
 def diagnosis(p: ProblemResult) -> list[dict]:
     """The problem's `diagnosis` entries in the JSON report ([] when it has none)."""
-    return problem_json(p).get("diagnosis") or []
+    return [diagnosis_json(d) for d in p.diagnosis]
 
 
 def diverging(p: ProblemResult) -> list[tuple[OutputResult, Comparison]]:

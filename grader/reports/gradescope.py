@@ -5,6 +5,7 @@ first divergences and diagnosis in `extra_data`. Hidden problems get the visibil
 and status (grader/reports/student_view.py); the summary that students always see counts
 only the visible problems. Text is escaped for Markdown and HTML (grader/text_safety.py)."""
 from grader.reports.feedback import diagnosis, first_divergences
+from grader.reports.json_report import json_layout
 from grader.reports.markdown import problem_markdown
 from grader.reports.registry import register
 from grader.reports.student_view import student_report
@@ -50,5 +51,5 @@ def results_json(report: Report, hidden_visibility: str = "after_published") -> 
 
 
 @register("gradescope", extension=".json")
-def render(report: Report, hidden_visibility: str = "after_published") -> str:
-    return json_text(results_json(report, hidden_visibility), indent=2) + "\n"
+def render(report: Report, hidden_visibility: str = "after_published", pretty: bool = False) -> str:
+    return json_text(results_json(report, hidden_visibility), **json_layout(pretty)) + "\n"

@@ -1,23 +1,13 @@
 """The JSON report: validates against grader/schemas/report.schema.json. It is the
-instructor's full record (hidden problems' details included), in valid UTF-8."""
-import math
+instructor's full record (hidden problems' details included), in valid UTF-8. An output's
+arrays are whole up to grader.reports.excerpt.MAX_INLINE_NUMBERS numbers (expected and got
+together), else an excerpt; so many diverging timesteps at the most are listed."""
 from typing import Any
 
-import numpy as np
-
+from grader.reports.excerpt import MAX_INLINE_NUMBERS, values_json
 from grader.reports.registry import register
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult, Report
 from grader.text_safety import json_text
-
-
-def _numbers(array: np.ndarray):
-    """Plain floats (or nested lists of them, as the array's shape); non-finite values become null."""
-    values = np.asarray(array, dtype=np.float64)
-    if values.ndim == 0:
-        value = float(values)
-        return value if math.isfinite(value) else None
-    return [_numbers(row) for row in values] if values.ndim > 1 else [
-        v if math.isfinite(v) else None for v in values.tolist()]
 
 
 def output_json(o: OutputResult) -> dict:
@@ -25,11 +15,11 @@ def output_json(o: OutputResult) -> dict:
     c = o.comparison
     if c is None:
         return {**data, "got": None, "error": o.unusable}
-    data.update(expected=_numbers(c.expected), got=_numbers(c.got), max_abs_error=c.max_abs_error)
+    data.update(values_json(c, o.per_timestep), max_abs_error=c.max_abs_error)
     if o.per_timestep:
         t = c.first_divergence
         data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
-                    diverging_timesteps=c.diverging_timesteps)
+                    diverging_timesteps=c.diverging_timesteps[:MAX_INLINE_NUMBERS])
     if o.terms:
         data.update(consistent_with_your_dL_ds=o.terms.consistent, dL_ds_used=o.terms.method)
         if o.terms.wrong_term:
@@ -71,6 +61,12 @@ def report_json(report: Report) -> dict:
             "metadata": report.metadata}
 
 
+def json_layout(pretty: bool) -> dict[str, Any]:
+    """json.dumps' layout: indented for a person at a terminal (`pretty`), else compact
+    (files, records, pipes)."""
+    return {"indent": 2} if pretty else {"separators": (",", ":")}
+
+
 @register("json", extension=".json")
-def render(report: Report) -> str:
-    return json_text(report_json(report), indent=2) + "\n"
+def render(report: Report, pretty: bool = False) -> str:
+    return json_text(report_json(report), **json_layout(pretty)) + "\n"

@@ -7,6 +7,7 @@ in a message or output into HTML (and escapes HTML itself), so control character
 escaped (grader/text_safety.py). Whatever the submission printed, the file stays under
 MAX_BYTES (PrairieLearn's limit is 1 MB): long texts are cut until it fits."""
 from grader.reports.feedback import clip, problem_feedback
+from grader.reports.json_report import json_layout
 from grader.reports.registry import register
 from grader.reports.student_view import student_report
 from grader.results import Report
@@ -46,10 +47,10 @@ def results_json(report: Report, limit: int = TEXT_LIMIT) -> dict:
 
 
 @register("prairielearn", extension=".json")
-def render(report: Report) -> str:
+def render(report: Report, pretty: bool = False) -> str:
     limit = TEXT_LIMIT
     while True:
-        text = json_text(results_json(report, limit), indent=2) + "\n"
+        text = json_text(results_json(report, limit), **json_layout(pretty)) + "\n"
         if len(text.encode()) < MAX_BYTES or limit == 0:
             return text
         limit //= 4

@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 
-from grader.compare import Comparison
+from grader.compare import Comparison, largest
 from grader.reports.registry import register
 from grader.reports.student_view import student_report
 from grader.results import OutputResult, ProblemResult, Report, TermCheck
@@ -72,7 +72,7 @@ def difference(symbol: str, c: Comparison) -> str:
     """One line for an output without timesteps: its value, or for an array its worst element."""
     if c.expected.ndim == 0:
         return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
-    worst = np.unravel_index(np.argmax(np.where(np.isnan(c.abs_error), np.inf, c.abs_error)), c.abs_error.shape)
+    worst = np.unravel_index(largest(c.abs_error), c.abs_error.shape)
     where = ", ".join(map(str, worst))
     return (f"  {symbol}: {int(c.diverging.sum())} of {c.diverging.size} elements differ; the largest error is at "
             f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")

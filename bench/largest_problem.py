@@ -1,0 +1,113 @@
+"""Grading the largest vector problem of issue 15 (N = 8, T = 1,000, D = H = 256: 4.2 million
+numbers, under the cap of 5,000,000; 2,048,000 steps of work, so the work cap is raised to
+that, as `--max-work` does) with the CS231n example, as a user runs it: `bptt-grade grade
+--format json --output FILE` in a fresh process (with and without --full-arrays), against
+grading alone (grade_path, no report) in a fresh process, in the same run. Figures: wall time
+and the peak RSS of the largest process (the grader's or the sandbox's), as ratios against
+grading alone; the peak RSS against the problem's arrays (what the submission is called
+with, float64); the report's bytes against the arrays' .npz; and, in this process (less
+noisy than the commands on a loaded machine), rendering the json and text reports against
+the grading that produced them.
+"""
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.table import Row, best_time
+from grader import loader
+from grader.contracts import exercise
+from grader.reports import render
+from grader.submissions import grade_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSION = ROOT / "examples" / "cs231n" / "rnn_layers.py"
+LARGEST = {"N": 8, "T": 1000, "D": 256, "H": 256}
+PROBLEM_SET = """\
+schema_version: 1
+title: the largest vector problem
+contract: cs231n
+defaults:
+  limits: {{timeout: 600, memory_mb: 4096}}
+problems:
+  - id: largest
+    points: 10
+    sizes: {{N: {N}, T: {T}, D: {D}, H: {H}}}
+    model: {{phi: tanh, loss: upstream}}
+    params: {{random: {{seed: 17, scale: 0.05}}}}
+    data: {{random: {{seed: 18}}}}
+    grade: {{h: 2, dx: 2, dh0: 1, dWx: 2, dWh: 2, db: 1}}
+"""
+# Runs a command; prints its wall time (s), the CPU time of all its processes (s, user and
+# system: steadier than wall time on a loaded machine) and the peak RSS (KiB) of the largest.
+MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], capture_output=True)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - start, used.ru_utime + used.ru_stime, used.ru_maxrss)
+"""
+GRADE_ALONE = ("import sys; from grader import loader; from grader.submissions import grade_path; "
+               "grade_path(loader.load(sys.argv[1], loader.SizeCaps(work=int(sys.argv[3]))), sys.argv[2])")
+
+
+def work(sizes: dict) -> int:
+    """The problem's steps of work, Σ N·T·H (what loader.SizeCaps.work bounds)."""
+    return sizes["N"] * sizes["T"] * sizes["H"]
+
+
+def measured(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float, float]]:
+    """{name: (the best wall time in s, the least CPU time in s, the largest peak RSS in MB)} of
+    `repeat` runs of each command, taken in turn (so that a change in the machine's load falls
+    on all of them)."""
+    runs: dict[str, list[list[str]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=ROOT, check=True,
+                                             capture_output=True, text=True).stdout.split())
+    return {name: (min(float(run[0]) for run in each), min(float(run[1]) for run in each),
+                   max(int(run[2]) for run in each) / 1024) for name, each in runs.items()}
+
+
+def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
+    sizes = sizes or LARGEST
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        problem_set = folder / "largest.yaml"
+        problem_set.write_text(PROBLEM_SET.format(**sizes))
+        caps = loader.SizeCaps(work=max(work(sizes), loader.SizeCaps.work))
+        arrays_mb = sum(a.nbytes for a in exercise(loader.load(problem_set, caps).problems[0], "backward")
+                        .arguments.values()) / 2**20
+        report = folder / "report.json"
+        grade = [sys.executable, "-m", "grader", "grade", str(problem_set), str(SUBMISSION), "--format", "json",
+                 "--output", str(report), "--max-work", str(caps.work)]
+        figures = measured({"alone": [sys.executable, "-c", GRADE_ALONE, str(problem_set), str(SUBMISSION),
+                                      str(caps.work)],
+                            "full": [*grade, "--full-arrays"], "grade": grade}, repeat)
+        (alone_s, alone_cpu, alone_mb), (grade_s, grade_cpu, grade_mb), (full_s, full_cpu, full_mb) = (
+            figures["alone"], figures["grade"], figures["full"])
+        report_mb = report.stat().st_size / 2**20     # of the last run, `grade` without --full-arrays
+        npz_mb = report.with_suffix(".npz").stat().st_size / 2**20
+        graded = []
+        grading_s = best_time(lambda: graded.append(grade_path(loader.load(problem_set, caps), SUBMISSION)), 1)
+    rendering_s = {name: best_time(lambda name=name: render(name, graded[0]), repeat) for name in ("json", "text")}
+    figure = "Grading the largest vector problem"
+    size = ", ".join(f"{k} = {v:,}" for k, v in sizes.items())
+    alone = "grading alone (grade_path, no report)"
+    return [Row(figure, size, grade_s, alone, alone_s, "≥ 0.67× (≤ 1.5×)", "`grade --format json --output`"),
+            Row(figure, size, full_s, alone, alone_s, "", "the same with --full-arrays"),
+            Row(figure + ", CPU time", size, grade_cpu, alone, alone_cpu, "≥ 0.67× (≤ 1.5×)",
+                f"every process's user + system time; --full-arrays: {full_cpu:.2f} s"),
+            Row(figure + ", peak RSS", size, grade_mb, alone, alone_mb, "", "`grade`; --full-arrays: "
+                f"{full_mb:.0f} MB", unit=" MB"),
+            Row(figure + ", peak RSS", size, grade_mb, "the problem's arrays (the call's arguments)", arrays_mb,
+                "≥ 0.5× (≤ 2×)", unit=" MB"),
+            Row(figure + ", JSON report", size, report_mb, "the arrays whole (--full-arrays' .npz)", npz_mb,
+                "≤ 1 MB", unit=" MB"),
+            *(Row(figure + f", rendering the {name} report", size, seconds, "the grading (grade_path), in-process",
+                  grading_s, "", "in this process") for name, seconds in rendering_s.items())]
+
+
+if __name__ == "__main__":
+    from bench import table
+    print(table.render(rows()))
