@@ -30,7 +30,7 @@ import distributed  # noqa: E402
 
 from bench.batch_throughput import ROOT, SHIPPED_SET, make_class  # noqa: E402
 from bench.table import Row, render  # noqa: E402
-from grader.batch import Graded, Store, write_reports  # noqa: E402
+from grader.batch import Graded, Options, Store, write_report_files  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -88,9 +88,10 @@ def recording(out: Path, into: Path) -> tuple[float, float]:
                    for student, submission, score, max_score, status, problems, report in db.execute(
                        "SELECT student, submission, score, max_score, status, problems, report FROM results")]
     store = Store(into / "results.sqlite", "bench", regrade_all=False)
+    options = Options(into)
     started = time.perf_counter()
     for graded in results:
-        write_reports(into, graded.student, {"json": graded.report})
+        write_report_files(graded.student, {"json": graded.report.encode()}, options)
         store.record(graded)
     seconds = time.perf_counter() - started
     store.close()

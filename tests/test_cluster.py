@@ -232,6 +232,15 @@ def test_a_tls_address_without_dask_s_tls_configuration_exits_2(small_class, cap
     assert capsys.readouterr().err.endswith("(perhaps check your TLS configuration?) Instead got None\n")
 
 
+def test_the_bench_times_recording_a_batch_s_results(small_class):
+    from bench.distributed import recording
+    assert batch(small_class, "out") == 0
+    seconds, report_bytes = recording(small_class / "out", small_class / "again")
+    assert seconds > 0 and report_bytes > 1000
+    assert sorted(p.name for p in (small_class / "again" / "json").iterdir()) == sorted(
+        p.name for p in (small_class / "out" / "json").iterdir())
+
+
 # ---------------------------------------------------------------------------- clusters
 
 
