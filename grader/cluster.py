@@ -187,11 +187,12 @@ def grade_packed(digest: str, student: str, submission: str, packed: Packed,
 
 def relocated(report: Report, here: str, there: str) -> Report:
     """`report` of a submission unpacked in the folder `here` as if graded where the batch
-    found it, in the folder `there`: its path, its messages and tracebacks."""
+    found it, in the folder `there`: its path, its messages, tracebacks and metadata."""
     def moved(text: str) -> str:
         return text.replace(here, there)
     problems = tuple(replace(p, message=moved(p.message), traceback=moved(p.traceback)) for p in report.problems)
-    return replace(report, submission=moved(report.submission), problems=problems)
+    metadata = {key: moved(value) if isinstance(value, str) else value for key, value in report.metadata.items()}
+    return replace(report, submission=moved(report.submission), problems=problems, metadata=metadata)
 
 
 @contextlib.contextmanager
