@@ -2,4 +2,5 @@ import sys
 
 from grader.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":      # not in a Dask LocalCluster's worker, which imports __main__ again
+    sys.exit(main())

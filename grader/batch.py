@@ -10,12 +10,15 @@ atomically; then the parent records the result in OUT_DIR/results.sqlite in one
 transaction: the scores the gradebook needs and where the reports are (not the reports
 themselves, which are only in their files). So a batch killed at any moment and started again grades only the
 submissions not yet recorded, and none twice; `regrade` grades recorded ones again on
-purpose. OUT_DIR/gradebook.csv is written from the record at the end of every run.
+purpose. OUT_DIR/gradebook.csv is written from the record at the end of every run. With a Dask
+scheduler (grader.cluster), workers on other machines grade and this process writes the
+reports and the record, the same way.
 """
 import contextlib
 import csv
 import ctypes
 import hashlib
+import importlib.util
 import io
 import json
 import multiprocessing
@@ -27,6 +30,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +48,7 @@ from grader.submissions import class_submissions, grade_path, report_name, uncal
 from grader.text_safety import printable, spreadsheet_cell
 
 STORE = "results.sqlite"
+INSTALL_DISTRIBUTED = "pip install 'bptt-grade[distributed]'"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
 GRADEBOOK = "gradebook.csv"
 UID_POOL = range(2_100_000_000, 2_100_010_000)      # where spare_uids looks: far above any account's
@@ -183,22 +188,28 @@ def _grade_one(student: str, path: Path) -> Graded:
     the class folder is shown to its sandbox alone: the rest of the folder is classmates'."""
     options: Options = _worker["options"]
     problem_set: ProblemSet = _worker["problem_set"]
-    try:
-        report = grade_path(problem_set, path, include_hidden=True, entry=options.entry,
-                            limits_override=options.limits_override, prepared=_worker["prepared"],
-                            runs=_worker["runs"], sandbox=replace(_worker["sandbox"], alone=path.is_file()),
-                            notebook_cells=options.notebook_cells)
-    except SubmissionMissing as missing:    # a link to nowhere, a FIFO: what the class folder holds is unusable
-        report = uncalled_report(problem_set, path, problem_set.selected(True), "error",
-                                 f"the submission cannot be graded: {missing}")
-    except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
-        report = unfinished(problem_set, path, f"internal error {type(error).__name__}: {error}")
+    report = graded_report(problem_set, path, options, _worker["prepared"], _worker["runs"], _worker["sandbox"])
     if _worker["sandbox"].user in UID_POOL:
         remove_ipc_of(_worker["sandbox"].user)
     try:
         return write_reports(student, path, report, options)
     except Exception as error:      # e.g. a full disk: recorded without its files
         return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"), {})
+
+
+def graded_report(problem_set: ProblemSet, path: Path, options: Options, prepared, runs: MistakeRuns,
+                  sandbox: Sandbox) -> Report:
+    """The report of the submission at `path`, hidden problems included (a .py file shown
+    to its sandbox alone): a fault of the grader's own is failed_to_grade, never raised."""
+    try:
+        return grade_path(problem_set, path, include_hidden=True, entry=options.entry,
+                          limits_override=options.limits_override, prepared=prepared, runs=runs,
+                          sandbox=replace(sandbox, alone=path.is_file()), notebook_cells=options.notebook_cells)
+    except SubmissionMissing as missing:    # a link to nowhere, a FIFO: what the class folder holds is unusable
+        return uncalled_report(problem_set, path, problem_set.selected(True), "error",
+                               f"the submission cannot be graded: {missing}")
+    except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
+        return unfinished(problem_set, path, f"internal error {type(error).__name__}: {error}")
 
 
 def remove_ipc_of(uid: int) -> None:
@@ -221,13 +232,23 @@ def unfinished(problem_set: ProblemSet, path: Path, why: str) -> Report:
 
 
 def write_reports(student: str, path: Path, report: Report, options: Options) -> Graded:
-    """Write the student's report in every format (named by submissions.report_name, bytes
-    that are not UTF-8 escaped); the Graded to record."""
-    reports = {name: f"{name}/{report_name(student)}{EXTENSIONS[name]}" for name in options.formats}
-    for name, file in reports.items():
-        text = render(name, report, hidden_visibility=options.hidden_visibility)
-        write_atomically(options.out_dir / file, text.encode(errors="backslashreplace"), parents=True)
-    return graded(student, path, report, reports)
+    """Write the student's report in every format; the Graded to record."""
+    return graded(student, path, report, write_report_files(student, report_texts(report, options), options))
+
+
+def report_texts(report: Report, options: Options) -> dict[str, bytes]:
+    """The report in each of `options.formats`, by format name (bytes that are not UTF-8 escaped)."""
+    return {name: render(name, report, hidden_visibility=options.hidden_visibility).encode(errors="backslashreplace")
+            for name in options.formats}
+
+
+def write_report_files(student: str, texts: dict[str, bytes], options: Options) -> dict[str, str]:
+    """OUT_DIR/FORMAT/NAME.EXT for each format's text (named by submissions.report_name), each
+    atomically; the files written, relative to OUT_DIR, by format."""
+    files = {name: f"{name}/{report_name(student)}{EXTENSIONS[name]}" for name in texts}
+    for name, file in files.items():
+        write_atomically(options.out_dir / file, texts[name], parents=True)
+    return files
 
 
 def graded(student: str, path: Path, report: Report, reports: dict[str, str]) -> Graded:
@@ -428,12 +449,18 @@ class Outcome:
 
 
 def run_batch(problem_set_path: str, submissions_dir: str, options: Options, jobs: int | None = None,
-              regrade: bool = False, only: list[str] | None = None) -> Outcome:
+              regrade: bool = False, only: list[str] | None = None, scheduler: str | None = None) -> Outcome:
     """Grade every submission in `submissions_dir` not yet recorded in `options.out_dir`
-    (with `regrade`, every one again), or only the students `only`. An interruption
-    (KeyboardInterrupt, grader.errors.Terminated) kills every worker, rewrites the
-    gradebook from the record, and propagates."""
+    (with `regrade`, every one again), or only the students `only`: here, in `jobs` worker
+    processes, or with `scheduler` on a Dask cluster (grader.cluster: "local" for a
+    LocalCluster of `jobs` workers, else a scheduler's address). An interruption
+    (KeyboardInterrupt, grader.errors.Terminated, grader.errors.ClusterLost) kills every
+    worker, rewrites the gradebook from the record, and propagates."""
     started = time.monotonic()
+    if scheduler is not None:
+        if importlib.util.find_spec("distributed") is None:
+            raise UsageError(f"--scheduler needs Dask distributed: {INSTALL_DISTRIBUTED}")
+        from grader.cluster import graded_on_cluster
     problem_set = loader.load(problem_set_path, options.caps)
     students = class_submissions(submissions_dir)
     chosen = list(students) if only is None else only
@@ -441,7 +468,9 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
     if unknown:
         raise UsageError(f"no submission in {submissions_dir} for {', '.join(repr(shown_id(s)) for s in unknown)}")
     digest = hashlib.sha256(Path(problem_set_path).read_bytes()).hexdigest()
-    sandbox = sandbox_for(problem_set_path, options.isolation, (*options.hide, str(options.out_dir)))
+    # on a cluster, each worker confines its own sandboxes
+    sandbox = sandbox_for(problem_set_path, options.isolation, (*options.hide, str(options.out_dir))) \
+        if scheduler is None else None
     store = Store(options.out_dir / STORE, digest, regrade_all=regrade and only is None)
     workers = None
     try:
@@ -451,15 +480,21 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
         pending = [(s, students[s]) for s in chosen if shown_id(s) not in recorded]
         failures = {}
         if pending:
-            prepared = prepare_exercises(problem_set, include_hidden=True)
             progress = Progress(len(pending))
-            workers = Workers((problem_set, prepared, options, sandbox),
-                              worker_uids(sandbox, min(jobs or os.cpu_count() or 1, len(pending))))
-            for result in workers.grade(pending, progress):
-                store.record(result)
-                if result.status == FAILED_TO_GRADE:
-                    failures[result.student] = result.failed_to_grade
-                progress.finish(result.student, outcome(result))
+            if scheduler is not None:
+                results = graded_on_cluster(scheduler, problem_set, problem_set_path, digest, options, jobs, pending,
+                                            progress)
+            else:
+                assert sandbox is not None      # a local batch's, made above
+                workers = Workers((problem_set, prepare_exercises(problem_set, include_hidden=True), options, sandbox),
+                                  worker_uids(sandbox, min(jobs or os.cpu_count() or 1, len(pending))))
+                results = workers.grade(pending, progress)
+            with closing(results):          # a cluster's client closes however the loop ends
+                for result in results:
+                    store.record(result)
+                    if result.status == FAILED_TO_GRADE:
+                        failures[result.student] = result.failed_to_grade
+                    progress.finish(result.student, outcome(result))
     finally:
         if workers is not None:
             workers.kill()

@@ -212,7 +212,8 @@ def cmd_batch(args) -> int:
                       args.isolation, tuple(args.hide), size_caps(args), args.notebook_cells)
     before = signal.signal(signal.SIGTERM, terminate)     # stop as on SIGINT: workers killed, gradebook written
     try:
-        outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only)
+        outcome = run_batch(args.problem_set, args.submissions, options, args.jobs, args.regrade, args.only,
+                            args.scheduler)
     finally:
         signal.signal(signal.SIGTERM, before)
     print(f"{options.out_dir / GRADEBOOK}: {outcome.students} submissions; {outcome.graded} graded now, "
@@ -387,7 +388,10 @@ def parser() -> argparse.ArgumentParser:
                    help="gradebook.csv, results.sqlite and a folder of reports per format")
     b.add_argument("--format", action="append", choices=REPORT_FORMATS, metavar="FORMAT",
                    help=f"a per-student report to write, repeatable (default json; {', '.join(REPORT_FORMATS)})")
-    b.add_argument("--jobs", type=whole_number(1), metavar="N", help="submissions graded at once (default: all cores)")
+    b.add_argument("--jobs", type=whole_number(1), metavar="N",
+                   help="submissions graded at once (default: all cores); with --scheduler local, the workers")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster: its scheduler's address "
+                   "(tcp://HOST:PORT, tls://HOST:PORT) or 'local' (see the README's Grading on a cluster)")
     b.add_argument("--regrade", action="store_true", help="grade recorded submissions again (all, or --only)")
     b.add_argument("--only", nargs="+", metavar="ID", help="only these students")
     b.set_defaults(run=cmd_batch)

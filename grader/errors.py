@@ -66,3 +66,9 @@ class SandboxUnavailable(GraderError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, which `batch` handles as it does SIGINT, with its own exit code."""
     exit_code = 143
+
+
+class ClusterLost(GraderError):
+    """The Dask scheduler went away mid-batch: what was graded is recorded, and running
+    the batch again grades the rest."""
+    exit_code = EXIT_FAILED

@@ -90,9 +90,9 @@ def gradebook(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def recorded(folder: Path) -> dict[str, tuple]:
-    """student → (run, graded at) in the batch's record."""
-    with closing(sqlite3.connect(f"file:{folder / 'out' / 'results.sqlite'}?mode=ro", uri=True)) as db:
+def recorded(folder: Path, out: str = "out") -> dict[str, tuple]:
+    """student → (run, graded at) in the record of the batch into `folder / out`."""
+    with closing(sqlite3.connect(f"file:{folder / out / 'results.sqlite'}?mode=ro", uri=True)) as db:
         return {s: (run, at) for s, run, at in db.execute("SELECT student, run, graded FROM results")}
 
 
@@ -274,10 +274,10 @@ def test_a_batch_off_a_terminal_logs_each_finished_submission(small_class, capsy
         "ada: 14/14 passed (… s)", "bob: 0/14 failed (… s)", "cy: 0/14 failed (… s)", "dee: 0/14 error (… s)"]
 
 
-def recorded_so_far(folder: Path) -> int:
+def recorded_so_far(folder: Path, out: str = "out") -> int:
     """How many submissions a running batch has recorded (0 before its record exists)."""
     try:
-        return len(recorded(folder))
+        return len(recorded(folder, out))
     except sqlite3.OperationalError:     # no file yet, or no tables in it yet
         return 0
 

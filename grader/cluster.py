@@ -1,0 +1,333 @@
+"""Grade on a Dask distributed cluster: `bptt-grade batch … --scheduler ADDRESS`.
+
+ADDRESS is a running scheduler's (`tcp://HOST:PORT`, or `tls://HOST:PORT` with Dask's
+security configuration: distributed.comm.tls.*) or "local", an in-process LocalCluster of
+`--jobs` worker processes. No file system is shared: a task carries one submission's
+bytes (a file, or a folder zipped: `Packed`) and the problem set's content hash (SHA-256
+of its file). The problem set itself reaches each worker once, in a worker plugin
+(`ProblemSetPlugin`), which also prepares its exercises and a MistakeRuns on the worker
+and starts the worker's sandbox zygote, once; `grade_packed` grades a task there and
+returns the record's row (its JSON report included) and each report format's text.
+This process writes the reports and records each result as it completes, in the same
+record as a local batch, so a batch on a cluster is resumable in the same way.
+
+Faults: Dask runs the task of a worker that died again elsewhere; one whose workers die
+every time is given up after distributed.scheduler.allowed-failures (the scheduler's
+configuration) and recorded failed_to_grade (graded again by the next run); a lost
+scheduler stops the batch (ClusterLost, exit 1), and running it again grades the rest.
+"""
+import contextlib
+import io
+import logging
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from distributed import Client, Future, LocalCluster, get_worker, wait
+from distributed.client import FutureCancelledError, FuturesCancelledError
+from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.scheduler import KilledWorker
+
+from grader import loader
+from grader.batch import (
+    TICK,
+    Graded,
+    Options,
+    Progress,
+    graded,
+    graded_report,
+    report_texts,
+    shown_id,
+    unfinished,
+    write_report_files,
+    write_reports,
+)
+from grader.diagnosis import MistakeRuns
+from grader.errors import ClusterLost, GraderError, SandboxUnavailable, UsageError
+from grader.grading import prepare_exercises
+from grader.problem_set import ProblemSet
+from grader.results import Report
+from grader.runner import Zygote
+from grader.sandbox import LEVELS, choose, sandbox_for, unavailable
+
+LOCAL = "local"
+SCHEMES = ("tcp://", "tls://")
+CONNECT_SECONDS = 30.0
+WORKER_WAIT_SECONDS = 60.0
+MAX_PACKED_BYTES = 64 << 20         # a submission's bytes sent to a worker, zipped or not
+STARTED = "bptt-grade started"      # the event topic on which a worker says it starts a student (the message)
+TASKS_PER_THREAD = 4                # tasks in flight per worker thread: each worker always has the next one
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A submission as bytes for a worker: a file's content, or a folder zipped (its
+    regular files; symbolic links are not sent)."""
+    name: str           # the file's or the folder's name
+    folder: bool
+    content: bytes
+
+
+def pack(path: Path) -> Packed:
+    """`path` (a file or a folder) as a Packed; a UsageError when larger than MAX_PACKED_BYTES."""
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and not file.is_symlink():
+                    archive.write(file, file.relative_to(path).as_posix())
+        packed = Packed(path.name, True, buffer.getvalue())
+    else:
+        packed = Packed(path.name, False, path.read_bytes())
+    if len(packed.content) > MAX_PACKED_BYTES:
+        raise UsageError(f"the submission is {len(packed.content) >> 20} MB packed: at most "
+                         f"{MAX_PACKED_BYTES >> 20} MB is sent to a worker")
+    return packed
+
+
+def unpack(packed: Packed, into: Path) -> Path:
+    """Write `packed` into the folder `into`; its path there. Readable by the sandbox's
+    user (an unprivileged one at the rlimits level under root), whatever the worker's umask."""
+    target = into / packed.name
+    if packed.folder:
+        with zipfile.ZipFile(io.BytesIO(packed.content)) as archive:
+            if sum(member.file_size for member in archive.infolist()) > MAX_PACKED_BYTES:
+                raise UsageError(f"the submission unpacks to more than {MAX_PACKED_BYTES >> 20} MB")
+            target.mkdir()                      # an empty folder has no member
+            archive.extractall(target)          # member names made relative and free of '..'
+        for folder, _, files in os.walk(target):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+    else:
+        target.write_bytes(packed.content)
+        os.chmod(target, 0o644)
+    os.chmod(into, 0o755)
+    return target
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A problem set on a worker, ready to grade any number of submissions against."""
+    problem_set: ProblemSet     # its path the client's, for the reports
+    exercises: tuple
+    runs: MistakeRuns
+    file: Path                  # the worker's copy, hidden from submissions
+
+
+# On a worker: each problem set sent to it by content hash, and the plugins holding it.
+_prepared: dict[str, Prepared] = {}
+_holders: dict[str, set[str]] = {}
+
+
+class ProblemSetPlugin(WorkerPlugin):
+    """Sends a problem set's file to every worker of the cluster, present and future, once;
+    each worker prepares it (exercises, MistakeRuns) and starts its sandbox zygote."""
+
+    def __init__(self, digest: str, path: str, content: bytes, caps: loader.SizeCaps):
+        self.name = f"bptt-grade problem set {digest[:16]} {uuid.uuid4().hex[:8]}"
+        self.digest, self.path, self.content, self.caps = digest, path, content, caps
+
+    def setup(self, worker=None) -> None:
+        _holders.setdefault(self.digest, set()).add(self.name)
+        if self.digest not in _prepared:
+            folder = Path(tempfile.mkdtemp(prefix="bptt-grade-problem-set-"))
+            file = folder / Path(self.path).name
+            file.write_bytes(self.content)
+            problem_set = replace(loader.load(file, self.caps), path=self.path)
+            _prepared[self.digest] = Prepared(problem_set, prepare_exercises(problem_set, include_hidden=True),
+                                              MistakeRuns(), file)
+        Zygote.shared()
+
+    def teardown(self, worker=None) -> None:
+        holders = _holders.get(self.digest, set())
+        holders.discard(self.name)
+        if not holders and self.digest in _prepared:
+            shutil.rmtree(_prepared.pop(self.digest).file.parent, ignore_errors=True)
+
+
+def sandbox_levels() -> dict:
+    """On a worker: the level "auto" gives there, and why each level cannot run there
+    (None where it can)."""
+    return {"auto": choose().name, "unavailable": {name: unavailable(name) for name in LEVELS}}
+
+
+def grade_packed(digest: str, student: str, submission: str, packed: Packed,
+                 options: Options) -> tuple[Graded, dict[str, bytes]]:
+    """On a worker: grade `packed` against the problem set of content hash `digest` (sent
+    by ProblemSetPlugin), hidden problems included, in a sandbox confined as
+    `options.isolation` and `options.hide` say there; the record's row (its JSON report
+    included) and each of `options.formats`' text. `submission` is its path where the
+    batch found it, which the row and the reports name. A fault is failed_to_grade."""
+    get_worker().log_event(STARTED, student)
+    path = Path(submission)
+    prepared = _prepared.get(digest)
+    if prepared is None:
+        raise LookupError("the problem set did not reach the worker that took it")
+    with tempfile.TemporaryDirectory(prefix="bptt-grade-submission-") as temporary:
+        folder = os.path.realpath(temporary)    # as the sandbox and its tracebacks name it
+        try:
+            unpacked = unpack(packed, Path(folder))
+            sandbox = sandbox_for(prepared.file, options.isolation, options.hide)
+        except (OSError, GraderError) as error:
+            report = unfinished(prepared.problem_set, path, f"the worker could not take it: {error}")
+        else:
+            report = relocated(graded_report(prepared.problem_set, unpacked, options, prepared.exercises,
+                                             prepared.runs, sandbox), folder, str(path.parent))
+    return graded(student, path, report, {}), report_texts(report, options)
+
+
+def relocated(report: Report, here: str, there: str) -> Report:
+    """`report` of a submission unpacked in the folder `here` as if graded where the batch
+    found it, in the folder `there`: its path, its messages, tracebacks and metadata."""
+    def moved(text: str) -> str:
+        return text.replace(here, there)
+    problems = tuple(replace(p, message=moved(p.message), traceback=moved(p.traceback)) for p in report.problems)
+    metadata = {key: moved(value) if isinstance(value, str) else value for key, value in report.metadata.items()}
+    return replace(report, submission=moved(report.submission), problems=problems, metadata=metadata)
+
+
+@contextlib.contextmanager
+def connected(address: str, jobs: int | None) -> Iterator[Client]:
+    """A Dask client of the scheduler at `address`, or of a LocalCluster of `jobs` worker
+    processes (default: one per core) for "local"; Dask's own log quiet but for errors
+    (its connection errors are reported as this module's)."""
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.ExitStack() as stack:
+            if address == LOCAL:
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR))
+                client = stack.enter_context(Client(cluster))
+            elif address.startswith(SCHEMES):
+                try:
+                    client = stack.enter_context(Client(address, timeout=CONNECT_SECONDS))
+                except (OSError, TimeoutError, TypeError) as error:     # TypeError: tls:// without its configuration
+                    raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+            else:
+                raise UsageError(f"--scheduler {address!r} is not a Dask scheduler's address "
+                                 f"(tcp://HOST:PORT or tls://HOST:PORT) nor {LOCAL!r}")
+            yield client
+    finally:
+        quiet.setLevel(level)
+
+
+def check_workers(client: Client, address: str, isolation: str) -> dict[str, str]:
+    """Each worker's sandbox level (worker address → level name), once at least one worker
+    has joined; a SandboxUnavailable when a worker cannot provide the level `isolation`
+    names."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+    except TimeoutError:
+        raise UsageError(f"no worker joined the Dask scheduler at {address} in {WORKER_WAIT_SECONDS:.0f} s: "
+                         f"start some with `dask worker {address}`") from None
+    try:
+        levels = client.run(sandbox_levels)
+    except Exception as error:          # e.g. a worker without the grader installed
+        raise UsageError(f"the workers of {address} cannot run the grader ({type(error).__name__}: {error}): "
+                         "install the same version of bptt-grade on each") from None
+    for worker, level in sorted(levels.items()):
+        if isolation != "auto" and level["unavailable"][isolation]:
+            raise SandboxUnavailable(f"isolation level {isolation!r} is not available on worker {worker}: "
+                                     f"{level['unavailable'][isolation]}")
+    return {worker: isolation if isolation != "auto" else level["auto"] for worker, level in levels.items()}
+
+
+def describe_levels(levels: dict[str, str]) -> str:
+    """"2 workers, sandbox namespaces" or "3 workers, sandbox namespaces on 2, rlimits on 1"."""
+    counts = {level: list(levels.values()).count(level) for level in sorted(set(levels.values()))}
+    if len(counts) == 1:
+        return f"{len(levels)} worker{'s' * (len(levels) != 1)}, sandbox {next(iter(counts))}"
+    return f"{len(levels)} workers, sandbox " + ", ".join(f"{level} on {n}" for level, n in counts.items())
+
+
+def graded_on_cluster(address: str, problem_set: ProblemSet, problem_set_path: str, digest: str, options: Options,
+                      jobs: int | None, pending: list[tuple[str, Path]],
+                      progress: Progress) -> Generator[Graded, None, None]:
+    """Grade `pending` (student, path) on the cluster of `address` against `problem_set`
+    (its file at `problem_set_path`, content hash `digest`), yielding the Graded to record
+    of each as it completes, its reports written; `progress` is told as a worker starts
+    each, and ticked every TICK seconds. Raises ClusterLost when the scheduler goes away."""
+    with connected(address, jobs) as client:
+        levels = check_workers(client, address, options.isolation)
+        print(f"bptt-grade batch: grading on {address}: {describe_levels(levels)}", file=sys.stderr)
+        plugin = ProblemSetPlugin(digest, problem_set_path, Path(problem_set_path).read_bytes(), options.caps)
+        client.register_plugin(plugin)
+        try:
+            yield from graded_by(client, address, problem_set, digest, options, pending, progress)
+        finally:
+            if client.status == "running":     # the workers forget the problem set
+                client.unregister_worker_plugin(plugin.name)
+
+
+def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str, options: Options,
+              pending: list[tuple[str, Path]], progress: Progress) -> Generator[Graded, None, None]:
+    """graded_on_cluster's results, once the problem set is on the workers. At most
+    TASKS_PER_THREAD tasks per worker thread are in flight: the scheduler's load stays flat
+    in the class size."""
+    window = TASKS_PER_THREAD * max(sum(client.nthreads().values()), 1)
+    tasks = iter(pending)
+    running: dict[Future, tuple[str, Path]] = {}
+    starts: queue.SimpleQueue = queue.SimpleQueue()
+    client.subscribe_topic(STARTED, lambda event: starts.put((shown_id(event[1]), time.monotonic())))
+    try:
+        while True:
+            while len(running) < window and (task := next(tasks, None)) is not None:
+                student, path = task
+                try:
+                    packed = pack(path)
+                except (OSError, UsageError) as error:
+                    yield write_reports(student, path, unfinished(problem_set, path, str(error)), options)
+                    continue
+                running[client.submit(grade_packed, digest, student, str(path), packed, options, pure=False,
+                                      key=f"bptt-grade {shown_id(student)} {uuid.uuid4().hex}")] = task
+            if not running:
+                return
+            try:
+                done = wait(list(running), timeout=TICK, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            except FuturesCancelledError:       # the scheduler is gone: `received` says so
+                done = {future for future in running if future.cancelled()}
+            while not starts.empty():
+                progress.start(*starts.get())
+            if not done:
+                progress.tick()
+            for future in done:
+                student, path = running.pop(future)
+                yield received(future, student, path, problem_set, address, options)
+    finally:
+        client.unsubscribe_topic(STARTED)
+
+
+def received(future, student: str, path: Path, problem_set: ProblemSet, address: str, options: Options) -> Graded:
+    """A completed task's Graded to record, its reports written; failed_to_grade when its
+    workers died, or when it or its reports failed."""
+    try:
+        graded_row, texts = future.result()
+    except KilledWorker as error:
+        return write_reports(student, path, unfinished(
+            problem_set, path, f"every worker grading it died ({error.allowed_failures + 1} tries, the scheduler's "
+            "distributed.scheduler.allowed-failures + 1)"), options)
+    except FutureCancelledError as error:
+        raise ClusterLost(f"lost the Dask scheduler at {address} ({error.reason}): what was graded is recorded; "
+                          "run the same command again to grade the rest") from None
+    except Exception as error:          # e.g. a worker without the grader installed
+        return write_reports(student, path, unfinished(problem_set, path,
+                                                       f"internal error {type(error).__name__}: {error}"), options)
+    try:
+        files = write_report_files(student, texts, options)
+    except Exception as error:          # e.g. a full disk: recorded without its files
+        return graded(student, path, unfinished(problem_set, path, f"its reports could not be written: {error}"), {})
+    return replace(graded_row, reports=files)
