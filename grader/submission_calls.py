@@ -57,4 +57,16 @@ def call_forward_backward(functions, arguments, how):
     return collections.ChainMap(forwarded, gradients)
 
 
-STYLES = {"trace": call_trace, "forward_backward": call_forward_backward}
+def call_module_globals(functions, arguments, how):
+    """min-char-rnn: the arguments before `inputs` become the module globals of the function
+    (its parameters), then `lossFun(inputs, targets, hprev)` with the indices as lists of ints."""
+    (function,), (name,) = functions, how["functions"]
+    names = list(arguments)
+    split = names.index("inputs")
+    function.__globals__.update({key: np.array(arguments[key]) for key in names[:split]})
+    inputs, targets, hprev = (arguments[key] for key in names[split:])
+    returned = function([int(i) for i in inputs], [int(i) for i in targets], np.array(hprev))
+    return dict(zip(how["backward_returns"], _results(returned, name, how["backward_returns"]), strict=True))
+
+
+STYLES = {"trace": call_trace, "forward_backward": call_forward_backward, "module_globals": call_module_globals}
