@@ -339,7 +339,7 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
     _check_points(document, problem, path)
     contract = CONTRACTS[document.data.get("contract", DEFAULT_CONTRACT)]
     if contract.name == CHAR_CONTRACT:
-        problem = _char_problem(document, problem, path)
+        problem = _char_problem(document, problem, path, max_numbers)
     step = problem.get("step", False)
     call = contract.calls.get("step" if step else "sequence")
     if call is None:
@@ -385,10 +385,10 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
         **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
 
 
-def _char_problem(document: Document, problem: dict, path: FieldPath) -> dict:
+def _char_problem(document: Document, problem: dict, path: FieldPath, max_numbers: int) -> dict:
     """A min-char-rnn problem as the vector problem it is: N = 1, x_t and y_t the one-hot rows
     of its inputs and targets over D = O = vocab, H = hidden_size, tanh, a softmax output
-    layer and the cross-entropy."""
+    layer and the cross-entropy (its size checked before the one-hot rows are built)."""
     data = problem["data"]
     if "random" in data:
         random = data["random"]
@@ -408,11 +408,14 @@ def _char_problem(document: Document, problem: dict, path: FieldPath) -> dict:
         if vocab < 2:
             raise document.error_at("the softmax needs a vocab of at least 2 characters: give vocab",
                                     path + ("data",))
-    one_hot = np.eye(vocab)
+    sizes = {"N": 1, "T": len(inputs), "D": vocab, "H": problem["hidden_size"], "O": vocab}
+    _check_numbers(document, sizes, path + ("data",), max_numbers)
+    x, y = np.zeros((2, 1, sizes["T"], vocab))
+    x[0, np.arange(sizes["T"]), inputs] = y[0, np.arange(sizes["T"]), targets] = 1.0
     return {**{key: value for key, value in problem.items() if key not in ("hidden_size", "data")},
-            "sizes": {"N": 1, "T": len(inputs), "D": vocab, "H": problem["hidden_size"], "O": vocab},
+            "sizes": sizes,
             "model": {"phi": "tanh", "theta": "identity", "loss": "softmax_cross_entropy"},
-            "data": {"x": one_hot[inputs][None].tolist(), "y": one_hot[targets][None].tolist()}}
+            "data": {"x": x.tolist(), "y": y.tolist()}}
 
 
 def _rectangular(document: Document, value: list, path: FieldPath) -> np.ndarray:
@@ -460,13 +463,17 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
         raise document.error_at(f"no size {missing[0]}: give sizes: {{{', '.join(needed)}}} "
                                 "(needed to draw random params or data)", path)
     sizes = {letter: size for letter, (size, _) in bound.items()}
+    _check_numbers(document, sizes, path + ("sizes",) if "sizes" in problem else path, max_numbers)
+    return sizes, arrays
+
+
+def _check_numbers(document: Document, sizes: dict, where: FieldPath, max_numbers: int):
+    """That a vector problem's arrays hold at most `max_numbers` numbers together."""
     numbers = sizes["N"] * sizes["T"] * (sizes["D"] + sizes["H"] + sizes.get("O", 0)) + sizes["H"] * (
         sizes["D"] + sizes["H"] + sizes.get("O", 0))
     if numbers > max_numbers:
         raise document.error_at(f"its arrays would hold {numbers:,} numbers, more than {max_numbers:,}: "
-                                f"make N, T, D, H or O smaller, or pass --max-numbers {numbers}",
-                                path + ("sizes",) if "sizes" in problem else path)
-    return sizes, arrays
+                                f"make N, T, D, H or O smaller, or pass --max-numbers {numbers}", where)
 
 
 def _check_vector_contents(document: Document, problem: dict, path: FieldPath, sizes: dict, arrays: dict,

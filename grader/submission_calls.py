@@ -58,14 +58,14 @@ def call_forward_backward(functions, arguments, how):
 
 
 def call_module_globals(functions, arguments, how):
-    """min-char-rnn: the arguments before `inputs` become the module globals of the function
-    (its parameters), then `lossFun(inputs, targets, hprev)` with the indices as lists of ints."""
+    """min-char-rnn: every argument but the last three becomes a global of the function's
+    module (a writable copy), then `function(inputs, targets, hprev)` with the character
+    indices as lists of ints."""
     (function,), (name,) = functions, how["functions"]
-    names = list(arguments)
-    split = names.index("inputs")
-    function.__globals__.update({key: np.array(arguments[key]) for key in names[:split]})
-    inputs, targets, hprev = (arguments[key] for key in names[split:])
-    returned = function([int(i) for i in inputs], [int(i) for i in targets], np.array(hprev))
+    *parameters, inputs, targets, hprev = arguments
+    function.__globals__.update({key: np.array(arguments[key]) for key in parameters})
+    returned = function([int(i) for i in arguments[inputs]], [int(i) for i in arguments[targets]],
+                        np.array(arguments[hprev]))
     return dict(zip(how["backward_returns"], _results(returned, name, how["backward_returns"]), strict=True))
 
 

@@ -46,7 +46,7 @@ def test_explicit_characters_give_the_cross_entropy_of_the_softmax():
     f = hello.forward()
     logits = f.z[0]
     expected = -sum(np.log(np.exp(z[c]) / np.exp(z).sum()) for z, c in zip(logits, [1, 2, 2, 3], strict=True))
-    assert f.x[0].argmax(axis=1).tolist() == [0, 1, 2, 2] and f.L == pytest.approx(expected, rel=1e-12)
+    assert f.x[0].argmax(axis=1).tolist() == [0, 1, 2, 2] and pytest.approx(expected, rel=1e-12) == f.L
 
 
 def test_karpathys_file_passes_every_problem(capsys):
@@ -116,6 +116,9 @@ def test_the_shipped_set_audits_without_warnings(capsys):
     ("{inputs: [0, 0], targets: [0, 0]}", "{dWxh: 1}",
      "problems[0].data: the softmax needs a vocab of at least 2 characters: give vocab"),
     ("{random: {seed: 1, T: 3}}", "{dWxh: 1}", "problems[0].data.random: 'vocab' is a required property"),
+    ("{random: {seed: 1, T: 100000, vocab: 100}}", "{dWxh: 1}",
+     "problems[0].data: its arrays would hold 20,300,609 numbers, more than 5,000,000: make N, T, D, H or O "
+     "smaller, or pass --max-numbers 20300609"),
     ("{random: {seed: 1, T: 3, vocab: 4}}", "{dx: 1}",
      "problems[0].grade: 'dx' is not an output of the min-char-rnn contract for a vector problem: grade some "
      "of ['loss', 'dWxh', 'dWhh', 'dWhy', 'dbh', 'dby', 'h_last']"),
