@@ -135,3 +135,15 @@ def test_the_starter_defines_lossFun_and_its_globals(tmp_path, capsys):
     assert main(["scaffold", SET, "-o", str(starter)]) == 0
     text = starter.read_text()
     assert "Wxh = Whh = Why = bh = by = None" in text and "def lossFun(inputs, targets, hprev):" in text
+
+
+def test_the_scalar_example_that_clips_dL_ds_is_told_so_where_its_values_are_a_clip(capsys):
+    """examples/gradient_clipping.py clips ∂L/∂s_t inside the recursion: where every wrong
+    ∂L/∂s_t is ±0.05 it is told as a clip; where the clipped values carried back change
+    smaller ones, it is a divergence as before (and never a catalogue mistake)."""
+    main(["grade", str(ROOT / "problem_sets" / "scalar_bptt.yaml"), str(EXAMPLES / "gradient_clipping.py"),
+          "--format", "json"])
+    messages = {p["id"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert messages["tanh-identity-squared"].startswith("dL_ds clips at ±0.05; dL_dw differs; dL_dv differs; "
+                                                        "gradients clipped while they are computed")
+    assert messages["tanh-sigmoid-bce"] == "dL_ds first diverges at t = 12; dL_dw differs; dL_dv differs"
