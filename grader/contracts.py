@@ -1,6 +1,6 @@
 """Submission contracts: which functions a submission defines, what they receive, what
 they return. One registry entry per contract; a problem set chooses one
-(`contract: trace | cs231n | coursera`, default trace).
+(`contract: trace | cs231n | coursera | min-char-rnn`, default trace).
 
 A contract has a Call per kind of problem it grades: "scalar" (the seed's model),
 "sequence" (a vector problem) and "step" (a vector problem with `step: true` and T = 1,
@@ -66,6 +66,7 @@ class Call:
     backward_returns: tuple[str, ...] | None = None   # … and backward's, in order; None: a mapping
     dx: str | None = None                       # the output holding ∂L/∂x_t, where none holds ∂L/∂s_t
     upstream: str | None = None                 # the argument holding the upstream gradient ∂L/∂h_t|direct
+    ruled_out: tuple[str, ...] = ()             # catalogue mistakes the call cannot show (no batch: N = 1)
 
     def how(self, functions: tuple[str, ...]) -> dict:
         """What the child needs to make the call (sent with every request)."""
@@ -179,6 +180,40 @@ register(Contract("coursera", {
     (r"(?<![A-Za-z])h⟨", "a⟨"))))
 
 
+CHAR_RNN_RETURNS = ("loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "h_last")
+LAST_STATE = Layout(lambda a: a[0, -1].reshape(-1, 1), lambda a: a.reshape(1, 1, -1))   # (1, T, H) → h_T as (H, 1)
+
+
+def _char_rnn_arguments(v: dict) -> dict:
+    """min-char-rnn's module globals (column vectors: Wxh (H, V) = Wxᵀ, Why (V, H) = Wyᵀ), then
+    lossFun's arguments: the character indices of the one-hot x_t and y_t, and hprev (H, 1)."""
+    return {"Wxh": v["Wx"].T, "Whh": v["Wh"].T, "Why": v["Wy"].T, "bh": v["b"].reshape(-1, 1),
+            "by": v["by"].reshape(-1, 1), "inputs": v["x"][0].argmax(axis=1), "targets": v["y"][0].argmax(axis=1),
+            "hprev": v["h0"].T}
+
+
+# Karpathy's min-char-rnn: lossFun(inputs, targets, hprev) over the globals Wxh, Whh, Why, bh, by,
+# h_t = tanh(Wxh·x_t + Whh·h_{t−1} + bh), p_t = softmax(Why·h_t + by), loss = −Σ_t log p_t[target_t]:
+# the vector RNN with N = 1, one-hot x_t (D = V), an output layer over O = V classes and the
+# softmax cross-entropy; its column vectors are the transposes of the reference's rows.
+register(Contract("min-char-rnn", {
+    "sequence": Call(
+        ("lossFun",), _char_rnn_arguments,
+        {"loss": Output("L", "L", forward=True),
+         "dWxh": Output("dL_dWx", "∂L/∂Wxh", TRANSPOSED),
+         "dWhh": Output("dL_dWh", "∂L/∂Whh", TRANSPOSED),
+         "dWhy": Output("dL_dWy", "∂L/∂Why", TRANSPOSED),
+         "dbh": Output("dL_db", "∂L/∂bh", COLUMN),
+         "dby": Output("dL_dby", "∂L/∂by", COLUMN),
+         "h_last": Output("h_t", "h_T", LAST_STATE, forward=True)},
+        "module_globals", backward_returns=CHAR_RNN_RETURNS, ruled_out=("db_batch_mean",)),
+}, notation=(
+    (r"∂L/∂Wh\b", "∂L/∂Whh"), (r"∂L/∂Wx\b", "∂L/∂Wxh"), (r"∂L/∂Wy\b", "∂L/∂Why"), (r"∂L/∂b\b", "∂L/∂bh"),
+    (r"\b(W[hxy])(?= is\b| multiplies\b)", r"\1ᵀ"),
+    (r"\bWhᵀ", "Whh"), (r"\bWh\b", "Whhᵀ"), (r"\bWxᵀ", "Wxh"), (r"\bWx\b", "Wxhᵀ"),
+    (r"\bWyᵀ", "Why"), (r"\bWy\b", "Whyᵀ"), (r"\bb\b", "bh"))))
+
+
 def vector_outputs() -> list[str]:
     """Every output some contract returns for a vector problem, in registry order."""
     names = {}
@@ -195,9 +230,13 @@ def call_for(problem) -> Call:
 
 def mistakes_of(problem) -> dict:
     """The catalogue mistakes a submission to `problem` can make, by id, in catalogue order:
-    its model's, but those of the output layer where the call passes the upstream gradient."""
-    upstream = call_for(problem).upstream
-    return {mistake_id: m for mistake_id, m in problem.model.mistakes.items() if not (upstream and m.in_output_layer)}
+    its model's, but those of the output layer where the call passes the upstream gradient,
+    those that change only values the call does not return, and those it rules out."""
+    call = call_for(problem)
+    returned = {out.source for out in call.outputs.values()} | ({"dL_ds"} if call.dx else set())
+    return {mistake_id: m for mistake_id, m in problem.model.mistakes.items()
+            if not (call.upstream and m.in_output_layer) and returned & set(m.outputs)
+            and mistake_id not in call.ruled_out}
 
 
 def submission_functions(problem_set) -> list[str]:

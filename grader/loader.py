@@ -44,6 +44,7 @@ SCHEMA_FILE = Path(__file__).parent / "schemas" / "problem_set.schema.json"
 DEFAULT_ENTRY_POINT = "backward"
 DEFAULT_CONTRACT = "trace"
 DEFAULT_PHI = "tanh"                # of a vector problem
+CHAR_CONTRACT = "min-char-rnn"      # its problems give character indices (the schema's char_problem)
 POINTS_SUM_TOLERANCE = 1e-9
 DISTRIBUTION_TOLERANCE = 1e-9       # |Σ_o y_o − 1| for the targets of a loss over classes
 # Where each array of a vector problem sits, and its shape in sizes.
@@ -103,7 +104,8 @@ def _schema() -> dict:
                         ("vector_loss", [UPSTREAM, *LOSSES]), ("vector_output", vector_outputs()),
                         ("contract", CONTRACTS)):
         loaded["$defs"][name]["enum"] = list(names)
-    loaded["if"]["properties"]["contract"]["enum"] = _vector_only_contracts()
+    # the vector-only contracts whose problems are vector problems (min-char-rnn's are char_problem)
+    loaded["if"]["properties"]["contract"]["enum"] = [c for c in _vector_only_contracts() if c != CHAR_CONTRACT]
     return loaded
 
 
@@ -323,6 +325,8 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
     its own fields of VectorProblem."""
     _check_points(document, problem, path)
     contract = CONTRACTS[document.data.get("contract", DEFAULT_CONTRACT)]
+    if contract.name == CHAR_CONTRACT:
+        problem = _char_problem(document, problem, path, max_numbers)
     step = problem.get("step", False)
     call = contract.calls.get("step" if step else "sequence")
     if call is None:
@@ -366,6 +370,39 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
         theta=None if theta is None else theta.name, loss=model["loss"],
         params=_vector_params(problem["params"], sizes, arrays, output_layer),
         **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
+
+
+def _char_problem(document: Document, problem: dict, path: FieldPath, max_numbers: int) -> dict:
+    """A min-char-rnn problem as the vector problem it is: N = 1, x_t and y_t the one-hot rows
+    of its inputs and targets over D = O = vocab, H = hidden_size, tanh, a softmax output
+    layer and the cross-entropy (its size checked before the one-hot rows are built)."""
+    data = problem["data"]
+    if "random" in data:
+        random = data["random"]
+        chars = np.random.default_rng(int(random["seed"])).integers(0, random["vocab"], random["T"] + 1)
+        inputs, targets, vocab = chars[:-1], chars[1:], random["vocab"]
+    else:
+        inputs, targets = data["inputs"], data["targets"]
+        if len(targets) != len(inputs):
+            raise document.error_at(f"has {len(targets)} indices where inputs has {len(inputs)}: "
+                                    "each input character has one target", path + ("data", "targets"))
+        vocab = data.get("vocab", max(inputs + targets) + 1)
+        for name in ("inputs", "targets"):
+            outside = [i for i, char in enumerate(data[name]) if char >= vocab]
+            if outside:
+                raise document.error_at(f"{data[name][outside[0]]} is not a character index of a vocab of "
+                                        f"{vocab} (0..{vocab - 1})", path + ("data", name, outside[0]))
+        if vocab < 2:
+            raise document.error_at("the softmax needs a vocab of at least 2 characters: give vocab",
+                                    path + ("data",))
+    sizes = {"N": 1, "T": len(inputs), "D": vocab, "H": problem["hidden_size"], "O": vocab}
+    _check_numbers(document, sizes, path + ("data",), max_numbers)
+    x, y = np.zeros((2, 1, sizes["T"], vocab))
+    x[0, np.arange(sizes["T"]), inputs] = y[0, np.arange(sizes["T"]), targets] = 1.0
+    return {**{key: value for key, value in problem.items() if key not in ("hidden_size", "data")},
+            "sizes": sizes,
+            "model": {"phi": "tanh", "theta": "identity", "loss": "softmax_cross_entropy"},
+            "data": {"x": x.tolist(), "y": y.tolist()}}
 
 
 def _rectangular(document: Document, value: list, path: FieldPath) -> np.ndarray:
@@ -413,13 +450,17 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
         raise document.error_at(f"no size {missing[0]}: give sizes: {{{', '.join(needed)}}} "
                                 "(needed to draw random params or data)", path)
     sizes = {letter: size for letter, (size, _) in bound.items()}
+    _check_numbers(document, sizes, path + ("sizes",) if "sizes" in problem else path, max_numbers)
+    return sizes, arrays
+
+
+def _check_numbers(document: Document, sizes: dict, where: FieldPath, max_numbers: int):
+    """That a vector problem's arrays hold at most `max_numbers` numbers together."""
     numbers = sizes["N"] * sizes["T"] * (sizes["D"] + sizes["H"] + sizes.get("O", 0)) + sizes["H"] * (
         sizes["D"] + sizes["H"] + sizes.get("O", 0))
     if numbers > max_numbers:
         raise document.error_at(f"its arrays would hold {numbers:,} numbers, more than {max_numbers:,}: "
-                                f"make N, T, D, H or O smaller, or pass --max-numbers {numbers}",
-                                path + ("sizes",) if "sizes" in problem else path)
-    return sizes, arrays
+                                f"make N, T, D, H or O smaller, or pass --max-numbers {numbers}", where)
 
 
 def _check_vector_contents(document: Document, problem: dict, path: FieldPath, sizes: dict, arrays: dict,

@@ -124,7 +124,26 @@ def rnn_backward(da, caches):
     raise NotImplementedError("write rnn_backward")
 '''
 
-STARTERS = {"cs231n": CS231N, "coursera": COURSERA}
+MIN_CHAR_RNN = '''"""Starter submission for: {title} (Karpathy's min-char-rnn lossFun)
+
+Grade it with:  bptt-grade grade {path} THIS_FILE
+The grader sets the module globals below for each problem, then calls lossFun.
+Shapes (column vectors): Wxh (H, V), Whh (H, H), Why (V, H), bh (H, 1), by (V, 1), hprev (H, 1).
+"""
+import numpy as np
+
+Wxh = Whh = Why = bh = by = None
+
+
+def lossFun(inputs, targets, hprev):
+    """inputs, targets: lists of T character indices in 0..V-1; hprev: h_0, shape (H, 1).
+    h_t = tanh(Wxh·x_t + Whh·h_{{t-1}} + bh) with x_t the one-hot column of inputs[t],
+    p_t = softmax(Why·h_t + by), loss = -Σ_t log p_t[targets[t]].
+    Returns loss, dWxh, dWhh, dWhy, dbh, dby, h_last (h_T, shape (H, 1))."""
+    raise NotImplementedError("write lossFun")
+'''
+
+STARTERS = {"cs231n": CS231N, "coursera": COURSERA, "min-char-rnn": MIN_CHAR_RNN}
 
 
 def scaffold(problem_set: ProblemSet) -> str:

@@ -77,12 +77,33 @@ def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutco
     return first + (() if derived is None else (derived,)) + rest
 
 
+CLIPPING_NOTE = ("gradients clipped while they are computed: every element beyond the bound is cut to it and "
+                 "the rest match; clip after the gradients are returned (in the training step), not inside")
+
+
+def clipping_bound(c: Comparison) -> float | None:
+    """c where the submission returned np.clip(expected, −c, c) for some c > 0: two or more
+    elements diverge, and each equals ±c exactly, with the sign of its expected value beyond
+    c; else None (one wrong element could be any bug that happens to be the largest)."""
+    got, expected = np.asarray(c.got, dtype=np.float64), np.asarray(c.expected, dtype=np.float64)
+    bound = float(np.abs(got).max()) if got.size else 0.0
+    wrong = c.diverging
+    if bound == 0.0 or np.count_nonzero(wrong) < 2:
+        return None
+    saturated = (np.abs(got[wrong]) == bound) & (np.sign(got[wrong]) == np.sign(expected[wrong])) \
+        & (np.abs(expected[wrong]) > bound)
+    return bound if saturated.all() else None
+
+
 def _divergence(o: OutputResult, c: Comparison) -> str:
     """How output `o`, compared as `c`, goes wrong: "dL_ds first diverges at t = 7"."""
     name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
         if o.derived_from else o.name
     if not o.derived_from and c.got.size > 1 and not c.got.any() and c.expected.any():
         return f"{name} is all zeros: starter code left in place?"
+    bound = None if o.derived_from else clipping_bound(c)
+    if bound is not None:
+        return f"{name} clips at ±{bound:g}"
     if not o.per_timestep:
         return f"{name} differs"
     order = " (forward order)" if c.order == "forward" else ""
@@ -96,7 +117,10 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
     graded = [o for o in outputs if o.derived_from is None]
     unusable = [f"{o.name} {o.unusable}" for o in graded if o.unusable is not None]
     shapes = [o.shape_only.note(o.name) for o in graded if o.shape_only]
-    wrong = [_divergence(o, o.found) for o in outputs if isinstance(o.found, Comparison) and not o.found.passed]
+    failing = [(o, o.found) for o in outputs if isinstance(o.found, Comparison) and not o.found.passed]
+    wrong = [_divergence(o, c) for o, c in failing]
+    if any(o.derived_from is None and clipping_bound(c) is not None for o, c in failing):
+        wrong.append(CLIPPING_NOTE)
     if unusable:
         return "error", "; ".join(unusable + shapes + wrong)
     if not all(o.passed for o in graded):

@@ -57,4 +57,16 @@ def call_forward_backward(functions, arguments, how):
     return collections.ChainMap(forwarded, gradients)
 
 
-STYLES = {"trace": call_trace, "forward_backward": call_forward_backward}
+def call_module_globals(functions, arguments, how):
+    """min-char-rnn: every argument but the last three becomes a global of the function's
+    module (a writable copy), then `function(inputs, targets, hprev)` with the character
+    indices as lists of ints."""
+    (function,), (name,) = functions, how["functions"]
+    *parameters, inputs, targets, hprev = arguments
+    function.__globals__.update({key: np.array(arguments[key]) for key in parameters})
+    returned = function([int(i) for i in arguments[inputs]], [int(i) for i in arguments[targets]],
+                        np.array(arguments[hprev]))
+    return dict(zip(how["backward_returns"], _results(returned, name, how["backward_returns"]), strict=True))
+
+
+STYLES = {"trace": call_trace, "forward_backward": call_forward_backward, "module_globals": call_module_globals}

@@ -143,7 +143,7 @@ class VectorModel:
         return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
                 "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
                 "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
-                "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
+                "L": f.L, "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
                 "theta": None if rnn.theta is None else rnn.theta.name,
                 "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}
 

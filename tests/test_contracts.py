@@ -156,13 +156,21 @@ def reference_outcome(ex) -> CallOutcome:
 
 
 def vector_problem(tmp_path, contract, kind, D=4, H=3):
+    """Every output of the contract graded but the output layer's (upstream loss); min-char-rnn's
+    own problem (T = 6 characters over a vocab of D), every output graded."""
     call = CONTRACTS[contract].calls[kind]
-    names = [n for n, out in call.outputs.items() if out.source not in ("dL_dWy", "dL_dby")]
-    text = (f"schema_version: 1\ntitle: t\ncontract: {contract}\nproblems:\n  - id: p\n"
-            f"    points: {len(names)}\n    step: {str(kind == 'step').lower()}\n"
-            f"    sizes: {{N: 2, T: {1 if kind == 'step' else 6}, D: {D}, H: {H}, O: 2}}\n"
-            "    model: {loss: upstream}\n    params: {random: {seed: 8, scale: 0.6}}\n"
-            f"    data: {{random: {{seed: 9}}}}\n    grade: {{{', '.join(f'{n}: 1' for n in names)}}}\n")
+    char = contract == "min-char-rnn"
+    names = [n for n, out in call.outputs.items() if char or out.source not in ("dL_dWy", "dL_dby")]
+    head = f"schema_version: 1\ntitle: t\ncontract: {contract}\nproblems:\n  - id: p\n    points: {len(names)}\n"
+    grade = f"    grade: {{{', '.join(f'{n}: 1' for n in names)}}}\n"
+    if char:
+        text = (head + f"    hidden_size: {H}\n    params: {{random: {{seed: 8, scale: 0.6}}}}\n"
+                f"    data: {{random: {{seed: 9, T: 6, vocab: {D}}}}}\n" + grade)
+    else:
+        text = (head + f"    step: {str(kind == 'step').lower()}\n"
+                f"    sizes: {{N: 2, T: {1 if kind == 'step' else 6}, D: {D}, H: {H}, O: 2}}\n"
+                "    model: {loss: upstream}\n    params: {random: {seed: 8, scale: 0.6}}\n"
+                "    data: {random: {seed: 9}}\n" + grade)
     if contract == "trace":
         text = text.replace("    step: false\n", "")
     path = tmp_path / "p.yaml"

@@ -26,12 +26,20 @@ VECTOR_SETS = ["cs231n_rnn.yaml", "coursera_rnn.yaml", "vector_trace.yaml"]
 
 
 def problem(contract: str, phi: str, T: int, seed: int, D: int = 4) -> VectorProblem:
-    """N = 3, H = 3, O = 2, upstream loss; every output of the contract graded."""
+    """N = 3, H = 3, O = 2, upstream loss; every output of the contract graded. For
+    min-char-rnn its own model: N = 1, tanh, one-hot x_t and y_t over D = O characters and
+    the softmax cross-entropy, every output graded."""
     rng = np.random.default_rng(seed)
-    N, H, O = 3, 3, 2
+    char = contract == "min-char-rnn"
+    N, H, O = (1, 3, D) if char else (3, 3, 2)
     call = CONTRACTS[contract].calls["sequence"]
-    grade = {name: 1.0 for name, out in call.outputs.items() if out.source not in ("dL_dWy", "dL_dby")}
+    grade = {name: 1.0 for name, out in call.outputs.items() if char or out.source not in ("dL_dWy", "dL_dby")}
     params = Params(*(rng.normal(0, 0.6, shape) for shape in [(D, H), (H, H), (H,), (N, H), (H, O), (O,)]))
+    if char:
+        x, y = np.eye(D)[rng.integers(0, D, (2, 1, T))]
+        return VectorProblem(id="p", title="p", points=len(grade), visibility="visible", contract=contract,
+                             step=False, phi="tanh", theta="identity", loss="softmax_cross_entropy", params=params,
+                             x=x, target=y, grade=grade)
     return VectorProblem(id="p", title="p", points=len(grade), visibility="visible", contract=contract, step=False,
                          phi=phi, theta=None, loss=UPSTREAM, params=params, x=rng.normal(size=(N, T, D)),
                          target=rng.normal(size=(N, T, H)), grade=grade)
@@ -45,6 +53,8 @@ def problem(contract: str, phi: str, T: int, seed: int, D: int = 4) -> VectorPro
 def test_grading_a_vector_mistake_diagnoses_it_wherever_it_shows(mistake, contract, phi, T, D, seed):
     """On every graded output it changes (and on ∂L/∂s_t derived from dx where it changes ∂L/∂s_t)."""
     ex = exercise(problem(contract, phi, T, seed, D), "backward")
+    if mistake not in mistakes_of(ex.problem):      # min-char-rnn returns no dx or dh0 and has no batch
+        return
     entry = VECTOR_MISTAKES[mistake]
     changed = entry.run(ex.problem.rnn, ex.forward, ex.values).of(entry.audit_params)
     if changed is None:         # recurrence_uses_Wx where D ≠ H, truncated_recursion where T ≤ 3

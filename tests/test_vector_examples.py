@@ -26,6 +26,8 @@ SETS = {
     "vector_trace": ("vector_trace.yaml", None, ["tanh-upstream", "sigmoid-squared", "relu-softmax", "long-tanh",
                                                  "every-gradient", "one-sequence-one-step"],
                      [5, 6, 10, 60, 7, 1]),
+    "min_char_rnn": ("min_char_rnn.yaml", "h_last", ["hello", "short", "one-character", "seq-length-25",
+                                                     "vocab-equals-hidden", "long-sequence"], [4, 10, 1, 25, 12, 80]),
 }
 NONE = [None] * 9
 
@@ -78,6 +80,11 @@ EXPECTED = {
     ("vector_trace", "db_not_accumulated"): (53, NONE[:6], NONE[:6]),
     ("vector_trace", "dx_added_to_every_step"): (53, NONE[:6], NONE[:6]),
     ("vector_trace", "dh0_missing_Wh"): (50, NONE[:6], NONE[:6]),
+    # lossFun returns no per-step output: h_last and the gradients are compared whole
+    ("min_char_rnn", "min_char_rnn"): (55, NONE[:6], NONE[:6]),
+    ("min_char_rnn", "clips_gradients"): (45, NONE[:6], NONE[:6]),
+    ("min_char_rnn", "dWhh_uses_h_t"): (44, NONE[:6], NONE[:6]),
+    ("min_char_rnn", "missing_recurrent_term"): (29, NONE[:6], NONE[:6]),
 }
 
 def pruned(value):
@@ -188,6 +195,8 @@ DIAGNOSED = {
     "h_prev_off_by_one": "dWh_uses_h_t", "a_prev_off_by_one": "dWh_uses_h_t", "dWh_uses_h_t": "dWh_uses_h_t",
     "dh0_from_wrong_step": "dh0_from_wrong_step", "da0_from_wrong_step": "dh0_from_wrong_step",
     "forward_reuses_h0": None, "forward_reuses_a0": None,       # a wrong forward pass is no catalogue mistake
+    "dWhh_uses_h_t": "dWh_uses_h_t",
+    "clips_gradients": None,                                    # clipping is told as such, not as a BPTT bug
     # examples/vector_trace/<id>.py makes mistake <id>
     **{example: example for contract, example in EXPECTED if contract == "vector_trace" and example in VECTOR_MISTAKES},
 }
