@@ -479,6 +479,9 @@ def add_service_commands(subparsers) -> None:
                        help="submissions per minute per token (default: no limit)")
     serve.add_argument("--policy", choices=("latest", "best"), default="latest",
                        help="the gradebook's submission per student, unless ?policy= says (default latest)")
+    serve.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster: its scheduler's address "
+                       "(tcp://HOST:PORT, tls://HOST:PORT) or 'local' (a local cluster of --workers workers); "
+                       "needs the distributed extra")
     serve.set_defaults(run=service_command("cmd_serve"))
 
     token = subparsers.add_parser("token", help="create tokens for the grading service",

@@ -195,11 +195,20 @@ def relocated(report: Report, here: str, there: str) -> Report:
     return replace(report, submission=moved(report.submission), problems=problems, metadata=metadata)
 
 
+def check_address(address: str) -> None:
+    """A UsageError unless `address` is a scheduler's (tcp:// or tls://) or "local"."""
+    if address != LOCAL and not address.startswith(SCHEMES):
+        raise UsageError(f"--scheduler {address!r} is not a Dask scheduler's address "
+                         f"(tcp://HOST:PORT or tls://HOST:PORT) nor {LOCAL!r}")
+
+
 @contextlib.contextmanager
-def connected(address: str, jobs: int | None) -> Iterator[Client]:
-    """A Dask client of the scheduler at `address`, or of a LocalCluster of `jobs` worker
-    processes (default: one per core) for "local"; Dask's own log quiet but for errors
-    (its connection errors are reported as this module's)."""
+def connected(address: str, jobs: int | None, timeout: float = CONNECT_SECONDS) -> Iterator[Client]:
+    """A Dask client of the scheduler at `address` (given up after `timeout` seconds), or
+    of a LocalCluster of `jobs` worker processes (default: one per core) for "local";
+    Dask's own log quiet but for errors (its connection errors are reported as this
+    module's)."""
+    check_address(address)
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
@@ -210,14 +219,11 @@ def connected(address: str, jobs: int | None) -> Iterator[Client]:
                     n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address=None, silence_logs=logging.ERROR))
                 client = stack.enter_context(Client(cluster))
-            elif address.startswith(SCHEMES):
+            else:
                 try:
-                    client = stack.enter_context(Client(address, timeout=CONNECT_SECONDS))
+                    client = stack.enter_context(Client(address, timeout=timeout))
                 except (OSError, TimeoutError, TypeError) as error:     # TypeError: tls:// without its configuration
                     raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
-            else:
-                raise UsageError(f"--scheduler {address!r} is not a Dask scheduler's address "
-                                 f"(tcp://HOST:PORT or tls://HOST:PORT) nor {LOCAL!r}")
             yield client
     finally:
         quiet.setLevel(level)
@@ -311,15 +317,19 @@ def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str
         client.unsubscribe_topic(STARTED)
 
 
+def workers_died(error: KilledWorker) -> str:
+    """Why a task the scheduler gave up on is failed_to_grade."""
+    return (f"every worker grading it died ({error.allowed_failures + 1} tries, the scheduler's "
+            "distributed.scheduler.allowed-failures + 1)")
+
+
 def received(future, student: str, path: Path, problem_set: ProblemSet, address: str, options: Options) -> Graded:
     """A completed task's Graded to record, its reports written; failed_to_grade when its
     workers died, or when it or its reports failed."""
     try:
         graded_row, texts = future.result()
     except KilledWorker as error:
-        return write_reports(student, path, unfinished(
-            problem_set, path, f"every worker grading it died ({error.allowed_failures + 1} tries, the scheduler's "
-            "distributed.scheduler.allowed-failures + 1)"), options)
+        return write_reports(student, path, unfinished(problem_set, path, workers_died(error)), options)
     except FutureCancelledError as error:
         raise ClusterLost(f"lost the Dask scheduler at {address} ({error.reason}): what was graded is recorded; "
                           "run the same command again to grade the rest") from None

@@ -71,6 +71,9 @@ class Cluster:
         self.env = {**os.environ, "TMPDIR": str(folder),
                     "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", **(env or {})}     # tests/: this module's plugin
         folder.mkdir(exist_ok=True)
+        self._launch(workers)
+
+    def _launch(self, workers: int) -> None:
         self.scheduler = self._start("scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
                                      "--no-dashboard")
         self.workers = [self.start_worker() for _ in range(workers)]
@@ -96,6 +99,10 @@ class Cluster:
             self.kill(process)
         for pid in leftover_processes(self.folder):       # sandboxes of a killed worker (their own sessions)
             os.kill(pid, signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Start the scheduler and as many workers as before again, at the same address."""
+        self._launch(len(self.workers))
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ class Settings:
     policy: str = "latest"                      # the gradebook's default
     lease_seconds: float = queue.LEASE_SECONDS
     isolation: str = "auto"
+    scheduler: str | None = None                # a Dask scheduler's address or "local": jobs graded there
 
     @property
     def url(self) -> str:
@@ -243,17 +244,24 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         store = Store.open(settings.url)
         pool = WorkerPool(settings.url, settings.data_dir, settings.workers, settings.lease_seconds,
-                          settings.isolation) if settings.workers else None
+                          settings.isolation) if settings.workers and not settings.scheduler else None
+        dispatcher = None
+        if settings.scheduler:
+            from grader.service.dispatch import Dispatcher
+            dispatcher = Dispatcher(settings.url, settings.scheduler, settings.workers, settings.lease_seconds,
+                                    settings.isolation)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(Metrics(store))
-        state.update(store=store, pool=pool, registry=registry, secret=store.secret())
-        if pool:
-            pool.start()
+        state.update(store=store, pool=pool, dispatcher=dispatcher, registry=registry, secret=store.secret())
+        for grading in (pool, dispatcher):
+            if grading:
+                grading.start()
         try:
             yield
         finally:
-            if pool:
-                await run_in_threadpool(pool.stop)
+            for grading in (pool, dispatcher):
+                if grading:
+                    await run_in_threadpool(grading.stop)
             store.close()
 
     app = FastAPI(title="bptt-grade", version="1", lifespan=lifespan,

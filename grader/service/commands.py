@@ -17,9 +17,17 @@ def _store(args):
 
 
 def cmd_serve(args) -> int:
+    import importlib.util
+
     import uvicorn
 
     from grader.service.app import Settings, create_app
+    if args.scheduler is not None:
+        from grader.batch import INSTALL_DISTRIBUTED
+        if importlib.util.find_spec("distributed") is None:
+            raise UsageError(f"--scheduler needs Dask distributed: {INSTALL_DISTRIBUTED}")
+        from grader.cluster import check_address
+        check_address(args.scheduler)
     store = _store(args)
     try:
         first = not store.has_instructor()
@@ -27,7 +35,7 @@ def cmd_serve(args) -> int:
     finally:
         store.close()
     settings = Settings(Path(args.data), args.database, args.workers, args.max_upload_kb, args.rate_limit,
-                        args.policy)
+                        args.policy, scheduler=args.scheduler)
     host = f"[{args.host}]" if ":" in args.host else args.host
     if token:
         print(f"bptt-grade serve: the first instructor token was created; log in at\n"

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -167,6 +168,39 @@ def fault(result: queue.Result) -> str:
         p["message"] for p in report["problems"] if p["status"] == FAILED_TO_GRADE)
 
 
+def grade_work(versions: dict[tuple[int, int], PreparedVersion], data_dir: Path, claim: queue.Claim,
+               work: queue.Work, isolation: str = "auto") -> queue.Result:
+    """The claimed job's result: its version prepared under `data_dir` once (kept in
+    `versions`), its upload graded in a fresh folder outside `data_dir`, which is hidden."""
+    key = (claim.problem_set_id, claim.version)
+    if key not in versions:
+        versions[key] = prepare_version(data_dir, claim.problem_set_id, claim.version, work.yaml)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bptt-grade-job-{claim.job_id}-"))
+    try:
+        return result_of(grade_upload(versions[key], work.upload, work.kind, workdir, claim.submission_id,
+                                      isolation, hide=(str(data_dir),)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def settle(store: Store, claim: queue.Claim, result: Callable[[], queue.Result]) -> None:
+    """Record what grading the claimed job gave (`result()`, which may raise) while the
+    claim holds its lease: graded; a grader's fault tried once more, then failed_to_grade."""
+    try:
+        graded = result()
+    except GraderError as error:
+        queue.fail(store, claim, f"the grader could not run this submission: {error}")
+    except Exception as error:      # the grader's own fault: the job fails, never the worker
+        queue.fail(store, claim, f"internal error of the grader: {type(error).__name__}: {error}")
+    else:
+        if graded.outcome != FAILED_TO_GRADE:
+            queue.complete(store, claim, graded)
+        elif claim.attempt < queue.MAX_ATTEMPTS:      # a fault of the grader or host: once more
+            queue.release(store, claim, counted=True)
+        else:
+            queue.fail(store, claim, f"the grader could not grade this submission: {fault(graded)}")
+
+
 class Worker:
     """Grades claimed jobs; keeps each prepared version it has used."""
 
@@ -177,21 +211,8 @@ class Worker:
         self.lease_seconds, self.isolation = lease_seconds, isolation
         self.versions: dict[tuple[int, int], PreparedVersion] = {}
 
-    def version(self, claim: queue.Claim, yaml_text: str) -> PreparedVersion:
-        key = (claim.problem_set_id, claim.version)
-        if key not in self.versions:
-            self.versions[key] = prepare_version(self.data_dir, claim.problem_set_id, claim.version, yaml_text)
-        return self.versions[key]
-
     def grade(self, claim: queue.Claim) -> queue.Result:
-        work = queue.work(self.store, claim)
-        version = self.version(claim, work.yaml)
-        workdir = Path(tempfile.mkdtemp(prefix=f"bptt-grade-job-{claim.job_id}-"))    # outside the hidden data
-        try:
-            return result_of(grade_upload(version, work.upload, work.kind, workdir, claim.submission_id,
-                                          self.isolation, hide=(str(self.data_dir),)))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        return grade_work(self.versions, self.data_dir, claim, queue.work(self.store, claim), self.isolation)
 
     def run_one(self) -> bool:
         """Claim a job and grade it; False when none was queued."""
@@ -202,18 +223,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(claim, graded), daemon=True)
         beat.start()
         try:
-            result = self.grade(claim)
-        except GraderError as error:
-            queue.fail(self.store, claim, f"the grader could not run this submission: {error}")
-        except Exception as error:      # the grader's own fault: the job fails, never the worker
-            queue.fail(self.store, claim, f"internal error of the grader: {type(error).__name__}: {error}")
-        else:
-            if result.outcome != FAILED_TO_GRADE:
-                queue.complete(self.store, claim, result)
-            elif claim.attempt < queue.MAX_ATTEMPTS:      # a fault of the grader or host: once more
-                queue.release(self.store, claim, counted=True)
-            else:
-                queue.fail(self.store, claim, f"the grader could not grade this submission: {fault(result)}")
+            settle(self.store, claim, lambda: self.grade(claim))
         finally:
             graded.set()
             beat.join()

@@ -1,0 +1,138 @@
+"""`serve --scheduler`: the service's jobs graded as Dask tasks on `dask scheduler` and
+`dask worker` processes on 127.0.0.1 (started and stopped by each test); a scheduler
+killed and started again while submissions keep coming."""
+import importlib.util
+import time
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from grader import loader  # noqa: E402
+from grader.cli import main  # noqa: E402
+from grader.service.app import Settings, create_app  # noqa: E402
+from grader.service.store import job_events, jobs  # noqa: E402
+from grader.submissions import grade_path  # noqa: E402
+from tests import test_cluster  # noqa: E402
+from tests.conftest import EXAMPLES  # noqa: E402
+from tests.service.conftest import example_zip, problem_set_file  # noqa: E402
+from tests.service.test_api import Service  # noqa: E402
+
+clusters = test_cluster.clusters      # the fixture: dask scheduler and workers on 127.0.0.1
+GRADED_WITHIN = 45.0
+
+
+def on_cluster(tmp_path, address: str) -> TestClient:
+    app = create_app(Settings(tmp_path / "data", f"sqlite:///{tmp_path / 'service.sqlite'}", workers=1,
+                              lease_seconds=3.0, scheduler=address))
+    return TestClient(app)
+
+
+def wait_until_settled(service: Service, urls: list[str]) -> list[dict]:
+    deadline = time.monotonic() + GRADED_WITHIN
+    while True:
+        bodies = [service.client.get(url, headers=service.instructor).json() for url in urls]
+        if all(body["status"] in ("graded", "failed_to_grade") for body in bodies) or time.monotonic() > deadline:
+            return bodies
+        time.sleep(0.2)
+
+
+def completions(service: Service) -> list[int]:
+    """Each job's count of `completed` events, by job id."""
+    with service.store.reading() as connection:
+        counted = dict(connection.execute(select(job_events.c.job_id, func.count()).where(
+            job_events.c.event == "completed").group_by(job_events.c.job_id)).all())
+        return [counted.get(job_id, 0) for job_id in connection.execute(select(jobs.c.id).order_by(jobs.c.id))
+                .scalars()]
+
+
+def submit_examples(service: Service, names: list[str]) -> list[str]:
+    urls = []
+    for i, name in enumerate(names):
+        who = service.alice if i % 2 == 0 else service.bob
+        response = service.submit(who, {"file": (f"{name}.zip", example_zip(name), "application/zip")})
+        assert response.status_code == 202
+        urls.append(response.json()["report_url"])
+    return urls
+
+
+def expected_score(tmp_path, name: str) -> float:
+    return grade_path(loader.load(problem_set_file(tmp_path)), EXAMPLES / f"{name}.py", include_hidden=True).score
+
+
+def test_submissions_are_graded_on_the_cluster_as_bptt_grade_grades_them(tmp_path, clusters):
+    cluster = clusters(workers=2)
+    names = ["correct", "seed_typo_phi_prime_of_h", "missing_recurrent_term", "correct"]
+    with on_cluster(tmp_path, cluster.address) as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        bodies = wait_until_settled(service, submit_examples(service, names))
+        assert [(b["status"], b["score"]) for b in bodies] == [("graded", expected_score(tmp_path, n)) for n in names]
+        assert completions(service) == [1, 1, 1, 1]
+
+
+def test_a_local_cluster_grades_them_too(tmp_path):
+    names = ["correct", "seed_typo_phi_prime_of_h"]
+    with on_cluster(tmp_path, "local") as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        bodies = wait_until_settled(service, submit_examples(service, names))
+        assert [(b["status"], b["score"]) for b in bodies] == [("graded", expected_score(tmp_path, n)) for n in names]
+
+
+def test_submissions_accepted_while_the_scheduler_is_gone_are_graded_once_when_it_is_back(tmp_path, clusters):
+    cluster = clusters(workers=1)
+    names = ["correct", "seed_typo_phi_prime_of_h", "dw_uses_h_t", "missing_recurrent_term"]
+    with on_cluster(tmp_path, cluster.address) as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        dispatcher = client.app.state.services["dispatcher"]
+        first = submit_examples(service, names[:2])
+        while client.get(first[0], headers=service.alice).json()["status"] == "queued":
+            time.sleep(0.02)
+        cluster.stop()                                          # mid-task, most likely
+        deadline = time.monotonic() + GRADED_WITHIN
+        while dispatcher.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not dispatcher.connected.is_set()
+        later = submit_examples(service, names[2:])             # accepted: 202
+        assert {client.get(url, headers=service.instructor).json()["status"] for url in later} == {"queued"}
+        cluster.restart()
+        bodies = wait_until_settled(service, first + later)
+        assert [(b["status"], b["score"]) for b in bodies] == [("graded", expected_score(tmp_path, n)) for n in names]
+        assert completions(service) == [1, 1, 1, 1]
+
+
+def test_a_submission_whose_worker_dies_every_time_is_failed_to_grade_and_the_others_graded(tmp_path, clusters):
+    cluster = clusters(workers=2, env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+                                       "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"})
+    with distributed.Client(cluster.address) as dask:
+        dask.register_plugin(test_cluster.KillsItsWorker("job 2 "))      # its tasks' keys: "bptt-grade job 2 …"
+    names = ["correct", "correct", "seed_typo_phi_prime_of_h"]
+    with on_cluster(tmp_path, cluster.address) as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        bodies = wait_until_settled(service, submit_examples(service, names))
+    assert [(b["status"], b["score"]) for b in bodies] == [
+        ("graded", expected_score(tmp_path, "correct")), ("failed_to_grade", None),
+        ("graded", expected_score(tmp_path, "seed_typo_phi_prime_of_h"))]
+    assert bodies[1]["reason"] == ("the grader could not run this submission: every worker grading it died "
+                                   "(2 tries, the scheduler's distributed.scheduler.allowed-failures + 1)")
+
+
+def test_serve_scheduler_without_dask_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "distributed" else real(name, *args))
+    assert main(["serve", "--data", str(tmp_path / "data"), "--scheduler", "local"]) == 2
+    assert capsys.readouterr().err == ("bptt-grade: --scheduler needs Dask distributed: "
+                                       "pip install 'bptt-grade[distributed]'\n")
+
+
+def test_serve_with_a_scheduler_address_without_a_scheme_exits_2(tmp_path, capsys):
+    assert main(["serve", "--data", str(tmp_path / "data"), "--scheduler", "127.0.0.1:8786"]) == 2
+    assert capsys.readouterr().err == ("bptt-grade: --scheduler '127.0.0.1:8786' is not a Dask scheduler's address "
+                                       "(tcp://HOST:PORT or tls://HOST:PORT) nor 'local'\n")
