@@ -2,7 +2,9 @@
 BPTT_TEST_POSTGRES_URL names a server), a store, and the app under the ASGI test client."""
 import io
 import os
+import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,18 +69,23 @@ def example_zip(*names: str) -> bytes:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    """A fresh, empty database: a SQLite file, or the PostgreSQL test server's schema emptied."""
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a schema of its own on the PostgreSQL test
+    server (the URL sets its search_path), dropped after the test."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'service.sqlite'}"
+        yield f"sqlite:///{tmp_path / 'service.sqlite'}"
+        return
     if not POSTGRES_URL:
         pytest.skip("no PostgreSQL server: set BPTT_TEST_POSTGRES_URL (.ci/run does)")
+    schema = f"test_{uuid.uuid4().hex}"
     engine = create_engine(POSTGRES_URL)
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     engine.dispose()
-    return POSTGRES_URL
 
 
 @pytest.fixture

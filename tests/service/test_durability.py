@@ -34,8 +34,8 @@ def free_port() -> int:
 class Server:
     """`bptt-grade serve` in its own process group, on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, workers: int):
-        self.data_dir, self.workers, self.port = data_dir, workers, free_port()
+    def __init__(self, data_dir: Path, database_url: str, workers: int):
+        self.data_dir, self.database_url, self.workers, self.port = data_dir, database_url, workers, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
         self.log = data_dir.parent / "server.log"
@@ -44,8 +44,8 @@ class Server:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "grader", "serve", "--data", str(self.data_dir), "--port", str(self.port),
-                 "--workers", str(self.workers)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                 "--database", self.database_url, "--workers", str(self.workers)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -66,11 +66,11 @@ class Server:
 
 
 @pytest.fixture
-def servers(tmp_path):
+def servers(tmp_path, database_url):
     started: list[Server] = []
 
     def start(workers: int = 2) -> Server:
-        server = Server(tmp_path / "data", workers).start()
+        server = Server(tmp_path / "data", database_url, workers).start()
         started.append(server)
         return server
     yield start
@@ -78,8 +78,8 @@ def servers(tmp_path):
         server.kill_all()
 
 
-def setup_class(data_dir: Path, students: int) -> tuple[Store, dict, list[dict]]:
-    store = Store.open(f"sqlite:///{data_dir / 'service.sqlite'}")
+def setup_class(database_url: str, students: int) -> tuple[Store, dict, list[dict]]:
+    store = Store.open(database_url)
     instructor = {"Authorization": f"Bearer {store.create_token('ines', 'instructor')}"}
     tokens = [{"Authorization": f"Bearer {store.create_token(f's{i}', 'student')}"} for i in range(students)]
     return store, instructor, tokens
@@ -112,9 +112,8 @@ def completions(store: Store, ids: list[str]) -> dict[str, int]:
             .group_by(jobs.c.submission_id)).all())
 
 
-def test_sigkill_of_the_server_under_load_loses_no_accepted_submission(tmp_path, servers):
-    (tmp_path / "data").mkdir()
-    store, instructor, students = setup_class(tmp_path / "data", 8)
+def test_sigkill_of_the_server_under_load_loses_no_accepted_submission(tmp_path, database_url, servers):
+    store, instructor, students = setup_class(database_url, 8)
     server = servers()
     publish(server, instructor)
     problem_set = loader.load(problem_set_file(tmp_path))
@@ -153,10 +152,9 @@ def running_worker_pid(store: Store, submission_id: str, other_than: int | None 
 
 
 @pytest.fixture
-def one_worker(tmp_path, servers):
+def one_worker(database_url, servers):
     """A server with one worker, a problem set and a student: (server, store, submit(name, bytes) -> id)."""
-    (tmp_path / "data").mkdir()
-    store, instructor, [student] = setup_class(tmp_path / "data", 1)
+    store, instructor, [student] = setup_class(database_url, 1)
     server = servers(workers=1)
     publish(server, instructor)
 

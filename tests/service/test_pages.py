@@ -10,8 +10,8 @@ from tests.service.test_api import SEED_TYPO, Service, make_service
 
 
 @pytest.fixture
-def service(tmp_path):
-    client, data_dir = make_service(tmp_path, f"sqlite:///{tmp_path / 'pages.sqlite'}")
+def service(tmp_path, database_url):
+    client, data_dir = make_service(tmp_path, database_url)
     with client:
         yield Service(client, data_dir)
 
