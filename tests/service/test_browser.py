@@ -20,8 +20,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 def server(tmp_path):
     if not shutil.which(CHROMIUM):
         pytest.skip("no Chromium: apt-get install chromium (.ci/run does)")
-    (tmp_path / "data").mkdir()
-    started = Server(tmp_path / "data", workers=1)
+    started = Server(tmp_path / "data", f"sqlite:///{tmp_path / 'service.sqlite'}", workers=1)
     try:
         yield started.start()
     finally:
@@ -29,7 +28,7 @@ def server(tmp_path):
 
 
 def test_a_student_uploads_the_seed_typo_and_sees_the_first_divergence_at_t_4(tmp_path, server):
-    store, instructor, [student] = setup_class(server.data_dir, 1)
+    store, instructor, [student] = setup_class(server.database_url, 1)
     store.close()
     assert httpx.post(f"{server.url}/api/v1/problem-sets", content=SMALL_SET, timeout=60,
                       headers={**instructor, "Content-Type": "application/yaml"}).status_code == 201
