@@ -320,10 +320,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     InstructorDep = Annotated[User, Depends(instructor)]
 
+    async def multipart_form(request: Request):
+        """The request's form; a body that is not valid multipart is a 422, not Starlette's bare 400."""
+        try:
+            return await request.form()
+        except StarletteHTTPException as error:
+            raise Refusal.message(422, f"the multipart body is malformed: {error.detail}") from None
+
     async def yaml_body(request: Request) -> bytes:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
-            form = await request.form()
+            form = await multipart_form(request)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise Refusal.message(422, "the multipart body needs a `file` part holding the YAML")
@@ -367,7 +374,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def upload(request: Request) -> tuple[str, bytes]:
         """(file name, bytes) of the form's `file`; several .py files (a module and its helpers)
         are zipped into one folder submission."""
-        form = await request.form()
+        form = await multipart_form(request)
         files = [f for f in form.getlist("file") if not isinstance(f, str)]
         if not files:
             raise Refusal.message(422, "the multipart body needs a `file` part: your .py file or .zip folder")

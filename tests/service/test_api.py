@@ -102,6 +102,17 @@ def test_an_unknown_body_type_is_415(service):
     assert response.status_code == 415
 
 
+@pytest.mark.parametrize("path", ["/api/v1/problem-sets", "/api/v1/problem-sets/1/submissions"])
+def test_a_malformed_multipart_body_is_422(service, path):
+    # The body schemathesis sent the running server: a boundary, then no part headers.
+    service.publish()
+    body = b"--xyz\r\n[None, [True, None]]--xyz--\r\n"
+    response = service.client.post(path, content=body, headers={
+        **service.instructor, "Content-Type": "multipart/form-data; boundary=xyz"})
+    assert (response.status_code, response.json()) == (
+        422, {"detail": "the multipart body is malformed: Invalid multipart data."})
+
+
 def test_no_token_is_401_and_a_student_cannot_publish(service):
     assert service.client.get("/api/v1/problem-sets").status_code == 401
     assert service.client.get("/api/v1/problem-sets", headers=service.auth("not-a-token")).status_code == 401
