@@ -1,27 +1,38 @@
 """`serve --scheduler`: the service's jobs graded as Dask tasks on `dask scheduler` and
 `dask worker` processes on 127.0.0.1 (started and stopped by each test); a scheduler
-killed and started again while submissions keep coming."""
+killed and started again while submissions keep coming; a real `serve` grading 100
+submissions while one of two workers is SIGKILLed."""
+import contextlib
 import importlib.util
+import json
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
+import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from grader import loader  # noqa: E402
 from grader.cli import main  # noqa: E402
+from grader.cluster import pack  # noqa: E402
 from grader.service.app import Settings, create_app  # noqa: E402
-from grader.service.store import job_events, jobs  # noqa: E402
+from grader.service.store import job_events, jobs, submissions  # noqa: E402
 from grader.submissions import grade_path  # noqa: E402
 from tests import test_cluster  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
+from tests.service import test_durability  # noqa: E402
 from tests.service.conftest import example_zip, problem_set_file  # noqa: E402
 from tests.service.test_api import Service  # noqa: E402
+from tests.service.test_durability import setup_class  # noqa: E402
+from tests.test_batch import SET  # noqa: E402
 
 clusters = test_cluster.clusters      # the fixture: dask scheduler and workers on 127.0.0.1
+servers = test_durability.servers     # the fixture: `bptt-grade serve` processes on 127.0.0.1
 GRADED_WITHIN = 45.0
 
 
@@ -136,3 +147,69 @@ def test_serve_with_a_scheduler_address_without_a_scheme_exits_2(tmp_path, capsy
     assert main(["serve", "--data", str(tmp_path / "data"), "--scheduler", "127.0.0.1:8786"]) == 2
     assert capsys.readouterr().err == ("bptt-grade: --scheduler '127.0.0.1:8786' is not a Dask scheduler's address "
                                        "(tcp://HOST:PORT or tls://HOST:PORT) nor 'local'\n")
+
+
+def upload_of(path: Path) -> tuple[str, bytes]:
+    """(file name, bytes) to upload the class folder's submission at `path`: a .py file as
+    itself, a folder zipped as a cluster's task carries it."""
+    packed = pack(path)
+    return f"{packed.name}.zip" if packed.folder else packed.name, packed.content
+
+
+def verdict(status: str, score: float | None, max_score: float | None, report: dict) -> tuple:
+    """What must agree between the service and a local batch: the gradebook's status, the
+    scores, and each problem's status and score."""
+    return status, score, max_score, [(p["id"], p["status"], p["score"]) for p in report["problems"]]
+
+
+def graded_so_far(store, ids: list[str]) -> int:
+    with store.reading() as connection:
+        return connection.execute(select(func.count()).where(submissions.c.id.in_(ids)).where(
+            submissions.c.status == "graded")).scalar_one()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_100_submissions_with_a_worker_killed_midway_are_each_graded_once_as_a_local_batch_grades_them(
+        tmp_path, database_url, clusters, servers):
+    timed_set = SET + f"limits: {{timeout: {test_cluster.TIMEOUT}}}\n"     # the batch test's --timeout
+    (tmp_path / "set.yaml").write_text(timed_set)
+    kinds = test_cluster.write_class(tmp_path / "class", test_cluster.CLASS)
+    main(["batch", str(tmp_path / "set.yaml"), str(tmp_path / "class"), "-o", str(tmp_path / "here"), "--jobs", "2"])
+    outcomes = test_cluster.statuses(tmp_path / "here")
+    here = {}
+    for student in kinds:
+        report = json.loads((tmp_path / "here" / "json" / f"{student}.json").read_text())
+        here[student] = verdict(outcomes[student], report["score"], report["max_score"], report)
+    cluster = clusters(workers=2)
+    store, instructor, [token] = setup_class(database_url, 1)
+    with contextlib.closing(store):
+        server = servers(1, "--scheduler", cluster.address)
+        response = httpx.post(f"{server.url}/api/v1/problem-sets", content=timed_set, timeout=60,
+                              headers={**instructor, "Content-Type": "application/yaml"})
+        assert response.status_code == 201, response.text
+        submit_url = f"{server.url}/api/v1/problem-sets/{response.json()['id']}/submissions"
+        sent = {}                   # submission id → student
+        for student in kinds:
+            name, data = upload_of(next((tmp_path / "class").glob(f"{student}*")))
+            response = httpx.post(submit_url, headers=token, timeout=30,
+                                  files={"file": (name, data, "application/octet-stream")})
+            assert response.status_code == 202, response.text
+            sent[response.json()["id"]] = student
+        ids = list(sent)
+        deadline = time.monotonic() + test_durability.WAIT_SECONDS
+        while (graded_when_killed := graded_so_far(store, ids)) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        test_cluster.Cluster.kill(cluster.workers[0])
+        rows = test_durability.wait_until_finished(store, ids)
+        with store.reading() as connection:
+            there = {sent[r.id]: verdict(r.outcome, r.score, r.max_score, json.loads(r.report))
+                     for r in connection.execute(select(submissions).where(submissions.c.id.in_(ids)))}
+            jobs_per_submission = dict(connection.execute(select(jobs.c.submission_id, func.count()).where(
+                jobs.c.submission_id.in_(ids)).group_by(jobs.c.submission_id)).all())
+        completed = test_durability.completions(store, ids)
+    assert 30 <= graded_when_killed < 100
+    assert cluster.workers[0].returncode == -signal.SIGKILL
+    assert {status for status, _, _ in rows.values()} == {"graded"}
+    assert jobs_per_submission == completed == {sid: 1 for sid in ids}
+    assert sorted(there) == sorted(kinds)
+    assert {s for s in kinds if there[s] != here[s]} == set()

@@ -32,10 +32,12 @@ def free_port() -> int:
 
 
 class Server:
-    """`bptt-grade serve` in its own process group, on 127.0.0.1."""
+    """`bptt-grade serve` in its own process group, on 127.0.0.1; `options` are serve's
+    further options (e.g. --scheduler ADDRESS)."""
 
-    def __init__(self, data_dir: Path, database_url: str, workers: int):
+    def __init__(self, data_dir: Path, database_url: str, workers: int, *options: str):
         self.data_dir, self.database_url, self.workers, self.port = data_dir, database_url, workers, free_port()
+        self.options = options
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
         self.log = data_dir.parent / "server.log"
@@ -44,7 +46,7 @@ class Server:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "grader", "serve", "--data", str(self.data_dir), "--port", str(self.port),
-                 "--database", self.database_url, "--workers", str(self.workers)],
+                 "--database", self.database_url, "--workers", str(self.workers), *self.options],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -69,8 +71,8 @@ class Server:
 def servers(tmp_path, database_url):
     started: list[Server] = []
 
-    def start(workers: int = 2) -> Server:
-        server = Server(tmp_path / "data", database_url, workers).start()
+    def start(workers: int = 2, *options: str) -> Server:
+        server = Server(tmp_path / "data", database_url, workers, *options).start()
         started.append(server)
         return server
     yield start
