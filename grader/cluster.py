@@ -247,7 +247,15 @@ def check_workers(client: Client, address: str, isolation: str) -> dict[str, str
         if isolation != "auto" and level["unavailable"][isolation]:
             raise SandboxUnavailable(f"isolation level {isolation!r} is not available on worker {worker}: "
                                      f"{level['unavailable'][isolation]}")
-    return {worker: isolation if isolation != "auto" else level["auto"] for worker, level in levels.items()}
+    return {worker: level_used(level, isolation) for worker, level in levels.items()}
+
+
+def level_used(levels: dict, isolation: str) -> str:
+    """The sandbox level a worker whose `sandbox_levels()` are `levels` grades at when
+    `isolation` is asked for: "unavailable" when it cannot provide that level."""
+    if isolation == "auto":
+        return levels["auto"]
+    return "unavailable" if levels["unavailable"][isolation] else isolation
 
 
 def describe_levels(levels: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ distributed = pytest.importorskip("distributed")
 import grader.batch  # noqa: E402
 import grader.cluster  # noqa: E402
 from grader.cli import main  # noqa: E402
-from grader.cluster import Packed, describe_levels, pack, unpack  # noqa: E402
+from grader.cluster import Packed, describe_levels, level_used, pack, unpack  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 from tests.test_batch import SET, leftover_processes, recorded, recorded_so_far  # noqa: E402
 from tests.test_batch import write_submission as write_example  # noqa: E402
@@ -210,6 +210,12 @@ def test_worker_levels_are_described_by_count():
     assert describe_levels({"tcp://a": "namespaces"}) == "1 worker, sandbox namespaces"
     assert describe_levels({"tcp://a": "rlimits", "tcp://b": "namespaces", "tcp://c": "rlimits"}) == (
         "3 workers, sandbox namespaces on 1, rlimits on 2")
+
+
+def test_a_worker_grades_at_the_level_asked_for_or_auto_s_and_is_unavailable_when_it_cannot():
+    levels = {"auto": "rlimits", "unavailable": {"namespaces": "unshare is not installed", "rlimits": None}}
+    assert [level_used(levels, isolation) for isolation in ("auto", "rlimits", "namespaces")] == [
+        "rlimits", "rlimits", "unavailable"]
 
 
 @pytest.fixture

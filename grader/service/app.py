@@ -195,11 +195,24 @@ class Workers(BaseModel):
     total: int
 
 
+class DaskCluster(BaseModel):
+    """`serve --scheduler`'s cluster: its scheduler's address, whether the service reaches
+    it, how many workers it has, and how many grade at each sandbox level."""
+    scheduler: str
+    connected: bool
+    workers: int
+    sandbox_levels: dict[str, int]
+
+
 class Health(BaseModel):
+    """ok (200) when the database answers and every grading worker runs: with --scheduler,
+    when the scheduler is reached and has a worker; else 503. The API accepts and queues
+    submissions either way."""
     ok: bool
     database: bool
     workers: Workers
     queue_depth: int | None
+    dask: DaskCluster | None = None             # only with --scheduler
 
 
 ProblemSetId = Annotated[int, FastApiPath(ge=1, le=2**31 - 1)]
@@ -433,6 +446,10 @@ def create_app(settings: Settings) -> FastAPI:
             database, depth = False, None
         ok = database and workers["alive"] == workers["total"]
         body = {"ok": ok, "database": database, "workers": workers, "queue_depth": depth}
+        dispatcher = state.get("dispatcher")
+        if dispatcher:
+            body["dask"] = dispatcher.health()
+            body["ok"] = ok = ok and body["dask"]["connected"] and body["dask"]["workers"] > 0
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)

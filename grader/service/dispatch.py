@@ -13,6 +13,9 @@ When the scheduler is lost, the jobs of its tasks are given back to the queue (q
 again, the claim not counted), the API keeps accepting submissions, and the dispatcher
 connects again every RETRY_SECONDS; if the server itself dies, its leases expire and are
 taken back by the next claim.
+
+`Dispatcher.health()` is what /healthz says of the cluster: the scheduler's address,
+whether it is reached, its workers and the sandbox level each grades at.
 """
 import functools
 import logging
@@ -27,7 +30,7 @@ from distributed import Client, Future, wait
 from distributed.client import FuturesCancelledError
 from distributed.scheduler import KilledWorker
 
-from grader.cluster import TASKS_PER_THREAD, connected, workers_died
+from grader.cluster import TASKS_PER_THREAD, connected, level_used, sandbox_levels, workers_died
 from grader.errors import GraderError, UsageError
 from grader.service import queue
 from grader.service.store import Store
@@ -75,10 +78,19 @@ class Dispatcher:
         self.id = f"{process_worker_id(os.getpid())} dask {address}"
         self.stop_event = threading.Event()
         self.connected = threading.Event()          # set while a scheduler is reached
+        self.levels: dict[str, str] = {}            # worker address → the sandbox level it grades at
         self.thread = threading.Thread(target=self._run, daemon=True, name="bptt-grade-dispatcher")
 
     def start(self) -> None:
         self.thread.start()
+
+    def health(self) -> dict:
+        """/healthz's `dask`: {"scheduler": ADDRESS, "connected": bool, "workers": N,
+        "sandbox_levels": {level: workers grading at it}} ("unavailable": workers that
+        cannot provide the service's isolation level)."""
+        levels = list(self.levels.values())
+        return {"scheduler": self.address, "connected": self.connected.is_set(), "workers": len(levels),
+                "sandbox_levels": {level: levels.count(level) for level in sorted(set(levels))}}
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop claiming; the jobs of running tasks are given back to the queue."""
@@ -98,6 +110,7 @@ class Dispatcher:
                 log.exception("bptt-grade serve: dispatching to %s failed; trying again", self.address)
             finally:
                 self.connected.clear()
+                self.levels = {}
             self.stop_event.wait(RETRY_SECONDS)
 
     def _dispatch(self, client: Client) -> None:
@@ -108,7 +121,10 @@ class Dispatcher:
             while not self.stop_event.is_set():
                 if client.status != "running":
                     raise SchedulerLost(f"the client is {client.status}")
-                window = TASKS_PER_THREAD * max(sum(client.nthreads().values()), 1)
+                threads = client.nthreads()
+                if threads.keys() != self.levels.keys():        # a worker joined or left
+                    self.levels = self._levels(client)
+                window = TASKS_PER_THREAD * max(sum(threads.values()), 1)
                 while len(running) < window and queue.has_work(self.store):
                     claim = queue.claim(self.store, self.id, lease_seconds=self.lease_seconds)
                     if claim is None:
@@ -129,6 +145,12 @@ class Dispatcher:
         finally:
             for claim in running.values():          # queued again, to be graded when a scheduler is back
                 queue.release(self.store, claim)
+
+    def _levels(self, client: Client) -> dict[str, str]:
+        """Each worker's sandbox level (cluster.level_used); a worker that cannot say is "unknown"."""
+        found = client.run(sandbox_levels, on_error="return")
+        return {worker: level_used(levels, self.isolation) if isinstance(levels, dict) else "unknown"
+                for worker, levels in found.items()}
 
     def _completed(self, futures: list[Future]) -> set[Future]:
         if not futures:

@@ -17,7 +17,7 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from grader import loader  # noqa: E402
+from grader import loader, sandbox  # noqa: E402
 from grader.cli import main  # noqa: E402
 from grader.cluster import pack  # noqa: E402
 from grader.service.app import Settings, create_app  # noqa: E402
@@ -115,6 +115,37 @@ def test_submissions_accepted_while_the_scheduler_is_gone_are_graded_once_when_i
         bodies = wait_until_settled(service, first + later)
         assert [(b["status"], b["score"]) for b in bodies] == [("graded", expected_score(tmp_path, n)) for n in names]
         assert completions(service) == [1, 1, 1, 1]
+
+
+def health_once(client: TestClient, connected: bool) -> tuple[int, dict]:
+    """/healthz once the dispatcher's connection to the scheduler is `connected` (and, when
+    it is, every worker's level is known)."""
+    deadline = time.monotonic() + GRADED_WITHIN
+    while True:
+        response = client.get("/healthz")
+        dask = response.json()["dask"]
+        if (dask["connected"] == connected and (dask["workers"] > 0) == connected) or time.monotonic() > deadline:
+            return response.status_code, response.json()
+
+
+def test_healthz_reports_the_cluster_and_503_while_the_scheduler_is_gone(tmp_path, clusters):
+    cluster = clusters(workers=2)
+    level = sandbox.choose().name                   # the workers run on this host
+    with on_cluster(tmp_path, cluster.address) as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        assert health_once(client, connected=True) == (200, {
+            "ok": True, "database": True, "workers": {"alive": 0, "total": 0}, "queue_depth": 0,
+            "dask": {"scheduler": cluster.address, "connected": True, "workers": 2, "sandbox_levels": {level: 2}}})
+        cluster.stop()
+        [url] = submit_examples(service, ["correct"])         # accepted, and queued
+        assert health_once(client, connected=False) == (503, {
+            "ok": False, "database": True, "workers": {"alive": 0, "total": 0}, "queue_depth": 1,
+            "dask": {"scheduler": cluster.address, "connected": False, "workers": 0, "sandbox_levels": {}}})
+        cluster.restart()
+        assert health_once(client, connected=True)[0] == 200
+        [body] = wait_until_settled(service, [url])
+        assert (body["status"], body["score"]) == ("graded", expected_score(tmp_path, "correct"))
 
 
 def test_a_submission_whose_worker_dies_every_time_is_failed_to_grade_and_the_others_graded(tmp_path, clusters):
