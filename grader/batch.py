@@ -16,7 +16,6 @@ reports and the record, the same way.
 """
 import contextlib
 import csv
-import ctypes
 import hashlib
 import importlib.util
 import io
@@ -24,7 +23,6 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import pwd
 import signal
 import sqlite3
 import sys
@@ -46,18 +44,12 @@ from grader.results import FAILED_TO_GRADE, Report
 from grader.sandbox import Sandbox, sandbox_for
 from grader.submissions import class_submissions, grade_path, report_name, uncalled_report
 from grader.text_safety import printable, spreadsheet_cell
+from grader.uid_pool import UID_POOL, release_uids, remove_leftovers_of, spare_uids
 
 STORE = "results.sqlite"
 INSTALL_DISTRIBUTED = "pip install 'bptt-grade[distributed]'"
 TICK = 1.0          # seconds between redraws of the progress line on a terminal
 GRADEBOOK = "gradebook.csv"
-UID_POOL = range(2_100_000_000, 2_100_010_000)      # where spare_uids looks: far above any account's
-IPC_RMID = 0
-IPC_TABLES = {     # /proc/sysvipc/TABLE: the owner's uid column, and how to remove an object by id
-    "shm": (7, lambda libc, id: libc.shmctl(id, IPC_RMID, None)),
-    "msg": (7, lambda libc, id: libc.msgctl(id, IPC_RMID, None)),
-    "sem": (4, lambda libc, id: libc.semctl(id, 0, IPC_RMID)),
-}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
@@ -190,7 +182,7 @@ def _grade_one(student: str, path: Path) -> Graded:
     problem_set: ProblemSet = _worker["problem_set"]
     report = graded_report(problem_set, path, options, _worker["prepared"], _worker["runs"], _worker["sandbox"])
     if _worker["sandbox"].user in UID_POOL:
-        remove_ipc_of(_worker["sandbox"].user)
+        remove_leftovers_of(_worker["sandbox"].user)
     try:
         return write_reports(student, path, report, options)
     except Exception as error:      # e.g. a full disk: recorded without its files
@@ -210,20 +202,6 @@ def graded_report(problem_set: ProblemSet, path: Path, options: Options, prepare
                                f"the submission cannot be graded: {missing}")
     except Exception as error:      # a fault of the grader's own: reported, never fatal to the batch
         return unfinished(problem_set, path, f"internal error {type(error).__name__}: {error}")
-
-
-def remove_ipc_of(uid: int) -> None:
-    """Remove every System V IPC object (shared memory, message queue, semaphore set) that
-    `uid` owns: at the rlimits level the host's, so a submission's would outlive it."""
-    libc = ctypes.CDLL(None)
-    for table, (owner, remove) in IPC_TABLES.items():
-        try:
-            rows = [row.split() for row in Path("/proc/sysvipc", table).read_text().splitlines()[1:]]
-        except OSError:
-            continue
-        for row in rows:
-            if int(row[owner]) == uid:
-                remove(libc, int(row[1]))
 
 
 def unfinished(problem_set: ProblemSet, path: Path, why: str) -> Report:
@@ -348,7 +326,7 @@ class Workers:
     replaced, and its submission recorded failed_to_grade; `kill` ends them all at once."""
 
     def __init__(self, initargs: tuple, uids: Sequence[int | None]):
-        self.initargs, self.context = initargs, multiprocessing.get_context("fork")
+        self.initargs, self.context, self.uids = initargs, multiprocessing.get_context("fork"), uids
         self.idle = [self._start(uid) for uid in uids]
         self.busy: dict = {}            # connection → (worker, uid, student, path)
 
@@ -415,30 +393,6 @@ def _serve(connection, initargs: tuple, uid: int | None) -> None:
         connection.send(_grade_one(student, path))
 
 
-def spare_uids(count: int) -> list[int] | None:
-    """`count` uids that no account has and no process runs as, for the rlimits level's
-    sandboxes to run under one each (so none can signal another); None unless root."""
-    if os.geteuid() != 0:
-        return None
-    in_use = set()
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit():
-                in_use.add(os.stat(entry.path).st_uid)
-        except OSError:
-            continue
-    spare = []
-    for uid in UID_POOL:
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            if uid not in in_use:
-                spare.append(uid)
-                if len(spare) == count:
-                    return spare
-    return None
-
-
 @dataclass(frozen=True)
 class Outcome:
     students: int           # in the folder
@@ -498,6 +452,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
     finally:
         if workers is not None:
             workers.kill()
+            release_uids(uid for uid in workers.uids if uid is not None)
         try:
             ids = [p.id for p in problem_set.problems]
             write_atomically(options.out_dir / GRADEBOOK, gradebook(ids, students, store.results()))

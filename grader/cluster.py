@@ -9,7 +9,9 @@ of its file). The problem set itself reaches each worker once, in a worker plugi
 and starts the worker's sandbox zygote, once; `grade_packed` grades a task there and
 returns the record's row (its JSON report included) and each report format's text.
 This process writes the reports and records each result as it completes, in the same
-record as a local batch, so a batch on a cluster is resumable in the same way.
+record as a local batch, so a batch on a cluster is resumable in the same way. At the
+rlimits level (as root) each worker's sandboxes run under a spare uid of its own
+(`own_uid`, grader.uid_pool), as a local batch's workers' do.
 
 Faults: Dask runs the task of a worker that died again elsewhere; one whose workers die
 every time is given up after distributed.scheduler.allowed-failures (the scheduler's
@@ -56,7 +58,8 @@ from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.results import Report
 from grader.runner import Zygote
-from grader.sandbox import LEVELS, choose, sandbox_for, unavailable
+from grader.sandbox import LEVELS, choose, open_to_sandboxes, sandbox_for, unavailable, use_own_uid
+from grader.uid_pool import LOCK_DIR, UID_POOL, remove_leftovers_of, spare_uids
 
 LOCAL = "local"
 SCHEMES = ("tcp://", "tls://")
@@ -103,13 +106,9 @@ def unpack(packed: Packed, into: Path) -> Path:
                 raise UsageError(f"the submission unpacks to more than {MAX_PACKED_BYTES >> 20} MB")
             target.mkdir()                      # an empty folder has no member
             archive.extractall(target)          # member names made relative and free of '..'
-        for folder, _, files in os.walk(target):
-            os.chmod(folder, 0o755)
-            for name in files:
-                os.chmod(os.path.join(folder, name), 0o644)
     else:
         target.write_bytes(packed.content)
-        os.chmod(target, 0o644)
+    open_to_sandboxes(target)
     os.chmod(into, 0o755)
     return target
 
@@ -154,6 +153,46 @@ class ProblemSetPlugin(WorkerPlugin):
             shutil.rmtree(_prepared.pop(self.digest).file.parent, ignore_errors=True)
 
 
+# On a worker: the spare uid its sandboxes run under at the rlimits level, claimed on its
+# first such task and held until it exits (None: none could be claimed).
+_claimed: list[int | None] = []
+
+
+def no_uid_of_its_own() -> str:
+    """Why a worker's sandboxes at the rlimits level share a uid with other workers'."""
+    why = ("which needs root" if os.geteuid() != 0 else
+           f"and no uid of {UID_POOL.start}–{UID_POOL.stop - 1} could be claimed (locks in {LOCK_DIR})")
+    return (f"bptt-grade worker {os.getpid()}: at the rlimits level this worker's sandboxes run under the same uid "
+            f"as the other workers' on this host unless each has a spare uid of its own, {why}: a submission "
+            "could signal another's; run one worker per host, or use the namespaces level")
+
+
+@contextlib.contextmanager
+def own_uid(isolation: str) -> Iterator[None]:
+    """On a worker, around a task graded at `isolation`: at the rlimits level, its
+    sandboxes run under a spare uid of the worker's own (grader.uid_pool; claimed on its
+    first such task and held until it exits, so several workers on one host never share
+    one), and what they leave under it (processes, IPC objects, files in the temporary
+    folders) is removed after each task. Without one, stderr says why, once."""
+    try:
+        rlimits = not choose(isolation).private_view
+    except SandboxUnavailable:      # the task says so itself
+        rlimits = False
+    if rlimits and not _claimed:
+        uids = spare_uids(1)
+        _claimed.append(uids[0] if uids else None)
+        if uids:
+            use_own_uid(uids[0])
+        else:
+            print(no_uid_of_its_own(), file=sys.stderr, flush=True)
+    uid = _claimed[0] if rlimits else None
+    try:
+        yield
+    finally:
+        if uid is not None:
+            remove_leftovers_of(uid)
+
+
 def sandbox_levels() -> dict:
     """On a worker: the level "auto" gives there, and why each level cannot run there
     (None where it can)."""
@@ -172,7 +211,7 @@ def grade_packed(digest: str, student: str, submission: str, packed: Packed,
     prepared = _prepared.get(digest)
     if prepared is None:
         raise LookupError("the problem set did not reach the worker that took it")
-    with tempfile.TemporaryDirectory(prefix="bptt-grade-submission-") as temporary:
+    with own_uid(options.isolation), tempfile.TemporaryDirectory(prefix="bptt-grade-submission-") as temporary:
         folder = os.path.realpath(temporary)    # as the sandbox and its tracebacks name it
         try:
             unpacked = unpack(packed, Path(folder))

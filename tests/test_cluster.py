@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -27,9 +28,12 @@ import grader.batch  # noqa: E402
 import grader.cluster  # noqa: E402
 from grader.cli import main  # noqa: E402
 from grader.cluster import Packed, describe_levels, level_used, pack, unpack  # noqa: E402
+from grader.uid_pool import UID_POOL  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 from tests.test_batch import SET, leftover_processes, recorded, recorded_so_far  # noqa: E402
 from tests.test_batch import write_submission as write_example  # noqa: E402
+from tests.test_hardening import ROOT_ONLY, printed_uids, rlimits_batch  # noqa: E402
+from tests.test_uid_pool import owned_by  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HOSTILE_FILES = ROOT / "tests" / "hostile"
@@ -352,3 +356,53 @@ def test_isolation_a_worker_cannot_provide_exits_2(small_class, clusters, capsys
         worker = next(iter(client.scheduler_info()["workers"]))
     assert capsys.readouterr().err == (f"bptt-grade: isolation level 'namespaces' is not available on worker "
                                        f"{worker}: unshare is not installed\n")
+
+
+@pytest.fixture
+def traversable_tmp():
+    """A temporary folder for the workers that every uid may traverse (at the rlimits level,
+    as root, a worker's sandboxes read the submission it unpacks there under another uid)."""
+    folder = Path(tempfile.mkdtemp(prefix="bptt-cluster-tmp-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def claimed_uids(address: str) -> dict[str, list]:
+    """Each worker's spare uid, as it claimed it (an empty list: none yet)."""
+    with distributed.Client(address) as client:
+        return client.run(lambda: list(grader.cluster._claimed))
+
+
+@ROOT_ONLY
+def test_rlimits_workers_on_one_host_run_their_sandboxes_under_uids_of_their_own(
+        tmp_path, clusters, traversable_tmp):
+    cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
+    students = [f"s{i}" for i in range(8)]
+    assert rlimits_batch(tmp_path, "reports_limits", "--scheduler", cluster.address, students=students) == 0
+    uids = printed_uids(tmp_path / "out")
+    assert len(uids) == 2 and uids <= set(UID_POOL)
+    assert sorted(uid for [uid] in claimed_uids(cluster.address).values()) == sorted(uids)
+
+
+@ROOT_ONLY
+def test_a_rlimits_worker_removes_what_a_submission_left_under_its_uid(tmp_path, clusters, traversable_tmp):
+    cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
+    students = [f"s{i}" for i in range(4)]
+    assert rlimits_batch(tmp_path, "leaves_ipc_and_files", "--scheduler", cluster.address, students=students) == 0
+    uids = printed_uids(tmp_path / "out")
+    assert uids <= set(UID_POOL)
+    assert owned_by(uids, ["/tmp", "/dev/shm", str(traversable_tmp)]) == []
+
+
+def test_a_worker_without_a_spare_uid_says_why_once(monkeypatch, capsys):
+    monkeypatch.setattr(grader.cluster, "spare_uids", lambda count: None)
+    monkeypatch.setattr(grader.cluster, "_claimed", [])
+    monkeypatch.setattr(grader.cluster.os, "geteuid", lambda: 1000)
+    for _ in range(2):
+        with grader.cluster.own_uid("rlimits"):
+            pass
+    assert capsys.readouterr().err == (
+        f"bptt-grade worker {os.getpid()}: at the rlimits level this worker's sandboxes run under the same uid as "
+        "the other workers' on this host unless each has a spare uid of its own, which needs root: a submission "
+        "could signal another's; run one worker per host, or use the namespaces level\n")

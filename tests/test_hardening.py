@@ -19,15 +19,16 @@ import grader.batch
 import grader.grading
 import grader.runner
 from grader import loader
-from grader.batch import UID_POOL
 from grader.cli import main
 from grader.reports import FORMATS, render
 from grader.results import FAILED_TO_GRADE
 from grader.submissions import report_name, uncalled_report
+from grader.uid_pool import UID_POOL
 from tests import test_hostile
 from tests.conftest import EXAMPLES, ROOT, SHIPPED_SET
 from tests.test_cli import SMALL_SET
 from tests.test_hostile import NAMESPACES, processes_naming
+from tests.test_uid_pool import owned_by
 
 grade_attack = test_hostile.grade_attack        # the fixture, shared
 
@@ -156,15 +157,15 @@ def test_a_worker_that_dies_leaves_its_submission_failed_to_grade_and_the_rest_g
     assert "1 graded now, 2 already recorded" in capsys.readouterr().out
 
 
-def rlimits_batch(tmp_path: Path, attack: str, *options: str) -> int:
-    """`batch --isolation rlimits --jobs 2` of two students submitting tests/hostile/ATTACK.py
+def rlimits_batch(tmp_path: Path, attack: str, *options: str, students=("ada", "bob")) -> int:
+    """`batch --isolation rlimits --jobs 2` of `students` submitting tests/hostile/ATTACK.py
     (beside an honest correct.py), from a class folder readable by others all the way down
     (as root the rlimits level runs submissions under other uids); its exit code."""
     (tmp_path / "set.yaml").write_text(SMALL_SET)
     cls = Path(tempfile.mkdtemp(prefix=f"bptt-{attack}-"))
     try:
         cls.chmod(0o755)
-        for student in ("ada", "bob"):
+        for student in students:
             (cls / student).mkdir(mode=0o755)
             shutil.copy(ROOT / "tests" / "hostile" / f"{attack}.py", cls / student / "submission.py")
             for helper in ("correct.py", "student_math.py"):
@@ -177,11 +178,16 @@ def rlimits_batch(tmp_path: Path, attack: str, *options: str) -> int:
         shutil.rmtree(cls)
 
 
+def printed_uids(out: Path) -> set[int]:
+    """The uids the submissions graded into `out` printed (first problem's output: `uid N`)."""
+    return {int(json.loads(path.read_text())["problems"][0]["submission_output"].split()[1])
+            for path in (out / "json").iterdir()}
+
+
 @ROOT_ONLY
 def test_rlimits_batch_runs_each_concurrent_sandbox_under_a_uid_of_its_own(tmp_path, capsys):
     assert rlimits_batch(tmp_path, "reports_limits") == 0
-    reports = [json.loads((tmp_path / "out" / "json" / f"{s}.json").read_text()) for s in ("ada", "bob")]
-    uids = {int(r["problems"][0]["submission_output"].split()[1]) for r in reports}
+    uids = printed_uids(tmp_path / "out")
     assert len(uids) == 2 and uids <= set(UID_POOL)
 
 
@@ -286,3 +292,11 @@ def test_rlimits_batch_removes_the_shared_memory_a_submission_left(tmp_path, cap
     before = pool_segments()        # left by an earlier run killed on this host, if any
     assert rlimits_batch(tmp_path, "shared_memory", "--timeout", "20") == 0
     assert pool_segments() - before == set()
+
+
+@ROOT_ONLY
+def test_rlimits_batch_removes_the_files_and_ipc_objects_a_submission_left(tmp_path):
+    assert rlimits_batch(tmp_path, "leaves_ipc_and_files") == 0
+    uids = printed_uids(tmp_path / "out")
+    assert len(uids) == 2 and uids <= set(UID_POOL)
+    assert owned_by(uids, ["/tmp", "/dev/shm"]) == []

@@ -30,7 +30,7 @@ from distributed import Client, Future, wait
 from distributed.client import FuturesCancelledError
 from distributed.scheduler import KilledWorker
 
-from grader.cluster import TASKS_PER_THREAD, connected, level_used, sandbox_levels, workers_died
+from grader.cluster import TASKS_PER_THREAD, connected, level_used, own_uid, sandbox_levels, workers_died
 from grader.errors import GraderError, UsageError
 from grader.service import queue
 from grader.service.store import Store
@@ -48,10 +48,12 @@ _data_dir: list[Path] = []
 
 
 def grade_job(claim: queue.Claim, work: queue.Work, isolation: str) -> queue.Result:
-    """On a Dask worker: the claimed job's result (grader.service.workers.grade_work)."""
+    """On a Dask worker: the claimed job's result (grader.service.workers.grade_work), its
+    sandboxes under the worker's own uid at the rlimits level (cluster.own_uid)."""
     if not _data_dir:
         _data_dir.append(Path(tempfile.mkdtemp(prefix="bptt-grade-service-")))
-    return grade_work(_versions, _data_dir[0], claim, work, isolation)
+    with own_uid(isolation):
+        return grade_work(_versions, _data_dir[0], claim, work, isolation)
 
 
 def task_result(future: Future) -> queue.Result:

@@ -32,6 +32,7 @@ from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.reports.json_report import render as render_json
 from grader.results import FAILED_TO_GRADE
+from grader.sandbox import open_to_sandboxes
 from grader.service import queue
 from grader.service.store import Store
 from grader.submissions import grade_path
@@ -140,6 +141,7 @@ def grade_upload(version: PreparedVersion, upload: bytes, kind: str, workdir: Pa
     else:
         path = workdir / "submission.py"
         path.write_bytes(upload)
+    open_to_sandboxes(workdir)          # at the rlimits level as root, sandboxes read it as another uid
     report = grade_path(version.problem_set, path, include_hidden=True, prepared=version.exercises,
                         isolation=isolation, hide=hide)
     return render_json(replace(report, problem_set=version.label, submission=name))

@@ -3,6 +3,7 @@ and PostgreSQL. Nothing grades in the background (0 workers): `drain` grades the
 import csv
 import io
 import json
+import os
 import zipfile
 
 import pytest
@@ -11,7 +12,8 @@ from fastapi.testclient import TestClient
 from grader import loader
 from grader.errors import ProblemSetError
 from grader.service.app import Settings, create_app
-from grader.service.workers import Worker
+from grader.service.queue import Claim, Work
+from grader.service.workers import Worker, grade_work
 from grader.submissions import grade_path
 from tests.conftest import EXAMPLES
 from tests.service.conftest import SMALL_SET, example_zip, problem_set_file
@@ -358,3 +360,11 @@ def test_a_report_the_grader_failed_to_make_is_tried_again_then_fails_to_grade(s
     assert (body["status"], body["score"], body["report"]) == ("failed_to_grade", None, None)
     assert body["reason"] == ("the grader could not grade this submission: "
                               "the submission could not be started in its sandbox (fork failed)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the rlimits level then grades under another uid")
+def test_a_job_is_graded_at_the_rlimits_level_as_root_where_the_sandbox_s_uid_reads_the_upload(tmp_path):
+    claim = Claim(1, "s1", 1, 1, "lease", "worker", 1)
+    result = grade_work({}, tmp_path / "data", claim, Work(SMALL_SET, example_zip("correct"), "zip"), "rlimits")
+    assert (result.outcome, result.score, json.loads(result.report)["metadata"]["isolation"]) == (
+        "passed", 30.0, "rlimits")

@@ -22,7 +22,9 @@ from grader.cli import main  # noqa: E402
 from grader.cluster import pack  # noqa: E402
 from grader.service.app import Settings, create_app  # noqa: E402
 from grader.service.store import job_events, jobs, submissions  # noqa: E402
+from grader.service.workers import zip_of  # noqa: E402
 from grader.submissions import grade_path  # noqa: E402
+from grader.uid_pool import UID_POOL  # noqa: E402
 from tests import test_cluster  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 from tests.service import test_durability  # noqa: E402
@@ -33,12 +35,14 @@ from tests.test_batch import SET  # noqa: E402
 
 clusters = test_cluster.clusters      # the fixture: dask scheduler and workers on 127.0.0.1
 servers = test_durability.servers     # the fixture: `bptt-grade serve` processes on 127.0.0.1
+traversable_tmp = test_cluster.traversable_tmp
+HOSTILE = test_cluster.HOSTILE_FILES
 GRADED_WITHIN = 45.0
 
 
-def on_cluster(tmp_path, address: str) -> TestClient:
+def on_cluster(tmp_path, address: str, isolation: str = "auto") -> TestClient:
     app = create_app(Settings(tmp_path / "data", f"sqlite:///{tmp_path / 'service.sqlite'}", workers=1,
-                              lease_seconds=3.0, scheduler=address))
+                              lease_seconds=3.0, isolation=isolation, scheduler=address))
     return TestClient(app)
 
 
@@ -146,6 +150,24 @@ def test_healthz_reports_the_cluster_and_503_while_the_scheduler_is_gone(tmp_pat
         assert health_once(client, connected=True)[0] == 200
         [body] = wait_until_settled(service, [url])
         assert (body["status"], body["score"]) == ("graded", expected_score(tmp_path, "correct"))
+
+
+@test_cluster.ROOT_ONLY
+def test_at_the_rlimits_level_each_worker_grades_jobs_under_a_uid_of_its_own(tmp_path, clusters,
+                                                                            traversable_tmp):
+    cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
+    upload = {"file": ("limits.zip", zip_of({"submission.py": (HOSTILE / "reports_limits.py").read_bytes(),
+                                             **{f"{name}.py": (EXAMPLES / f"{name}.py").read_bytes()
+                                                for name in ("correct", "student_math")}}), "application/zip")}
+    with on_cluster(tmp_path, cluster.address, isolation="rlimits") as client:
+        service = Service(client, tmp_path / "data")
+        service.publish()
+        bodies = wait_until_settled(service, [service.submit(service.alice, upload).json()["report_url"]
+                                              for _ in range(8)])
+    assert {(b["status"], b["score"]) for b in bodies} == {("graded", 30.0)}
+    uids = {int(b["report"]["problems"][0]["submission_output"].split()[1]) for b in bodies}
+    assert len(uids) == 2 and uids <= set(UID_POOL)
+    assert sorted(uid for [uid] in test_cluster.claimed_uids(cluster.address).values()) == sorted(uids)
 
 
 def test_a_submission_whose_worker_dies_every_time_is_failed_to_grade_and_the_others_graded(tmp_path, clusters):
