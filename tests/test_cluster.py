@@ -393,6 +393,8 @@ def test_a_rlimits_worker_removes_what_a_submission_left_under_its_uid(tmp_path,
     uids = printed_uids(tmp_path / "out")
     assert uids <= set(UID_POOL)
     assert owned_by(uids, ["/tmp", "/dev/shm", str(traversable_tmp)]) == []
+    # the submissions' and the problem set's folders are gone; Dask's own is not the grader's
+    assert [path.name for path in traversable_tmp.iterdir()] == ["dask-scratch-space"]
 
 
 def test_a_worker_without_a_spare_uid_says_why_once(monkeypatch, capsys):
