@@ -1,10 +1,11 @@
 """Per-term localization of parameter gradients: each failing parameter gradient is checked
 against the correct sums of the submission's own ∂L/∂s_t (returned, or derived from dx) and
-the forward states, ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t and the like (the model's
-`term_alternatives`). Consistent: the sums are right and ∂L/∂s_t is what is wrong. Not
-consistent: when one term changed (step t using h_T where h_0 belongs, or dropped) reproduces
-it, that term is named. This separates a wrong recursion from a wrong accumulation, so two
-combined bugs are both explained. Pure: it reads a CallOutcome and OutputResults."""
+the forward states, ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t, ∂L/∂w = Σ_t h_{t−1}·∂L/∂s_t and the like
+(the model's `term_sums`, built for every model by reference.step_sums). Consistent: the
+sums are right and ∂L/∂s_t is what is wrong. Not consistent: when one term changed (step t
+using h_T where h_0 belongs, or dropped) reproduces it, that term is named. This separates
+a wrong recursion from a wrong accumulation, so two combined bugs are both explained. Pure:
+it reads a CallOutcome and OutputResults."""
 from dataclasses import replace
 
 import numpy as np
@@ -43,7 +44,7 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
     where every forward value the problem grades matched."""
     call, problem = exercise.call, exercise.problem
     failing = [o for o in outputs if not o.derived_from and o.comparison is not None and not o.comparison.passed
-               and call.outputs[o.name].source in ("dL_dWh", "dL_dWx", "dL_db", "dL_dh0")]
+               and call.outputs[o.name].source in problem.model.term_sums]
     forward_wrong = any(call.outputs[o.name].forward and not o.passed for o in outputs if o.name in call.outputs)
     if not failing or forward_wrong:
         return outputs
@@ -51,13 +52,10 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
     sums = {} if ds is None else problem.model.term_alternatives(exercise.forward, ds)
     checked = {}
     for o in failing:
-        source = call.outputs[o.name].source
-        if source not in sums and ds is not None:
-            continue
         if ds is None:
             checked[o.name] = TermCheck(method, None)
             continue
-        alternatives = sums[source]
+        alternatives = sums[call.outputs[o.name].source]
         assert isinstance(o.found, Comparison)      # failing above
         got = call.outputs[o.name].layout.to_reference(o.found.got)
         if _within(got, alternatives.value[None], problem.tolerance)[0]:

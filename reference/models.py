@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from reference import finite_diff, scalar, vector, vector_finite_diff
+from reference import finite_diff, scalar, step_sums, vector, vector_finite_diff
 from reference.fd_methods import Estimate
 from reference.mistakes import MISTAKES, Mistake
 from reference.vector_mistakes import VECTOR_MISTAKES
@@ -39,6 +39,7 @@ class Model(Protocol):
     mistakes: dict[str, Mistake]            # its catalogue, in catalogue order
     symbols: dict[str, str]                 # a reference value's name → its notation (∂L/∂s_t)
     samples_directions: bool                # whether its check may sample random directions (`directions`)
+    term_sums: dict[str, step_sums.Sum]     # a parameter gradient's name → the sum over steps it is
 
     def network(self, phi: str, theta: str | None, loss: str) -> Any:
         """The network (activations and loss) from the registries' names."""
@@ -59,10 +60,10 @@ class Model(Protocol):
         values, sizes, the registries' names and every gradient (grader.contracts builds the
         submission's arguments and expected outputs from these)."""
 
-    def term_alternatives(self, f, ds: np.ndarray) -> dict[str, Any]:
-        """Each parameter gradient built from a submission's ∂L/∂s_t `ds` by the correct sums,
-        and with each one term changed (reference.vector.TermAlternatives); {} where the
-        model has none."""
+    def term_alternatives(self, f, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
+        """Each gradient of `term_sums` built from a submission's ∂L/∂s_t `ds` (shaped as
+        the model's dL_ds) by the correct sum, and with each one term changed, shaped as the
+        gradient (reference.step_sums)."""
 
     def directions(self, f, requested: int | None) -> int | None:
         """Random directions per step and parameter for a finite-difference check (None:
@@ -85,6 +86,7 @@ class ScalarModel:
     mistakes = MISTAKES
     symbols = scalar.SYMBOLS
     samples_directions = False
+    term_sums: dict[str, step_sums.Sum] = {"dL_dw": "recurrent", "dL_dv": "input", "dL_dh0": "initial_state"}
 
     def network(self, phi: str, theta: str | None, loss: str) -> scalar.ScalarRNN:
         return scalar.ScalarRNN.named(phi, theta or "identity", loss)
@@ -103,8 +105,11 @@ class ScalarModel:
                  "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
         return {**trace, **scalar.backward(rnn, f)}
 
-    def term_alternatives(self, f: scalar.Forward, ds: np.ndarray) -> dict[str, Any]:
-        return {}
+    def term_alternatives(self, f: scalar.Forward, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
+        """The batched sums at N = D = H = 1, each a float64 scalar: ds (T,)."""
+        batched = step_sums.term_alternatives(f.h[None, :, None], f.x[None, :, None], np.array([[f.w]]),
+                                              ds[None, :, None], self.term_sums)
+        return {name: alternatives.reshaped(()) for name, alternatives in batched.items()}
 
     def directions(self, f: scalar.Forward, requested: int | None) -> int | None:
         return None
@@ -122,6 +127,8 @@ class VectorModel:
     mistakes = VECTOR_MISTAKES
     symbols = vector.SYMBOLS
     samples_directions = True
+    term_sums: dict[str, step_sums.Sum] = {"dL_dWh": "recurrent", "dL_dWx": "input", "dL_db": "bias",
+                                           "dL_dh0": "initial_state"}
 
     def network(self, phi: str, theta: str | None, loss: str) -> vector.VectorRNN:
         return vector.VectorRNN.named(phi, loss, theta or "identity")
@@ -147,8 +154,8 @@ class VectorModel:
                 "theta": None if rnn.theta is None else rnn.theta.name,
                 "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}
 
-    def term_alternatives(self, f: vector.VectorForward, ds: np.ndarray) -> dict[str, Any]:
-        return vector.term_alternatives(f, ds)
+    def term_alternatives(self, f: vector.VectorForward, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
+        return step_sums.term_alternatives(f.h, f.x, f.params.Wh, ds, self.term_sums)
 
     def directions(self, f: vector.VectorForward, requested: int | None) -> int | None:
         if requested is not None:

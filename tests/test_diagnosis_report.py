@@ -50,7 +50,9 @@ def test_text_report_names_the_mistake_under_the_divergence_table_and_explains_i
     lines = capsys.readouterr().out.splitlines()
     first = lines.index("  Diagnosis: missing_recurrent_term (∂L/∂s_{t+1}·w dropped) reproduces your "
                         "∂L/∂s_t, ∂L/∂w and ∂L/∂v")
-    assert lines[first - 1] == "  ∂L/∂v: expected -0.501912, got -0.402022"
+    assert lines[first - 2:first] == [
+        "  ∂L/∂v: expected -0.501912, got -0.402022",
+        "    ∂L/∂v is the right sum of your returned ∂L/∂s_t: ∂L/∂s_t is what is wrong, not the sum."]
     assert lines[first + 1].startswith("    within the tolerance. h_t feeds both the prediction ŷ_t")
     later = [i for i, line in enumerate(lines) if line.startswith("  Diagnosis:") and i > first]
     assert len(later) == 4 and "h_t feeds both" not in " ".join(lines[later[0]:])
