@@ -113,3 +113,24 @@ def test_scoring_imports_no_process_code():
     closure = imported_closure("grader.scoring") | imported_closure("grader.diagnosis")
     assert closure & PROCESS_MODULES == set()
     assert "grader.results" in closure and "grader.compare" in closure     # the walk itself works
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_each_models_term_sums_of_its_own_dL_ds_are_its_gradients(model_name):
+    """The per-term check's sums (Model.term_sums) rebuild every gradient they name from the
+    correct ∂L/∂s_t, in the gradient's shape; and the models agree term by term at N = D = H = 1."""
+    rnn_s, f_s, rnn_v, f_v = both_models("tanh", "sigmoid", "squared_error")
+    model, rnn, f = (SCALAR, rnn_s, f_s) if model_name == "scalar" else (VECTOR, rnn_v, f_v)
+    values = model.values(rnn, f)
+    sums = model.term_alternatives(f, values["dL_ds"])
+    assert list(sums) == list(model.term_sums)
+    for name, alternatives in sums.items():
+        assert alternatives.value.shape == np.shape(values[name]), name
+        np.testing.assert_allclose(alternatives.value, values[name], rtol=1e-12, atol=1e-15, err_msg=name)
+    scalar_sums = SCALAR.term_alternatives(f_s, SCALAR.values(rnn_s, f_s)["dL_ds"])
+    vector_sums = VECTOR.term_alternatives(f_v, VECTOR.values(rnn_v, f_v)["dL_ds"])
+    for vector_name, scalar_name in GRADIENTS.items():
+        if scalar_name in SCALAR.term_sums:
+            assert scalar_sums[scalar_name].labels == vector_sums[vector_name].labels
+            np.testing.assert_allclose(scalar_sums[scalar_name].alternatives.ravel(),
+                                       vector_sums[vector_name].alternatives.ravel(), rtol=1e-12, atol=1e-15)
