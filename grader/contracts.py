@@ -184,12 +184,18 @@ CHAR_RNN_RETURNS = ("loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "h_last")
 LAST_STATE = Layout(lambda a: a[0, -1].reshape(-1, 1), lambda a: a.reshape(1, 1, -1))   # (1, T, H) → h_T as (H, 1)
 
 
+# min-char-rnn's arrays, column vectors: the reference value each is and its layout (Wxh (H, V) =
+# Wxᵀ, Why (V, H) = Wyᵀ, bh (H, 1), hprev (H, 1) = h_0ᵀ); its five globals, then hprev
+CHAR_RNN_ARRAYS = {"Wxh": ("Wx", TRANSPOSED), "Whh": ("Wh", TRANSPOSED), "Why": ("Wy", TRANSPOSED),
+                   "bh": ("b", COLUMN), "by": ("by", COLUMN), "hprev": ("h0", TRANSPOSED)}
+
+
 def _char_rnn_arguments(v: dict) -> dict:
-    """min-char-rnn's module globals (column vectors: Wxh (H, V) = Wxᵀ, Why (V, H) = Wyᵀ), then
-    lossFun's arguments: the character indices of the one-hot x_t and y_t, and hprev (H, 1)."""
-    return {"Wxh": v["Wx"].T, "Whh": v["Wh"].T, "Why": v["Wy"].T, "bh": v["b"].reshape(-1, 1),
-            "by": v["by"].reshape(-1, 1), "inputs": v["x"][0].argmax(axis=1), "targets": v["y"][0].argmax(axis=1),
-            "hprev": v["h0"].T}
+    """min-char-rnn's module globals, then lossFun's arguments: the character indices of the
+    one-hot x_t and y_t, and hprev."""
+    arrays = {name: layout.to_submission(v[source]) for name, (source, layout) in CHAR_RNN_ARRAYS.items()}
+    hprev = arrays.pop("hprev")
+    return {**arrays, "inputs": v["x"][0].argmax(axis=1), "targets": v["y"][0].argmax(axis=1), "hprev": hprev}
 
 
 # Karpathy's min-char-rnn: lossFun(inputs, targets, hprev) over the globals Wxh, Whh, Why, bh, by,

@@ -18,7 +18,7 @@ import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from grader.contracts import CONTRACTS, vector_outputs
+from grader.contracts import CHAR_RNN_ARRAYS, CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError, ProblemSetErrors
 from grader.problem_set import (
     DEFAULT_ATOL,
@@ -51,6 +51,9 @@ DISTRIBUTION_TOLERANCE = 1e-9       # |Σ_o y_o − 1| for the targets of a loss
 VECTOR_SHAPES = {("params", "Wx"): "DH", ("params", "Wh"): "HH", ("params", "b"): "H", ("params", "h0"): "NH",
                  ("params", "Wy"): "HO", ("params", "by"): "O",
                  ("data", "x"): "NTD", ("data", "dh"): "NTH", ("data", "y"): "NTO"}
+# … and of a min-char-rnn problem's explicit params, in min-char-rnn's own layout (V the vocab; 1: a column)
+CHAR_SHAPES = {("params", "Wxh"): "HV", ("params", "Whh"): "HH", ("params", "Why"): "VH", ("params", "bh"): "H1",
+               ("params", "by"): "V1", ("params", "hprev"): "H1"}
 
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
           type(None): "null"}
@@ -374,33 +377,44 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
 
 def _char_problem(document: Document, problem: dict, path: FieldPath, max_numbers: int) -> dict:
     """A min-char-rnn problem as the vector problem it is: N = 1, x_t and y_t the one-hot rows
-    of its inputs and targets over D = O = vocab, H = hidden_size, tanh, a softmax output
-    layer and the cross-entropy (its size checked before the one-hot rows are built)."""
+    of its inputs and targets over D = O = vocab, tanh, a softmax output layer and the
+    cross-entropy, params drawn or given in min-char-rnn's layout (its size checked before
+    the one-hot rows are built). H is hidden_size, else the explicit params'; the vocab is
+    data's, else the explicit params', else one more than the largest index."""
     data = problem["data"]
+    bound = {"H": (problem["hidden_size"], "hidden_size")} if "hidden_size" in problem else {}
     if "random" in data:
         random = data["random"]
         chars = np.random.default_rng(int(random["seed"])).integers(0, random["vocab"], random["T"] + 1)
-        inputs, targets, vocab = chars[:-1], chars[1:], random["vocab"]
+        inputs, targets = chars[:-1], chars[1:]
+        bound["V"] = (random["vocab"], "data.random.vocab")
     else:
         inputs, targets = data["inputs"], data["targets"]
         if len(targets) != len(inputs):
             raise document.error_at(f"has {len(targets)} indices where inputs has {len(inputs)}: "
                                     "each input character has one target", path + ("data", "targets"))
-        vocab = data.get("vocab", max(inputs + targets) + 1)
+        if "vocab" in data:
+            bound["V"] = (data["vocab"], "data.vocab")
+    arrays = _shaped_arrays(document, problem, path, CHAR_SHAPES, bound)
+    vocab = bound["V"][0] if "V" in bound else max(inputs + targets) + 1
+    if "random" not in data:
         for name in ("inputs", "targets"):
             outside = [i for i, char in enumerate(data[name]) if char >= vocab]
             if outside:
                 raise document.error_at(f"{data[name][outside[0]]} is not a character index of a vocab of "
                                         f"{vocab} (0..{vocab - 1})", path + ("data", name, outside[0]))
         if vocab < 2:
-            raise document.error_at("the softmax needs a vocab of at least 2 characters: give vocab",
+            raise document.error_at("the softmax needs a vocab of at least 2 characters: give vocab"
+                                    + (f" (V = {vocab} from {bound['V'][1]})" if "V" in bound else ""),
                                     path + ("data",))
-    sizes = {"N": 1, "T": len(inputs), "D": vocab, "H": problem["hidden_size"], "O": vocab}
+    sizes = {"N": 1, "T": len(inputs), "D": vocab, "H": bound["H"][0], "O": vocab}
     _check_numbers(document, sizes, path + ("data",), max_numbers)
     x, y = np.zeros((2, 1, sizes["T"], vocab))
     x[0, np.arange(sizes["T"]), inputs] = y[0, np.arange(sizes["T"]), targets] = 1.0
-    return {**{key: value for key, value in problem.items() if key not in ("hidden_size", "data")},
-            "sizes": sizes,
+    params = {CHAR_RNN_ARRAYS[name][0]: CHAR_RNN_ARRAYS[name][1].to_reference(array).tolist()
+              for name, array in arrays.items()} or problem["params"]
+    return {**{key: value for key, value in problem.items() if key not in ("hidden_size", "data", "params")},
+            "sizes": sizes, "params": params,
             "model": {"phi": "tanh", "theta": "identity", "loss": "softmax_cross_entropy"},
             "data": {"x": x.tolist(), "y": y.tolist()}}
 
@@ -432,19 +446,7 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
     explicit array (in VECTOR_SHAPES order) to show them fixes them; every array must fit,
     and all of them together hold at most `max_numbers` numbers."""
     bound = {letter: (size, f"sizes.{letter}") for letter, size in problem.get("sizes", {}).items()}
-    arrays = {}
-    for (section, name), letters in VECTOR_SHAPES.items():
-        if name not in problem[section]:
-            continue
-        where = path + (section, name)
-        array = _rectangular(document, problem[section][name], where)
-        for letter, extent in zip(letters, array.shape, strict=False):     # the schema fixes each array's rank
-            size, source = bound.setdefault(letter, (extent, f"{section}.{name}"))
-            if size != extent:
-                wanted = tuple(bound.get(other, (other,))[0] for other in letters)
-                raise document.error_at(f"has shape {array.shape}, not ({', '.join(letters)}) = "
-                                        f"{wanted}: {letter} = {size} from {source}", where)
-        arrays[name] = array
+    arrays = _shaped_arrays(document, problem, path, VECTOR_SHAPES, bound)
     missing = [letter for letter in needed if letter not in bound]
     if missing:
         raise document.error_at(f"no size {missing[0]}: give sizes: {{{', '.join(needed)}}} "
@@ -452,6 +454,30 @@ def _vector_sizes(document: Document, problem: dict, path: FieldPath, needed: st
     sizes = {letter: size for letter, (size, _) in bound.items()}
     _check_numbers(document, sizes, path + ("sizes",) if "sizes" in problem else path, max_numbers)
     return sizes, arrays
+
+
+def _shaped_arrays(document: Document, problem: dict, path: FieldPath, shapes: dict,
+                   bound: dict[str, tuple[int, str]]) -> dict[str, np.ndarray]:
+    """The explicit arrays of `shapes` ((section, name) → the letters of its axes; a digit is
+    that size) by name, each of the sizes in `bound` (letter → (size, where it comes from));
+    a size not yet in `bound` is bound by the first array to show it."""
+    arrays = {}
+    for (section, name), letters in shapes.items():
+        if name not in problem[section]:
+            continue
+        where = path + (section, name)
+        array = _rectangular(document, problem[section][name], where)
+        for letter, extent in zip(letters, array.shape, strict=False):     # the schema fixes each array's rank
+            size, source = (int(letter), "") if letter.isdigit() else bound.setdefault(
+                letter, (extent, f"{section}.{name}"))
+            if size != extent:
+                wanted = tuple(int(other) if other.isdigit() else bound[other][0] if other in bound
+                               else array.shape[letters.index(other)] for other in letters)     # unbound: as given
+                reason = f"{letter} = {size} from {source}" if source else "a column vector has one column"
+                raise document.error_at(f"has shape {array.shape}, not ({', '.join(letters)}) = {wanted}: {reason}",
+                                        where)
+        arrays[name] = array
+    return arrays
 
 
 def _check_numbers(document: Document, sizes: dict, where: FieldPath, max_numbers: int):

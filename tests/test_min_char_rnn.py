@@ -147,3 +147,83 @@ def test_the_scalar_example_that_clips_dL_ds_is_told_so_where_its_values_are_a_c
     assert messages["tanh-identity-squared"].startswith("dL_ds clips at ±0.05; dL_dw differs; dL_dv differs; "
                                                         "gradients clipped while they are computed")
     assert messages["tanh-sigmoid-bce"] == "dL_ds first diverges at t = 12; dL_dw differs; dL_dv differs"
+
+
+# "hello" with explicit params in min-char-rnn's layout: H = 3 from the arrays, V = 4
+EXPLICIT = """  - id: hello-explicit
+    points: 10
+    params:
+      Wxh: [[0.1, -0.2, 0.3, 0.0], [0.4, 0.1, -0.3, 0.2], [-0.1, 0.5, 0.2, -0.4]]
+      Whh: [[0.3, -0.1, 0.2], [0.0, 0.4, -0.2], [0.1, 0.1, 0.5]]
+      Why: [[0.2, -0.3, 0.1], [-0.1, 0.4, 0.3], [0.5, 0.0, -0.2], [0.1, 0.2, 0.3]]
+      bh: [[0.05], [-0.05], [0.1]]
+      by: [[0.0], [0.1], [-0.1], [0.2]]
+      hprev: [[0.2], [-0.1], [0.3]]
+    data: {inputs: [0, 1, 2, 2], targets: [1, 2, 2, 3]}
+    grade: {loss: 1, dWxh: 2, dWhh: 2, dWhy: 2, dbh: 1, dby: 1, h_last: 1}
+"""
+
+
+@pytest.mark.parametrize("example, score, code", [("min_char_rnn", 10, 0), ("dWhh_uses_h_t", 8, 1),
+                                                  ("missing_recurrent_term", 5, 1)])
+def test_explicit_params_are_graded(capsys, tmp_path, example, score, code):
+    path = write(tmp_path, HEADER + EXPLICIT)
+    assert main(["grade", path, str(FOLDER / f"{example}.py"), "--format", "json"]) == code
+    problem_graded = json.loads(capsys.readouterr().out)["problems"][0]
+    assert (problem_graded["id"], problem_graded["score"]) == ("hello-explicit", score)
+
+
+def test_explicit_params_are_the_globals_lossFun_sees(tmp_path):
+    p = loader.load(write(tmp_path, HEADER + EXPLICIT)).problems[0]
+    args = exercise(p, "lossFun").arguments
+    assert args["Whh"].tolist() == [[0.3, -0.1, 0.2], [0.0, 0.4, -0.2], [0.1, 0.1, 0.5]]
+    assert args["bh"].tolist() == [[0.05], [-0.05], [0.1]] and args["hprev"].tolist() == [[0.2], [-0.1], [0.3]]
+    assert args["Why"].shape == (4, 3) and p.T == 4
+
+
+def test_explicit_params_default_bh_by_hprev_to_zeros(tmp_path):
+    text = "\n".join(line for line in EXPLICIT.splitlines()
+                     if not line.startswith(("      bh", "      by", "      hprev")))
+    args = exercise(loader.load(write(tmp_path, HEADER + text + "\n")).problems[0], "lossFun").arguments
+    assert (args["bh"].tolist(), args["by"].tolist(), args["hprev"].tolist()) == ([[0.0]] * 3, [[0.0]] * 4, [[0.0]] * 3)
+
+
+def test_explicit_params_written_out_build_the_same_problem_as_the_random_draw(tmp_path):
+    """hello's params drawn from {seed: 8, scale: 0.5}, written in min-char-rnn's layout."""
+    hello = next(p for p in loader.load(SET).problems if p.id == "hello")
+    drawn = exercise(hello, "lossFun").arguments
+    arrays = ", ".join(f"{name}: {drawn[name].tolist()}" for name in ("Wxh", "Whh", "Why", "bh", "by", "hprev"))
+    text = HEADER + (f"  - id: hello\n    points: 10\n    params: {{{arrays}}}\n"
+                     "    data: {inputs: [0, 1, 2, 2], targets: [1, 2, 2, 3]}\n    grade: {dWhh: 10}\n")
+    given = exercise(loader.load(write(tmp_path, text)).problems[0], "lossFun")
+    assert all(np.array_equal(given.expected[name], exercise(hello, "lossFun").expected[name])
+               for name in ("loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "h_last"))
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("[0.0, 0.4, -0.2], [0.1, 0.1, 0.5]]", "[0.0, 0.4, -0.2]]",
+     ":9:12: problems[0].params.Whh: has shape (2, 3), not (H, H) = (3, 3): H = 3 from params.Wxh"),
+    ("    points: 10\n", "    points: 10\n    hidden_size: 4\n",
+     ":9:12: problems[0].params.Wxh: has shape (3, 4), not (H, V) = (4, 4): H = 4 from hidden_size"),
+    ("targets: [1, 2, 2, 3]}", "targets: [1, 2, 2, 3], vocab: 5}",
+     ":8:12: problems[0].params.Wxh: has shape (3, 4), not (H, V) = (3, 5): V = 5 from data.vocab"),
+    ("bh: [[0.05], [-0.05], [0.1]]", "bh: [[0.05, -0.05, 0.1]]",
+     ":11:11: problems[0].params.bh: has shape (1, 3), not (H, 1) = (3, 1): H = 3 from params.Wxh"),
+    ("by: [[0.0], [0.1], [-0.1], [0.2]]", "by: [[0.0, 1], [0.1, 1], [-0.1, 1], [0.2, 1]]",
+     ":12:11: problems[0].params.by: has shape (4, 2), not (V, 1) = (4, 1): a column vector has one column"),
+    ("targets: [1, 2, 2, 3]}", "targets: [1, 2, 2, 4]}",
+     ":14:53: problems[0].data.targets[3]: 4 is not a character index of a vocab of 4 (0..3)"),
+    ("      Why: [[0.2, -0.3, 0.1], [-0.1, 0.4, 0.3], [0.5, 0.0, -0.2], [0.1, 0.2, 0.3]]\n", "",
+     ":8:7: problems[0].params: 'Why' is a required property"),
+])
+def test_a_bad_explicit_param_is_one_error_at_its_place(capsys, tmp_path, old, new, message):
+    assert old in EXPLICIT
+    path = write(tmp_path, HEADER + EXPLICIT.replace(old, new))
+    assert main(["grade", path, str(FOLDER / "min_char_rnn.py")]) == 2
+    assert capsys.readouterr().err == f"bptt-grade: {path}{message}\n"
+
+
+def test_random_params_need_hidden_size(capsys, tmp_path):
+    path = write(tmp_path, HEADER + problem("{random: {seed: 1, T: 3, vocab: 4}}").replace("    hidden_size: 3\n", ""))
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err == f"{path}:5:5: problems[0]: 'hidden_size' is a required property\n"
