@@ -55,8 +55,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     student TEXT PRIMARY KEY, submission TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
-    status TEXT NOT NULL, problems TEXT NOT NULL, reports TEXT NOT NULL, run INTEGER NOT NULL, graded REAL NOT NULL);
+    status TEXT NOT NULL, problems TEXT NOT NULL, reports TEXT NOT NULL, run INTEGER NOT NULL, graded REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '');
 """
+COLUMNS = ("student", "submission", "score", "max_score", "status", "problems", "reports", "run", "graded", "reason")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Graded:
     status: str                         # passed | failed | error (could not be imported) | failed_to_grade
     problems: dict[str, float]          # problem id → score, for the problems graded
     reports: dict[str, str]             # format → its report's file, relative to OUT_DIR
-    failed_to_grade: str = ""           # why, when the status is failed_to_grade (not recorded)
+    reason: str = ""                    # why it was not graded normally (status error or failed_to_grade)
 
 
 def shown_id(student: str) -> str:
@@ -97,6 +99,13 @@ def submission_status(report: Report) -> str:
     if report.metadata.get("import_error"):
         return "error"
     return "passed" if report.passed else "failed"
+
+
+def not_graded_reason(metadata: dict) -> str:
+    """Why a submission was not graded normally, for the gradebook, from its report's
+    metadata: `failed_to_grade` or `import_error` (it cannot be imported, is not a .py file
+    or a notebook, its folder has no entry file…); "" for one whose functions were called."""
+    return printable(str(metadata.get("failed_to_grade") or metadata.get("import_error") or ""), newlines=False)
 
 
 def _make_private(record: Path) -> None:
@@ -124,6 +133,8 @@ class Store:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+            if "reason" not in {row[1] for row in self.db.execute("PRAGMA table_info(results)")}:    # an older record
+                self.db.execute("ALTER TABLE results ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as error:
             raise UsageError(f"cannot use {path} as the batch's record: {error}") from None
         recorded = self.db.execute("SELECT value FROM meta WHERE key = 'problem_set'").fetchone()
@@ -147,15 +158,16 @@ class Store:
 
     def record(self, g: Graded) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.db.execute(f"INSERT OR REPLACE INTO results ({', '.join(COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(COLUMNS))})",
                             (g.student, g.submission, g.score, g.max_score, g.status, json.dumps(g.problems),
-                             json.dumps(g.reports), self.run, time.time()))
+                             json.dumps(g.reports), self.run, time.time(), g.reason))
 
     def results(self) -> dict[str, sqlite3.Row]:
         """The gradebook's columns of every row (not the reports: memory stays flat in the class size)."""
         self.db.row_factory = sqlite3.Row
         return {row["student"]: row for row in self.db.execute(
-            "SELECT student, score, max_score, status, problems FROM results")}
+            "SELECT student, score, max_score, status, problems, reason FROM results")}
 
     def close(self) -> None:
         self.db.close()
@@ -233,7 +245,7 @@ def graded(student: str, path: Path, report: Report, reports: dict[str, str]) ->
     """The Graded to record; `reports` maps each format written to its file (relative to OUT_DIR)."""
     return Graded(shown_id(student), printable(str(path)), report.score, report.max_score, submission_status(report),
                   {p.id: p.score for p in report.problems if p.status != FAILED_TO_GRADE}, reports,
-                  report.metadata.get("failed_to_grade", ""))
+                  not_graded_reason(report.metadata))
 
 
 def outcome(result: Graded) -> str:
@@ -298,25 +310,27 @@ class Progress:
 
 def gradebook(ids: list[str], students, recorded: dict) -> str:
     """CSV: a row per submission of `students` (student, total, max, a column per problem id
-    of `ids`, status); a submission not in `recorded` has empty scores and the status
+    of `ids`, status, reason); a submission not in `recorded` has empty scores and the status
     "not graded", one the grader failed to grade empty scores where it has none and the
-    status failed_to_grade. Every cell is a spreadsheet_cell: no student id or problem id is
-    read as a formula."""
+    status failed_to_grade. `reason` says why a submission was not graded normally (its
+    recorded reason: status error or failed_to_grade), else is empty. Every cell is a
+    spreadsheet_cell: no student id, problem id or reason is read as a formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
 
     def write(cells: list[str]) -> None:
         writer.writerow(map(spreadsheet_cell, cells))
 
-    write(["student", "total", "max", *ids, "status"])
+    write(["student", "total", "max", *ids, "status", "reason"])
     for student in map(shown_id, students):
         row = recorded.get(student)
         if row is None:
-            write([student, "", "", *[""] * len(ids), "not graded"])
+            write([student, "", "", *[""] * len(ids), "not graded", ""])
             continue
         scores = json.loads(row["problems"])
         total = ["", ""] if row["status"] == FAILED_TO_GRADE else [f"{row['score']:g}", f"{row['max_score']:g}"]
-        write([student, *total, *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"]])
+        write([student, *total, *[f"{scores[i]:g}" if i in scores else "" for i in ids], row["status"],
+               row["reason"]])
     return out.getvalue()
 
 
@@ -447,7 +461,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
                 for result in results:
                     store.record(result)
                     if result.status == FAILED_TO_GRADE:
-                        failures[result.student] = result.failed_to_grade
+                        failures[result.student] = result.reason
                     progress.finish(result.student, outcome(result))
     finally:
         if workers is not None:

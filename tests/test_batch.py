@@ -99,11 +99,21 @@ def recorded(folder: Path, out: str = "out") -> dict[str, tuple]:
 def test_gradebook_has_a_row_per_submission_and_a_column_per_problem(small_class):
     assert batch(small_class) == 0
     assert (small_class / "out" / "gradebook.csv").read_text() == (
-        "student,total,max,four-steps,hidden-six,status\n"
-        "ada,14,14,10,4,passed\n"
-        "bob,0,14,0,0,failed\n"
-        "cy,0,14,0,0,failed\n"
-        "dee,0,14,0,0,error\n")
+        "student,total,max,four-steps,hidden-six,status,reason\n"
+        "ada,14,14,10,4,passed,\n"
+        "bob,0,14,0,0,failed,\n"
+        "cy,0,14,0,0,failed,\n"
+        "dee,0,14,0,0,error,the submission cannot be graded: no file in the submission matches '*.py'\n")
+
+
+def test_a_record_from_before_the_reason_column_gains_it(small_class):
+    assert batch(small_class) == 0
+    with closing(sqlite3.connect(small_class / "out" / "results.sqlite")) as db:
+        db.execute("ALTER TABLE results DROP COLUMN reason")
+    assert batch(small_class) == 0
+    assert [row["reason"] for row in gradebook(small_class)] == ["", "", "", ""]
+    assert batch(small_class, "--regrade", "--only", "dee") == 0
+    assert gradebook(small_class)[3]["reason"] == "the submission cannot be graded: no file in the submission matches '*.py'"
 
 
 def test_summary_line_counts_graded_and_recorded(small_class, capsys):
@@ -203,7 +213,8 @@ def test_a_fault_grading_one_submission_is_failed_to_grade_and_graded_on_the_nex
     assert capsys.readouterr().err.endswith("bptt-grade: bob failed_to_grade (internal error RuntimeError: boom): "
                                             "run batch again to grade it\n")
     assert [row["status"] for row in gradebook(small_class)] == ["passed", "failed_to_grade", "failed", "error"]
-    assert [gradebook(small_class)[1][column] for column in ("total", "max", "four-steps")] == ["", "", ""]
+    assert [gradebook(small_class)[1][column] for column in ("total", "max", "four-steps", "reason")] == [
+        "", "", "", "internal error RuntimeError: boom"]
     monkeypatch.undo()
     assert batch(small_class) == 0                  # graded again without --regrade
     assert [row["status"] for row in gradebook(small_class)] == ["passed", "failed", "failed", "error"]

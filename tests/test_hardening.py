@@ -122,8 +122,12 @@ def test_batch_grades_ids_of_any_bytes_and_length_and_none_affects_another(tmp_p
     assert main(["batch", str(tmp_path / "set.yaml"), str(cls), "-o", str(tmp_path / "out"), "--jobs", "2",
                  "--format", "json", "--format", "text"]) == 0
     rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()[1:]
-    assert rows == ["ada,14,14,10,4,passed", "caf\\xe9\\x1b[2J,14,14,10,4,passed", "ghost,0,14,0,0,error",
-                    "n\\xffo,0,14,0,0,failed", "pipe,0,14,0,0,error", f"{long_id},14,14,10,4,passed"]
+    assert rows == ["ada,14,14,10,4,passed,", "caf\\xe9\\x1b[2J,14,14,10,4,passed,",
+                    f"ghost,0,14,0,0,error,the submission cannot be graded: submission {cls / 'ghost.py'} "
+                    "does not exist",
+                    "n\\xffo,0,14,0,0,failed,",
+                    f"pipe,0,14,0,0,error,the submission cannot be graded: submission {cls / 'pipe.py'} "
+                    "is not a file or folder", f"{long_id},14,14,10,4,passed,"]
     names = sorted(p.name for p in (tmp_path / "out" / "text").iterdir())
     assert names == sorted(f"{report_name(s)}.txt" for s in ("ada", long_id, odd_id, os.fsdecode(b"n\xffo"), "ghost",
                                                                "pipe"))
@@ -151,7 +155,8 @@ def test_a_worker_that_dies_leaves_its_submission_failed_to_grade_and_the_rest_g
     assert capsys.readouterr().err.endswith("bptt-grade: bob failed_to_grade (the grading worker died (killed by "
                                             "SIGKILL)): run batch again to grade it\n")
     rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()[1:]
-    assert rows == ["ada,14,14,10,4,passed", "bob,,,,,failed_to_grade", "cy,14,14,10,4,passed"]
+    assert rows == ["ada,14,14,10,4,passed,", "bob,,,,,failed_to_grade,the grading worker died (killed by SIGKILL)",
+                    "cy,14,14,10,4,passed,"]
     monkeypatch.undo()
     assert main(command) == 0
     assert "1 graded now, 2 already recorded" in capsys.readouterr().out
@@ -228,7 +233,7 @@ def test_a_signalled_batch_stops_kills_its_tree_and_writes_the_gradebook(tmp_pat
     gone_within(str(tmp_path / "class"), 5)
     assert (process.returncode, err.splitlines()[-1]) == (code, "bptt-grade: interrupted")
     assert (tmp_path / "out" / "gradebook.csv").read_text().splitlines()[1:] == [
-        f"{s},,,,,not graded" for s in ("ada", "bob", "cy", "dee")]
+        f"{s},,,,,not graded," for s in ("ada", "bob", "cy", "dee")]
 
 
 def test_nothing_of_a_killed_batch_outlives_the_current_call(tmp_path):

@@ -89,6 +89,33 @@ def test_batch_grades_notebooks_and_lists_every_entry_it_cannot_grade(tmp_path):
     assert bob["metadata"]["notebook"] == {"cells": "definitions", "skipped": []}
 
 
+def test_the_gradebook_says_why_each_entry_it_cannot_grade_was_not_graded(tmp_path):
+    shutil.copy(SHIPPED_SET, tmp_path / "set.yaml")
+    folder = tmp_path / "class"
+    notebook(folder / "ada" / "hw.ipynb", CORRECT)
+    notebook(folder / "bob" / "one.ipynb", CORRECT)
+    notebook(folder / "bob" / "two.ipynb", CORRECT)
+    (folder / "bob" / "student_math.py").unlink()
+    (folder / "carol.zip").write_bytes(b"PK\x03\x04")
+    (folder / "dee").mkdir()
+    (folder / "eve.py").write_text("import nothing_here\n")
+    (folder / "fay.ipynb").write_text("{")
+    assert main(["batch", str(tmp_path / "set.yaml"), str(folder), "-o", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as gradebook:
+        rows = list(csv.reader(gradebook))
+    assert rows[0][-2:] == ["status", "reason"]
+    assert {row[0]: row[-2:] for row in rows[1:]} == {
+        "ada": ["passed", ""],
+        "bob": ["error", "the submission cannot be graded: no file in the submission matches '*.py' "
+                         "and it has 2 notebooks"],
+        "carol.zip": ["error", "the submission cannot be graded: carol.zip is not a .py file, a notebook (.ipynb) "
+                               "or a folder"],
+        "dee": ["error", "the submission cannot be graded: no file in the submission matches '*.py'"],
+        "eve": ["error", "the submission raised ModuleNotFoundError while importing: No module named 'nothing_here'"],
+        "fay": ["error", "the submission cannot be graded: fay.ipynb is not a notebook nbformat can read "
+                         "(NotJSONError)"]}
+
+
 @pytest.mark.parametrize("source, said", [
     ("for i in xrange(3):\n    pass\n",
      "raised NameError while importing: name 'xrange' is not defined (hint: xrange is Python 2: use range)"),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grader import audit as audits
 from grader import loader
-from grader.batch import gradebook
+from grader.batch import gradebook, not_graded_reason
 from grader.errors import ProblemSetError
 from grader.reference_check import check_problem
 from grader.service import queue
@@ -240,7 +240,8 @@ def gradebook_csv(store: Store, problem_set_id: int, policy: str) -> str:
         _, summary = _summary(connection, problem_set_id)
         rows = connection.execute(select(submissions.c.student, submissions.c.status, submissions.c.score,
                                          submissions.c.max_score, submissions.c.outcome,
-                                         submissions.c.problem_scores, submissions.c.submitted_at)
+                                         submissions.c.problem_scores, submissions.c.report,
+                                         submissions.c.submitted_at)
                                   .where(submissions.c.problem_set_id == problem_set_id)
                                   .order_by(submissions.c.student, submissions.c.submitted_at)).all()
     chosen: dict[str, dict] = {}
@@ -252,7 +253,8 @@ def gradebook_csv(store: Store, problem_set_id: int, policy: str) -> str:
         kept = chosen.get(row.student)
         if kept is None or policy == "latest" or row.score > kept["score"]:
             chosen[row.student] = {"score": row.score, "max_score": row.max_score, "status": row.outcome,
-                                   "problems": row.problem_scores}
+                                   "problems": row.problem_scores,
+                                   "reason": not_graded_reason(json.loads(row.report or "{}").get("metadata", {}))}
     return gradebook([p["id"] for p in summary["problems"]], students, chosen)
 
 

@@ -278,13 +278,16 @@ def test_the_gradebook_has_batch_s_columns_and_the_latest_or_best_submission(ser
     service.drain()
     service.submit(service.alice, {"file": ("broken.py", b"import nothing_here\n", "text/x-python")})
     service.submit(service.bob, SEED_TYPO)
-    header = ["student", "total", "max", "worked-example", "single-step", "secret-problem", "relu-state", "status"]
-    assert gradebook_rows(service, "best") == [header, ["alice", "10", "30", "0", "0", "0", "10", "failed"],
-                                               ["bob", "", "", "", "", "", "", "not graded"]]
+    header = ["student", "total", "max", "worked-example", "single-step", "secret-problem", "relu-state", "status",
+              "reason"]
+    assert gradebook_rows(service, "best") == [header, ["alice", "10", "30", "0", "0", "0", "10", "failed", ""],
+                                               ["bob", "", "", "", "", "", "", "not graded", ""]]
     service.drain()
-    assert gradebook_rows(service, "latest") == [header, ["alice", "0", "30", "0", "0", "0", "0", "error"],
-                                                 ["bob", "10", "30", "0", "0", "0", "10", "failed"]]
-    assert gradebook_rows(service, "best")[1] == ["alice", "10", "30", "0", "0", "0", "10", "failed"]
+    assert gradebook_rows(service, "latest") == [
+        header, ["alice", "0", "30", "0", "0", "0", "0", "error",
+                 "the submission raised ModuleNotFoundError while importing: No module named 'nothing_here'"],
+        ["bob", "10", "30", "0", "0", "0", "10", "failed", ""]]
+    assert gradebook_rows(service, "best")[1] == ["alice", "10", "30", "0", "0", "0", "10", "failed", ""]
     assert service.client.get("/api/v1/problem-sets/1/gradebook.csv", headers=service.alice).status_code == 403
     assert service.client.get("/api/v1/problem-sets/1/gradebook.csv?policy=worst",
                               headers=service.instructor).status_code == 422
