@@ -12,7 +12,9 @@ The worker locks the view, drops what it may not keep, applies the resource limi
 imports the submission and serves calls: a request (the arguments, how to call which of
 the submission's functions — see submission_calls.py — and the outputs to return, with
 their shapes) comes on stdin; the returned values go back on the channel as float64
-arrays (channel.py). Objects the submission keeps between its functions (a cache) stay
+arrays (channel.py), with `cache_changed` (the backward changed its cache). A request
+{"second_call": true} calls that backward again on the cache it changed
+(submission_calls.second_call). Objects the submission keeps between its functions (a cache) stay
 here. It never sees an expected value, and the grader's packages are unimportable before
 the submission runs.
 
@@ -291,12 +293,21 @@ def serve(settings: dict, requests: int) -> None:
             return
         used = math.ceil(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
         set_limit(resource.RLIMIT_CPU, used + cpu_per_call, resource.getrlimit(resource.RLIMIT_CPU)[1])
+        if request.get("second_call"):
+            try:
+                said = submission_calls.second_call()
+            except BaseException as error:
+                channel.write_message(fd, describe(error, "call", submission_dir))
+                continue
+            channel.write_message(fd, flagged({"type": "result", "outputs": {}, "problems": {}, "second_call": said}))
+            continue
         how = request["call"]
         missing = missing_function(module, how["functions"])
         if missing:
             channel.write_message(fd, missing)
             continue
         functions = [getattr(module, name) for name in how["functions"]]
+        submission_calls.CHANGED_CACHE.clear()
         try:
             returned = submission_calls.STYLES[how["style"]](functions, request["arguments"], how)
         except submission_calls.ContractViolation as violation:
@@ -306,8 +317,8 @@ def serve(settings: dict, requests: int) -> None:
             channel.write_message(fd, describe(error, "call", submission_dir))
             continue
         upstream = how.get("upstream")
-        channel.write_message(fd, flagged(outputs_message(returned, request["outputs"],
-                                                          (upstream, request["arguments"].get(upstream)))))
+        message = outputs_message(returned, request["outputs"], (upstream, request["arguments"].get(upstream)))
+        channel.write_message(fd, flagged({**message, "cache_changed": bool(submission_calls.CHANGED_CACHE)}))
 
 
 def is_the_upstream(value, upstream) -> bool:

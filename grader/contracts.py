@@ -266,6 +266,32 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A probing call: the problem again with x widened by H features that are zero and Wx by
+    the identity below it, x′ = [x | 0] (N, T, D + H) and Wx′ = [Wx; I_H] (D + H, H). Every
+    state is the same (x′_t·Wx′ = x_t·Wx), and dx′_t = ∂L/∂s_t·Wx′ᵀ = [dx_t | ∂L/∂s_t]: its
+    last H features are the submission's own ∂L/∂s_t, whatever D. Made where Wx has rank
+    below H (dx shows only part of ∂L/∂s_t) and a gradient grader/term_check.py checks is graded."""
+    arguments: dict                         # the call's arguments, widened
+    shapes: dict[str, tuple[int, ...]]      # the forward outputs requested, then dx′ (submission layout)
+    features: int                           # D: dx′'s features before ∂L/∂s_t's
+
+
+def probe(problem, call: Call, values: dict, forward: dict[str, tuple[int, ...]]) -> Probe | None:
+    """The problem's probing call, or None where it needs none (or its contract has no dx);
+    `forward` has the shapes of the forward outputs requested."""
+    if call.dx is None or not any(call.outputs[name].source in problem.model.term_sums for name in problem.grade):
+        return None
+    Wx, x = values["Wx"], values["x"]
+    (D, H), (N, T, _) = Wx.shape, x.shape
+    if np.linalg.matrix_rank(Wx) == H:
+        return None
+    widened = {**values, "x": np.concatenate([x, np.zeros((N, T, H))], axis=2), "Wx": np.vstack([Wx, np.eye(H)])}
+    dx = np.shape(call.outputs[call.dx].layout.to_submission(np.zeros((N, T, D + H))))
+    return Probe(call.arguments(widened), {**forward, call.dx: dx}, D)
+
+
+@dataclass(frozen=True)
 class Exercise:
     """What one problem asks of a submission: the functions its call needs, their
     arguments, the outputs to request, and every output's expected value in the
@@ -277,6 +303,7 @@ class Exercise:
     requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it
     expected: dict[str, np.ndarray]
     values: dict = field(repr=False)        # the reference values they came from (Model.values)
+    probe: Probe | None = None              # its probing call, where it has one
 
     @property
     def call(self) -> Call:
@@ -295,4 +322,6 @@ def exercise(problem, entry_point: str) -> Exercise:
     expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
     requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]
-    return Exercise(problem, f, call.functions or (entry_point,), call.arguments(values), requested, expected, values)
+    forward = {name: np.shape(expected[name]) for name in requested if call.outputs[name].forward}
+    return Exercise(problem, f, call.functions or (entry_point,), call.arguments(values), requested, expected, values,
+                    probe(problem, call, values, forward))

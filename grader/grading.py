@@ -94,7 +94,7 @@ def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbo
                     process.close()
                 try:
                     process = SubmissionProcess(submission, ",".join(entry_points), limits, sandbox,
-                                                calls=len(exercises) - i, start=start,
+                                                calls=sum(map(most_requests, exercises[i:])), start=start,
                                                 printed=0 if process is None else process.printed,
                                                 notebook_cells=notebook_cells)
                     started = process.start()
@@ -113,9 +113,31 @@ def call_all(exercises: tuple[contracts.Exercise, ...], submission: Path, sandbo
                 outcomes.append(import_failure)
             else:
                 assert process is not None      # started above
-                outcomes.append(process.call(exercise.arguments, exercise.shapes,
-                                             exercise.call.how(exercise.functions)))
+                outcomes.append(called(process, exercise))
     finally:
         if process is not None:
             process.close()
     return outcomes, metadata
+
+
+def most_requests(exercise: contracts.Exercise) -> int:
+    """The requests `called` may make for one exercise: its call, a second call of its
+    backward on the cache it changed (forward_backward only), and its probing call."""
+    return 1 + (exercise.call.style == "forward_backward") + (exercise.probe is not None)
+
+
+def called(process: SubmissionProcess, exercise: contracts.Exercise) -> CallOutcome:
+    """The exercise's call; when its backward changed its cache, with what a second call on
+    that cache did (`second_call`), and where the exercise has a probing call, with its
+    outcome (`probe`). Both come after the call's result is in, each within the problem's
+    limits of its own: what they do never changes the result."""
+    how = exercise.call.how(exercise.functions)
+    outcome = process.call(exercise.arguments, exercise.shapes, how)
+    if outcome.reason:
+        return outcome
+    if outcome.cache_changed and process.alive:
+        again = process.second_call()
+        outcome = replace(outcome, second_call=again.reason or again.second_call)
+    if exercise.probe is not None and process.alive:
+        outcome = replace(outcome, probe=process.call(exercise.probe.arguments, exercise.probe.shapes, how))
+    return outcome

@@ -26,6 +26,10 @@ class CallOutcome:
     blocked_imports: tuple[str, ...] = ()
     output: str = ""             # what the submission printed meanwhile: stdout, then stderr
     fault: bool = False
+    cache_changed: bool = False          # the backward changed its cache (grader/submission_calls.py)
+    second_call: str | None = None       # what backward then did called again on that cache, when not
+                                         # what it did first: "raised IndexError: pop from empty list"
+    probe: "CallOutcome | None" = None   # the probing call's outcome, where one was made (grader/term_check.py)
 
 
 Status = Literal["passed", "failed", "error", "failed_to_grade"]    # FAILED_TO_GRADE: a grader or host fault
@@ -60,15 +64,21 @@ class ShapeOnly:
         return f"{name} has shape {self.got}, expected {self.expected}: the values are right"
 
 
+# how a submission's ∂L/∂s_t was obtained: returned by it, recovered from its dx (Wx of rank H),
+# or from its probing call's widened dx′ (grader.contracts.Probe)
+DLdsMethod = Literal["returned", "from_dx", "probing"]
+
+
 @dataclass(frozen=True)
 class TermCheck:
     """A parameter gradient against the sums of the submission's own ∂L/∂s_t (`method`: how
-    that was obtained): whether it is consistent with them, or the one term (t, what it
-    uses, what belongs there) whose change explains it. consistent is None where ∂L/∂s_t
-    could not be recovered (`method` says why)."""
+    that was obtained, in a phrase; `source`: as a DLdsMethod): whether it is consistent with
+    them, or the one term (t, what it uses, what belongs there) whose change explains it.
+    consistent and source are None where ∂L/∂s_t could not be recovered (`method` says why)."""
     method: str
     consistent: bool | None
     wrong_term: tuple[int, str, str] | None = None
+    source: DLdsMethod | None = None
 
 
 @dataclass(frozen=True)

@@ -95,9 +95,17 @@ class SubmissionProcess:
     def call(self, arguments: dict, outputs: dict[str, tuple[int, ...]], how: dict) -> CallOutcome:
         """Call the submission's functions on `arguments` as `how` says
         (grader.contracts.Call.how), asking for `outputs` (name → shape)."""
+        return self._request({"arguments": arguments, "outputs": {name: list(shape) for name, shape in outputs.items()},
+                              "call": how})
+
+    def second_call(self) -> CallOutcome:
+        """Call the backward of the last call again on the cache it changed (its outcome has
+        `cache_changed`): `second_call` says what that did, if not what the first call did
+        (grader/submission_calls.py)."""
+        return self._request({"second_call": True})
+
+    def _request(self, request: dict) -> CallOutcome:
         deadline = time.monotonic() + self.limits.timeout
-        request = {"arguments": arguments, "outputs": {name: list(shape) for name, shape in outputs.items()},
-                   "call": how}
         try:
             self._send(channel.encode(request), deadline)
         except TimeoutError:
@@ -150,8 +158,11 @@ class SubmissionProcess:
             outputs, problems = message.get("outputs"), message.get("problems")
             if not (isinstance(outputs, dict) and isinstance(problems, dict)):
                 return None
+            said = message.get("second_call")
             outcome = replace(outcome, outputs={k: v for k, v in outputs.items() if isinstance(v, np.ndarray)},
-                              unusable={k: _text(v, 200) for k, v in problems.items()})
+                              unusable={k: _text(v, 200) for k, v in problems.items()},
+                              cache_changed=message.get("cache_changed") is True,
+                              second_call=None if said is None else _text(said, 300))
         elif sent == "no_entry_point":
             name = message.get("name")
             if not (isinstance(name, str) and IDENTIFIER.fullmatch(name)):

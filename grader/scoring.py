@@ -129,6 +129,13 @@ def summarise(outputs: tuple[OutputResult, ...]) -> tuple[Status, str]:
     return "passed", "every graded output matches" + granted
 
 
+def cache_note(backward: str, second_call: str) -> str:
+    """What a backward that consumes its cache is told (it costs nothing: the first call's
+    gradients are graded); `second_call` is what calling it again on that cache did."""
+    return f"{backward} consumes its cache (the second call on the same cache {second_call}): " \
+           "backward must not modify cache"
+
+
 def not_graded(why: str) -> str:
     """A failed_to_grade problem's message."""
     return f"not graded: {why} (a fault of the grader or host, not of the submission; grade it again)"
@@ -146,6 +153,8 @@ def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: Call
         outputs = with_terms(exercise, outcome,
                              localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome)))
         status, message = summarise(outputs)
+        if outcome.second_call:
+            message += f"; {cache_note(exercise.functions[-1], outcome.second_call)}"
     local_term = contracts.CONTRACTS[problem.contract].in_notation(
         problem.model.local_term(problem.rnn, exercise.call.upstream is not None))
     return ProblemResult(id=problem.id, title=problem.title, visibility=problem.visibility, T=problem.T,

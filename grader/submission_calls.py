@@ -3,12 +3,20 @@
 
 `functions` are the submission's, in call order; `arguments` arrive in call order;
 `how` is grader.contracts.Call.how(). The submission's own objects (CS231n's cache,
-Coursera's caches) stay in this process: only the mapping's arrays are sent back.
+Coursera's caches) stay in this process: only the mapping's arrays are sent back. Each
+call runs its own forward, so each backward gets a cache of its own.
+
+A backward that changed its cache (its pickled bytes differ after the call) is kept in
+CHANGED_CACHE, and `second_call` (a request of its own, after the first call's result has
+gone back) calls it again on that same cache: a backward that consumes its cache
+(`cache.pop()`) then raises or returns other gradients, and is told so.
 
 Loaded by file path inside the submission's process (grader/child.py), with the grader
 package unimportable: it may import only the standard library and numpy.
 """
 import collections
+import copy
+import pickle
 import types
 
 import numpy as np
@@ -43,18 +51,71 @@ def _results(returned, function: str, names) -> tuple:
     return tuple(returned)
 
 
+# this request's forward_backward call, when its backward changed its cache (the child empties
+# it before each call): backward, upstream, the cache as that call left it, and a copy of
+# what it returned (None where it cannot be copied)
+CHANGED_CACHE: dict = {}
+
+
+def _pickled(value) -> bytes | None:
+    """`value`'s pickle, or None where it has none (a generator, a lambda): then whether
+    backward changes it is not checked."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # the student's object may raise anything
+        return None
+
+
+def _copied(value):
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # the student's object may raise anything
+        return None
+
+
 def call_forward_backward(functions, arguments, how):
     (forward, backward), (forward_name, backward_name) = functions, how["functions"]
     *forward_arguments, upstream = arguments.values()
     *outputs, cache = _results(forward(*forward_arguments), forward_name, [*how["forward_returns"], "cache"])
     forwarded = dict(zip(how["forward_returns"], outputs, strict=True))
+    before, given = _pickled(cache), np.array(upstream)      # the upstream as given, whatever backward does to it
     gradients = backward(upstream, cache)
+    if before is not None and _pickled(cache) != before:
+        CHANGED_CACHE.update(backward=backward, upstream=given, cache=cache, returned=_copied(gradients))
     if how["backward_returns"] is not None:
         gradients = _results(gradients, backward_name, how["backward_returns"])
         return {**forwarded, **dict(zip(how["backward_returns"], gradients, strict=True))}
     if not (hasattr(gradients, "keys") and hasattr(gradients, "__getitem__")):
         raise ContractViolation(f"returned a {type(gradients).__name__} from {backward_name}, not a dict of gradients")
     return collections.ChainMap(forwarded, gradients)
+
+
+def _same(first, second) -> bool:
+    """Whether two returns of backward hold the same numbers (a tuple, or a mapping by key)."""
+    try:
+        if hasattr(first, "keys"):
+            keys = list(first.keys())
+            return list(second.keys()) == keys and _same([first[k] for k in keys], [second[k] for k in keys])
+        return len(first) == len(second) and all(
+            np.array_equal(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), equal_nan=True)
+            for a, b in zip(first, second, strict=True))
+    except Exception:  # the student's objects may raise anything
+        return False
+
+
+def second_call() -> str | None:
+    """What calling the backward of CHANGED_CACHE again on the cache it changed does, when
+    that is not what its first call did: "raised IndexError: pop from empty list" or
+    "returned other gradients"; None when it did the same (or no call changed its cache)."""
+    if not CHANGED_CACHE:
+        return None
+    kept = dict(CHANGED_CACHE)
+    CHANGED_CACHE.clear()
+    try:
+        again = kept["backward"](kept["upstream"], kept["cache"])
+    except Exception as error:
+        return f"raised {type(error).__name__}: {str(error)[:200]}"
+    return None if kept["returned"] is None or _same(kept["returned"], again) else "returned other gradients"
 
 
 def call_module_globals(functions, arguments, how):

@@ -113,7 +113,8 @@ def test_a_record_from_before_the_reason_column_gains_it(small_class):
     assert batch(small_class) == 0
     assert [row["reason"] for row in gradebook(small_class)] == ["", "", "", ""]
     assert batch(small_class, "--regrade", "--only", "dee") == 0
-    assert gradebook(small_class)[3]["reason"] == "the submission cannot be graded: no file in the submission matches '*.py'"
+    assert gradebook(small_class)[3]["reason"] == (
+        "the submission cannot be graded: no file in the submission matches '*.py'")
 
 
 def test_summary_line_counts_graded_and_recorded(small_class, capsys):

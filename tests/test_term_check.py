@@ -7,7 +7,10 @@ from importlib import resources
 
 import jsonschema
 
+import grader.contracts
+from grader import loader
 from grader.cli import main
+from grader.grading import prepare_exercises
 from tests.conftest import EXAMPLES, ROOT, SHIPPED_SET
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
@@ -62,15 +65,50 @@ def test_one_wrong_term_of_dWh_is_named(capsys, tmp_path):
     dWh = problems["gradient-check"]["outputs"]["dWh"]
     assert (dWh["passed"], dWh["consistent_with_your_dL_ds"], dWh["wrong_term"]) == (
         False, False, {"t": 1, "uses": "h_T", "expected": "h_0"})
-    assert dWh["dL_ds_used"] == "your ∂L/∂s_t, recovered from dx"
+    assert (dWh["dL_ds_used"], dWh["dL_ds_method"]) == ("your ∂L/∂s_t, recovered from dx", "from_dx")
     assert [p["status"] for p in problems.values()] == ["passed"] + ["failed"] * 9     # the step problem has no buffer
 
 
-def test_where_dL_ds_cannot_be_recovered_the_check_says_so(capsys, tmp_path):
+PARTIAL = ("∂L/∂s_t cannot be recovered from dx: partial: Wx (D = 2, H = 6) has rank 2 < H, so dx_t = ∂L/∂s_t·Wxᵀ "
+           "shows only the part of ∂L/∂s_t in 2 of its 6 directions; that part is compared, and a divergence in the "
+           "other 4 is invisible here")
+
+
+def test_where_dx_shows_part_of_dL_ds_a_probing_call_recovers_it(capsys, tmp_path):
     dWh = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)["narrow-input"]["outputs"]["dWh"]
-    assert dWh["consistent_with_your_dL_ds"] is None and "wrong_term" not in dWh
-    assert dWh["dL_ds_used"].startswith(
-        "∂L/∂s_t cannot be recovered from dx: partial: Wx (D = 2, H = 6) has rank 2 < H")
+    assert (dWh["consistent_with_your_dL_ds"], dWh["wrong_term"], dWh["dL_ds_method"]) == (
+        False, {"t": 1, "uses": "h_T", "expected": "h_0"}, "probing")
+    assert dWh["dL_ds_used"] == ("your ∂L/∂s_t, recovered by a probing call "
+                                 "(dx with x widened by H zero features and Wx by the identity)")
+
+
+def test_where_the_probing_call_fails_the_check_says_why(capsys, tmp_path):
+    rejects_eight_inputs = H0_SLOT_OVERWRITTEN.replace(
+        "    N, T, H = dh.shape\n",
+        "    N, T, H = dh.shape\n    if cache[0][0].shape[1] == 8:\n        raise ValueError('a hard-coded size')\n")
+    p = graded(capsys, tmp_path, rejects_eight_inputs)["narrow-input"]
+    dWh = p["outputs"]["dWh"]
+    assert (dWh["consistent_with_your_dL_ds"], "wrong_term" in dWh, dWh["dL_ds_method"]) == (None, False, None)
+    assert dWh["dL_ds_used"] == PARTIAL + "; the probing call raised ValueError during the call: a hard-coded size"
+    assert (p["status"], p["score"]) == ("failed", 8)
+
+
+def test_probing_changes_no_score_status_or_message(capsys, tmp_path, monkeypatch):
+    probed = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)
+    monkeypatch.setattr(grader.contracts, "probe", lambda *args: None)
+    unprobed = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)
+    assert unprobed["narrow-input"]["outputs"]["dWh"]["dL_ds_used"] == PARTIAL
+    assert {i: (p["status"], p["score"], p["message"]) for i, p in probed.items()} == {
+        i: (p["status"], p["score"], p["message"]) for i, p in unprobed.items()}
+
+
+def test_the_shipped_sets_probe_only_where_wx_has_rank_below_h():
+    for name in ("cs231n_rnn.yaml", "coursera_rnn.yaml", "vector_trace.yaml", "min_char_rnn.yaml"):
+        exercises = prepare_exercises(loader.load(ROOT / "problem_sets" / name), include_hidden=True)
+        probed = {ex.problem.id: (ex.probe.features, ex.probe.shapes) for ex in exercises if ex.probe}
+        assert probed == {"cs231n_rnn.yaml": {"narrow-input": (2, {"h": (5, 7, 6), "dx": (5, 7, 8)})},
+                          "coursera_rnn.yaml": {"narrow-input": (2, {"a": (6, 5, 7), "y_pred": (4, 5, 7),
+                                                                     "dx": (8, 5, 7)})}}.get(name, {}), name
 
 
 def test_two_combined_bugs_are_both_explained(capsys, tmp_path):

@@ -47,6 +47,8 @@ EXPECTED = {
     # h wrong from t = 2, and every gradient with it
     ("cs231n", "forward_reuses_h0"): (12, [2] * 6 + [None, 2, 2], [3, 10, 8, 7, 40, 6, None, 6, 7]),
     ("coursera", "rnn_utils"): (74, NONE[:7], NONE[:7]),
+    # right gradients from a backward that consumes its cache: full marks, and a note (tests/test_cache_reuse.py)
+    ("coursera", "backward_deletes_caches"): (74, NONE[:7], NONE[:7]),
     ("coursera", "wrong_tanh_derivative"): (22, NONE[:7], [4, 8, 12, 30, 1, 6, 7]),
     ("coursera", "missing_upstream_da"): (32, NONE[:7], [3, 7, 11, 29, None, 5, 6]),
     ("coursera", "da_prev_not_carried"): (32, NONE[:7], [3, 7, 11, 29, None, 5, 6]),
@@ -85,6 +87,7 @@ EXPECTED = {
     ("min_char_rnn", "clips_gradients"): (45, NONE[:6], NONE[:6]),
     ("min_char_rnn", "dWhh_uses_h_t"): (44, NONE[:6], NONE[:6]),
     ("min_char_rnn", "missing_recurrent_term"): (29, NONE[:6], NONE[:6]),
+    ("cs231n", "backward_consumes_cache"): (92, NONE, NONE),
 }
 
 def pruned(value):
