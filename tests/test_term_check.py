@@ -3,6 +3,7 @@ line: a parameter gradient checked against the correct sums of the submission's 
 ∂L/∂s_t — consistent (∂L/∂s_t is what is wrong), or the one term that explains it."""
 import json
 import shutil
+import typing
 from importlib import resources
 
 import jsonschema
@@ -11,6 +12,7 @@ import grader.contracts
 from grader import loader
 from grader.cli import main
 from grader.grading import prepare_exercises
+from grader.results import DLdsMethod
 from tests.conftest import EXAMPLES, ROOT, SHIPPED_SET
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
@@ -238,3 +240,19 @@ def test_scalar_check_where_dL_ds_is_not_graded_says_so(tmp_path, capsys):
     dw = json.loads(capsys.readouterr().out)["problems"][0]["outputs"]["dL_dw"]
     assert (dw["passed"], dw["consistent_with_your_dL_ds"], dw["dL_ds_used"]) == (
         False, None, "∂L/∂s_t is neither returned nor derivable here")
+
+
+def test_a_returned_dL_ds_is_used_as_returned(capsys):
+    main(["grade", str(ROOT / "problem_sets" / "vector_trace.yaml"), str(EXAMPLES / "vector_trace" / "dWh_uses_h_t.py"),
+          "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    dWh = report["problems"][0]["outputs"]["dL_dWh"]
+    assert (dWh["consistent_with_your_dL_ds"], dWh["dL_ds_method"], dWh["dL_ds_used"]) == (
+        False, "returned", "your returned ∂L/∂s_t")
+
+
+def test_the_schema_knows_every_dL_ds_method():
+    output = REPORT_SCHEMA["$defs"]["output"]["properties"]["dL_ds_method"]
+    assert output["enum"] == ["returned", "from_dx", "probing", None]
+    assert list(typing.get_args(DLdsMethod)) == output["enum"][:-1]
