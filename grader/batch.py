@@ -44,7 +44,7 @@ from grader.results import FAILED_TO_GRADE, Report
 from grader.sandbox import Sandbox, sandbox_for
 from grader.submissions import class_submissions, grade_path, report_name, uncalled_report
 from grader.text_safety import printable, spreadsheet_cell
-from grader.uid_pool import UID_POOL, release_uids, remove_leftovers_of, spare_uids
+from grader.uid_pool import UID_POOL, NoSpareUids, release_uids, remove_leftovers_of, spare_uids
 
 STORE = "results.sqlite"
 INSTALL_DISTRIBUTED = "pip install 'bptt-grade[distributed]'"
@@ -482,9 +482,9 @@ def worker_uids(sandbox: Sandbox, jobs: int) -> Sequence[int | None]:
     the rlimits level several at once need a spare uid each; without them, one job."""
     if sandbox.level.private_view or jobs == 1:
         return [None] * jobs
-    uids = spare_uids(jobs)
-    if uids is None:
+    try:
+        return spare_uids(jobs)
+    except NoSpareUids as why:
         print("bptt-grade: at the rlimits level submissions graded at once could signal each other unless each "
-              "runs under a uid of its own, which needs root: grading one at a time", file=sys.stderr)
+              f"runs under a uid of its own, {why}: grading one at a time", file=sys.stderr)
         return [None]
-    return uids

@@ -59,7 +59,7 @@ from grader.problem_set import ProblemSet
 from grader.results import Report
 from grader.runner import Zygote
 from grader.sandbox import LEVELS, choose, open_to_sandboxes, sandbox_for, unavailable, use_own_uid
-from grader.uid_pool import LOCK_DIR, UID_POOL, remove_leftovers_of, spare_uids
+from grader.uid_pool import NoSpareUids, remove_leftovers_of, spare_uids
 
 LOCAL = "local"
 SCHEMES = ("tcp://", "tls://")
@@ -158,10 +158,8 @@ class ProblemSetPlugin(WorkerPlugin):
 _claimed: list[int | None] = []
 
 
-def no_uid_of_its_own() -> str:
+def no_uid_of_its_own(why: NoSpareUids) -> str:
     """Why a worker's sandboxes at the rlimits level share a uid with other workers'."""
-    why = ("which needs root" if os.geteuid() != 0 else
-           f"and no uid of {UID_POOL.start}–{UID_POOL.stop - 1} could be claimed (locks in {LOCK_DIR})")
     return (f"bptt-grade worker {os.getpid()}: at the rlimits level this worker's sandboxes run under the same uid "
             f"as the other workers' on this host unless each has a spare uid of its own, {why}: a submission "
             "could signal another's; run one worker per host, or use the namespaces level")
@@ -179,12 +177,14 @@ def own_uid(isolation: str) -> Iterator[None]:
     except SandboxUnavailable:      # the task says so itself
         rlimits = False
     if rlimits and not _claimed:
-        uids = spare_uids(1)
-        _claimed.append(uids[0] if uids else None)
-        if uids:
-            use_own_uid(uids[0])
+        try:
+            [spare] = spare_uids(1)
+        except NoSpareUids as why:
+            _claimed.append(None)
+            print(no_uid_of_its_own(why), file=sys.stderr, flush=True)
         else:
-            print(no_uid_of_its_own(), file=sys.stderr, flush=True)
+            _claimed.append(spare)
+            use_own_uid(spare)
     uid = _claimed[0] if rlimits else None
     try:
         yield

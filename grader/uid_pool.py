@@ -37,16 +37,21 @@ IPC_TABLES = {     # /proc/sysvipc/TABLE: the owner's uid column, and how to rem
 _held: dict[int, int] = {}      # uid → the descriptor of its lock file, in this process
 
 
-def spare_uids(count: int) -> list[int] | None:
+class NoSpareUids(Exception):
+    """Why spare_uids cannot claim the uids asked for, as the end of a sentence that says
+    something needs a uid of its own ("…, which needs root")."""
+
+
+def spare_uids(count: int) -> list[int]:
     """`count` spare uids, each claimed (its lock held) until `release_uids`, and cleared
-    of what an earlier holder's submissions left; None unless root, or when the pool or
-    LOCK_DIR cannot give them."""
+    of what an earlier holder's submissions left. NoSpareUids unless root, or when LOCK_DIR
+    is unusable or fewer than `count` of UID_POOL are spare."""
     if os.geteuid() != 0:
-        return None
+        raise NoSpareUids("which needs root")
     try:
         folder = lock_folder()
-    except OSError:
-        return None
+    except OSError as error:
+        raise NoSpareUids(f"and the spare uids' lock folder is unusable ({error})") from None
     in_use = set(processes_by_uid())
     claimed: list[int] = []
     for uid in UID_POOL:
@@ -64,7 +69,9 @@ def spare_uids(count: int) -> list[int] | None:
         if len(claimed) == count:
             return claimed
     release_uids(claimed)
-    return None
+    pool = f"{UID_POOL.start}–{UID_POOL.stop - 1}"
+    raise NoSpareUids(f"and no uid of {pool} is free" if count == 1 else
+                      f"and fewer than {count} uids of {pool} are free")
 
 
 def release_uids(uids: Iterable[int]) -> None:

@@ -26,6 +26,7 @@ distributed = pytest.importorskip("distributed")
 
 import grader.batch  # noqa: E402
 import grader.cluster  # noqa: E402
+import grader.uid_pool  # noqa: E402
 from grader.cli import main  # noqa: E402
 from grader.cluster import Packed, describe_levels, level_used, pack, unpack  # noqa: E402
 from grader.uid_pool import UID_POOL  # noqa: E402
@@ -397,14 +398,19 @@ def test_a_rlimits_worker_removes_what_a_submission_left_under_its_uid(tmp_path,
     assert [path.name for path in traversable_tmp.iterdir()] == ["dask-scratch-space"]
 
 
-def test_a_worker_without_a_spare_uid_says_why_once(monkeypatch, capsys):
-    monkeypatch.setattr(grader.cluster, "spare_uids", lambda count: None)
+@pytest.mark.parametrize("root, pool, why", [
+    (False, UID_POOL, "which needs root"),
+    (True, range(0, 2), "and no uid of 0–1 is free"),         # root's, and daemon's or a process's
+])
+def test_a_worker_without_a_spare_uid_says_why_once(monkeypatch, capsys, tmp_path, root, pool, why):
     monkeypatch.setattr(grader.cluster, "_claimed", [])
-    monkeypatch.setattr(grader.cluster.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(grader.uid_pool.os, "geteuid", lambda: 0 if root else 1000)
+    monkeypatch.setattr(grader.uid_pool, "lock_folder", lambda: tmp_path)
+    monkeypatch.setattr(grader.uid_pool, "UID_POOL", pool)
     for _ in range(2):
         with grader.cluster.own_uid("rlimits"):
             pass
     assert capsys.readouterr().err == (
         f"bptt-grade worker {os.getpid()}: at the rlimits level this worker's sandboxes run under the same uid as "
-        "the other workers' on this host unless each has a spare uid of its own, which needs root: a submission "
+        f"the other workers' on this host unless each has a spare uid of its own, {why}: a submission "
         "could signal another's; run one worker per host, or use the namespaces level\n")

@@ -18,6 +18,7 @@ import pytest
 import grader.batch
 import grader.grading
 import grader.runner
+import grader.uid_pool
 from grader import loader
 from grader.cli import main
 from grader.reports import FORMATS, render
@@ -273,8 +274,22 @@ def test_scoring_and_diagnosis_start_once_the_submissions_processes_are_gone(tmp
     assert seen == [0, 0]
 
 
-def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_so(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(grader.batch, "spare_uids", lambda count: None)
+@pytest.mark.parametrize("cause, why", [
+    ("not root", "which needs root"),
+    pytest.param("an unusable lock folder", "and the spare uids' lock folder is unusable ({uids} is not a folder only "
+                 "root may write)", marks=ROOT_ONLY),
+    pytest.param("no free uid", "and fewer than 2 uids of 0–1 are free", marks=ROOT_ONLY),
+])
+def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_why(tmp_path, capsys, monkeypatch,
+                                                                            cause, why):
+    if cause == "not root":
+        monkeypatch.setattr(grader.uid_pool.os, "geteuid", lambda: 1000)
+    elif cause == "an unusable lock folder":
+        (tmp_path / "uids").mkdir()
+        (tmp_path / "uids").chmod(0o777)
+        monkeypatch.setattr(grader.uid_pool, "LOCK_DIR", tmp_path / "uids")
+    else:
+        monkeypatch.setattr(grader.uid_pool, "UID_POOL", range(0, 2))     # root's; daemon's or a process's
     (tmp_path / "set.yaml").write_text(SMALL_SET)
     (tmp_path / "class").mkdir()
     for student in ("ada", "bob"):
@@ -283,7 +298,7 @@ def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_so(tmp_p
                  "--jobs", "2", "--isolation", "rlimits"]) == 0
     assert capsys.readouterr().err.startswith(
         "bptt-grade: at the rlimits level submissions graded at once could signal each other unless each runs "
-        "under a uid of its own, which needs root: grading one at a time\n")
+        f"under a uid of its own, {why.format(uids=tmp_path / 'uids')}: grading one at a time\n")
 
 
 def pool_segments() -> set[int]:

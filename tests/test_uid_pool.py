@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 import grader.uid_pool
-from grader.uid_pool import IPC_TABLES, LOCK_DIR, UID_POOL, release_uids, remove_leftovers_of, spare_uids
+from grader.uid_pool import (
+    IPC_TABLES,
+    LOCK_DIR,
+    UID_POOL,
+    NoSpareUids,
+    release_uids,
+    remove_leftovers_of,
+    spare_uids,
+)
 from tests.conftest import ROOT
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -67,7 +75,7 @@ def claimed_elsewhere(count: int) -> list[int]:
 @ROOT_ONLY
 def test_a_claimed_uid_is_locked_for_other_processes_until_given_back():
     uids = spare_uids(2)
-    assert uids is not None and len(set(uids)) == 2 and set(uids) <= set(UID_POOL)
+    assert len(set(uids)) == 2 and set(uids) <= set(UID_POOL)
     try:
         assert [locked_elsewhere(uid) for uid in uids] == [True, True]
         assert set(claimed_elsewhere(2)).isdisjoint(uids)
@@ -78,9 +86,15 @@ def test_a_claimed_uid_is_locked_for_other_processes_until_given_back():
     assert oct(LOCK_DIR.stat().st_mode & 0o777) == "0o700"
 
 
+def why_no_spare_uids(count: int) -> str:
+    with pytest.raises(NoSpareUids) as raised:
+        spare_uids(count)
+    return str(raised.value)
+
+
 def test_without_root_there_is_no_spare_uid(monkeypatch):
     monkeypatch.setattr(grader.uid_pool.os, "geteuid", lambda: 1000)
-    assert spare_uids(1) is None
+    assert why_no_spare_uids(1) == "which needs root"
 
 
 @ROOT_ONLY
@@ -88,14 +102,27 @@ def test_a_lock_folder_others_may_write_gives_no_spare_uid(monkeypatch, tmp_path
     (tmp_path / "uids").mkdir()
     (tmp_path / "uids").chmod(0o777)
     monkeypatch.setattr(grader.uid_pool, "LOCK_DIR", tmp_path / "uids")
-    assert spare_uids(1) is None
+    assert why_no_spare_uids(1) == (
+        f"and the spare uids' lock folder is unusable ({tmp_path / 'uids'} is not a folder only root may write)")
     assert list((tmp_path / "uids").iterdir()) == []
+
+
+@pytest.fixture
+def as_root_with_lock_folder(monkeypatch, tmp_path):
+    """spare_uids as if root, its locks in `tmp_path` (nothing it looks at here needs root)."""
+    monkeypatch.setattr(grader.uid_pool.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(grader.uid_pool, "lock_folder", lambda: tmp_path)
+
+
+def test_a_pool_of_uids_in_use_or_with_an_account_gives_no_spare_uid(monkeypatch, as_root_with_lock_folder):
+    monkeypatch.setattr(grader.uid_pool, "UID_POOL", range(0, 2))     # root's; daemon's or a process's
+    assert (why_no_spare_uids(1), why_no_spare_uids(3)) == (
+        "and no uid of 0–1 is free", "and fewer than 3 uids of 0–1 are free")
 
 
 @ROOT_ONLY
 def test_what_a_uid_left_is_removed_its_processes_ipc_and_files():
-    [uid] = spare_uids(1) or [None]
-    assert uid is not None
+    [uid] = spare_uids(1)
     try:
         pid, segment = leave_things(uid)
         left = [Path(f"/tmp/bptt-left-{uid}"), Path(f"/tmp/bptt-left-folder-{uid}"), Path(f"/dev/shm/bptt-left-{uid}")]
