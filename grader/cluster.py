@@ -11,7 +11,8 @@ returns the record's row (its JSON report included) and each report format's tex
 This process writes the reports and records each result as it completes, in the same
 record as a local batch, so a batch on a cluster is resumable in the same way. At the
 rlimits level (as root) each worker's sandboxes run under a spare uid of its own
-(`own_uid`, grader.uid_pool), as a local batch's workers' do.
+(`own_uid`, grader.uid_pool), as a local batch's workers' do; each folder a task unpacks
+into is given to its sandbox alone (grader.sandbox.Sandbox.give).
 
 Faults: Dask runs the task of a worker that died again elsewhere; one whose workers die
 every time is given up after distributed.scheduler.allowed-failures (the scheduler's
@@ -58,7 +59,7 @@ from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.results import Report
 from grader.runner import Zygote
-from grader.sandbox import LEVELS, choose, open_to_sandboxes, sandbox_for, unavailable, use_own_uid
+from grader.sandbox import LEVELS, choose, sandbox_for, unavailable, use_own_uid
 from grader.uid_pool import NoSpareUids, remove_leftovers_of, spare_uids
 
 LOCAL = "local"
@@ -97,8 +98,7 @@ def pack(path: Path) -> Packed:
 
 
 def unpack(packed: Packed, into: Path) -> Path:
-    """Write `packed` into the folder `into`; its path there. Readable by the sandbox's
-    user (an unprivileged one at the rlimits level under root), whatever the worker's umask."""
+    """Write `packed` into the folder `into`; its path there."""
     target = into / packed.name
     if packed.folder:
         with zipfile.ZipFile(io.BytesIO(packed.content)) as archive:
@@ -108,8 +108,6 @@ def unpack(packed: Packed, into: Path) -> Path:
             archive.extractall(target)          # member names made relative and free of '..'
     else:
         target.write_bytes(packed.content)
-    open_to_sandboxes(target)
-    os.chmod(into, 0o755)
     return target
 
 
@@ -216,6 +214,7 @@ def grade_packed(digest: str, student: str, submission: str, packed: Packed,
         try:
             unpacked = unpack(packed, Path(folder))
             sandbox = sandbox_for(prepared.file, options.isolation, options.hide)
+            sandbox.give(Path(folder))          # no other worker's sandbox may read it
         except (OSError, GraderError) as error:
             report = unfinished(prepared.problem_set, path, f"the worker could not take it: {error}")
         else:

@@ -94,17 +94,23 @@ class Sandbox:
             rlimits["RLIMIT_NPROC"] = MAX_PROCESSES
         return rlimits
 
-
-def open_to_sandboxes(path: Path) -> None:
-    """Make `path` (a file, or a folder and everything in it) readable by sandboxes under
-    another uid (the rlimits level as root), whatever the umask: folders 0o755, files 0o644."""
-    if not path.is_dir():
-        os.chmod(path, 0o644)
-        return
-    for folder, _, files in os.walk(path):
-        os.chmod(folder, 0o755)
-        for name in files:
-            os.chmod(os.path.join(folder, name), 0o644)
+    def give(self, path: Path) -> None:
+        """Let this sandbox, and no other uid but the grader's, read `path`: a file, or a folder
+        and everything in it (never following a link), whatever the umask. Where the sandbox
+        runs as another uid (`user`: the rlimits level as root), it is the group of each entry
+        (child.py makes it the sandbox's gid), folders 0o750 and files 0o640: the sandbox reads
+        and cannot write; elsewhere it runs as the grader's own user (mapped to root at the
+        namespaces level), the owner: folders 0o700, files 0o600."""
+        folder_mode, file_mode = (0o700, 0o600) if self.user is None else (0o750, 0o640)
+        entries = [path]
+        for folder, folders, files in os.walk(path):        # nothing for a file; links not followed
+            entries += [Path(folder, name) for name in folders + files]
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if self.user is not None:
+                os.chown(entry, -1, self.user)
+            os.chmod(entry, folder_mode if entry.is_dir() else file_mode)
 
 
 def cpu_seconds_per_call(limits: "Limits") -> int:

@@ -3,17 +3,20 @@ others do on the same host (a local batch's worker, a `dask worker`) runs its sa
 under a uid of its own, so that no submission can signal, trace or share IPC objects
 with another's.
 
-A uid of UID_POOL is spare when no account has it, no process runs as it, and no other
-process holds its lock: an exclusive flock on the file LOCK_DIR/UID, held by this process
-(and any child it forks) until `release_uids`, or until they all exit, when the kernel
-drops it. Several batches and `dask worker` processes on one host therefore never share
-a uid. `remove_leftovers_of(uid)` removes what submissions left under a uid: its
-processes, System V IPC objects, and files in the shared temporary folders (POSIX shared
-memory is files in /dev/shm); it runs when a uid is claimed and after each submission.
+A uid of UID_POOL is spare when no account or group has it (a sandbox runs with it as
+its gid too: grader.sandbox.Sandbox.give lets that group read), no process runs as it,
+and no other process holds its lock: an exclusive flock on the file LOCK_DIR/UID, held
+by this process (and any child it forks) until `release_uids`, or until they all exit,
+when the kernel drops it. Several batches and `dask worker` processes on one host
+therefore never share a uid. `remove_leftovers_of(uid)` removes what submissions left
+under a uid: its processes, System V IPC objects, and files in the shared temporary
+folders (POSIX shared memory is files in /dev/shm); it runs when a uid is claimed and
+after each submission.
 """
 import contextlib
 import ctypes
 import fcntl
+import grp
 import os
 import pwd
 import shutil
@@ -55,7 +58,7 @@ def spare_uids(count: int) -> list[int]:
     in_use = set(processes_by_uid())
     claimed: list[int] = []
     for uid in UID_POOL:
-        if uid in in_use or has_account(uid):
+        if uid in in_use or has_name(uid):
             continue
         descriptor = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
@@ -91,12 +94,15 @@ def lock_folder() -> Path:
     return LOCK_DIR
 
 
-def has_account(uid: int) -> bool:
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return False
-    return True
+def has_name(uid: int) -> bool:
+    """Whether an account, or a group, has the id `uid`."""
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+        except KeyError:
+            continue
+        return True
+    return False
 
 
 def processes_by_uid() -> dict[int, list[int]]:

@@ -189,7 +189,6 @@ def test_a_folder_is_sent_zipped_and_unpacked_whole(tmp_path):
     assert unpacked == tmp_path / "worker" / "ada"
     assert sorted(str(p.relative_to(unpacked)) for p in unpacked.rglob("*")) == ["lib", "lib/maths.py", "rnn.py"]
     assert (unpacked / "lib" / "maths.py").read_text() == "X = 1\n"
-    assert {oct(p.stat().st_mode & 0o777) for p in [unpacked, *unpacked.rglob("*")]} == {"0o755", "0o644"}
 
 
 def test_a_file_is_sent_as_its_bytes(tmp_path):
@@ -414,3 +413,28 @@ def test_a_worker_without_a_spare_uid_says_why_once(monkeypatch, capsys, tmp_pat
         f"bptt-grade worker {os.getpid()}: at the rlimits level this worker's sandboxes run under the same uid as "
         f"the other workers' on this host unless each has a spare uid of its own, {why}: a submission "
         "could signal another's; run one worker per host, or use the namespaces level\n")
+
+
+def classmates_tried(rendezvous: Path) -> set[int]:
+    """The uids under which tests/hostile/spies_on_a_classmate.py tried to spy (its `tried-UID` files)."""
+    return {int(path.name.removeprefix("tried-")) for path in rendezvous.glob("tried-*")}
+
+
+SPY_OUTPUT = (
+    "own folder: ['correct.py', 'student_math.py', 'submission.py']\n"
+    f"own file: {len((HOSTILE_FILES / 'spies_on_a_classmate.py').read_bytes())}\n"
+    "classmate's task folder: PermissionError\nclassmate's folder: PermissionError\n"
+    "classmate's file: PermissionError\n")
+
+
+@ROOT_ONLY
+def test_a_rlimits_submission_reads_its_own_files_and_not_those_of_one_graded_at_once_on_another_worker(
+        tmp_path, clusters, traversable_tmp):
+    (traversable_tmp / "rendezvous").mkdir()
+    (traversable_tmp / "rendezvous").chmod(0o1777)
+    cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
+    assert rlimits_batch(tmp_path, "spies_on_a_classmate", "--scheduler", cluster.address, "--timeout", "60") == 0
+    assert {path.stem: json.loads(path.read_text())["problems"][0]["submission_output"]
+            for path in (tmp_path / "out" / "json").iterdir()} == {"ada": SPY_OUTPUT, "bob": SPY_OUTPUT}
+    uids = classmates_tried(traversable_tmp / "rendezvous")
+    assert len(uids) == 2 and uids <= set(UID_POOL)

@@ -23,6 +23,7 @@ from grader import loader
 from grader.cli import main
 from grader.reports import FORMATS, render
 from grader.results import FAILED_TO_GRADE
+from grader.sandbox import LEVELS, Sandbox
 from grader.submissions import report_name, uncalled_report
 from grader.uid_pool import UID_POOL
 from tests import test_hostile
@@ -299,6 +300,44 @@ def test_rlimits_batch_without_spare_uids_grades_one_at_a_time_and_says_why(tmp_
     assert capsys.readouterr().err.startswith(
         "bptt-grade: at the rlimits level submissions graded at once could signal each other unless each runs "
         f"under a uid of its own, {why.format(uids=tmp_path / 'uids')}: grading one at a time\n")
+
+
+def modes(folder: Path) -> dict[str, tuple]:
+    """Each path under `folder` (itself "."), links not followed: its owner, group and mode."""
+    status = {str(path.relative_to(folder)): path.lstat() for path in [folder, *folder.rglob("*")]}
+    return {path: (s.st_uid, s.st_gid, oct(s.st_mode & 0o7777)) for path, s in status.items()}
+
+
+def given_folder(tmp_path: Path, user: int | None) -> dict[str, tuple]:
+    """modes() of a job's folder (a submission folder, a file, a link) after Sandbox.give
+    to a rlimits sandbox running as `user`, made under a umask that lets every uid write."""
+    job = tmp_path / "job"
+    previous = os.umask(0)
+    try:
+        (job / "submission").mkdir(parents=True)
+        (job / "submission" / "rnn.py").write_text("X = 1\n")
+        (job / "submission" / "hostname").symlink_to("/etc/hostname")
+    finally:
+        os.umask(previous)
+    Sandbox(LEVELS["rlimits"], (), (), user).give(job)
+    return modes(job)
+
+
+def test_a_sandbox_under_the_grader_s_own_uid_is_given_its_folder_as_the_grader_s_alone(tmp_path):
+    me, link = (os.geteuid(), os.getegid()), Path("/etc/hostname").lstat()
+    assert given_folder(tmp_path, None) == {".": (*me, "0o700"), "submission": (*me, "0o700"),
+                                             "submission/rnn.py": (*me, "0o600"),
+                                             "submission/hostname": (*me, "0o777")}
+    assert Path("/etc/hostname").lstat() == link
+
+
+@ROOT_ONLY
+def test_a_sandbox_under_another_uid_is_given_its_folder_to_read_through_its_group_alone(tmp_path):
+    uid, link = UID_POOL.start, Path("/etc/hostname").lstat()
+    assert given_folder(tmp_path, uid) == {".": (0, uid, "0o750"), "submission": (0, uid, "0o750"),
+                                            "submission/rnn.py": (0, uid, "0o640"),
+                                            "submission/hostname": (0, 0, "0o777")}
+    assert Path("/etc/hostname").lstat() == link
 
 
 def pool_segments() -> set[int]:

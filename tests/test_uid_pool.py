@@ -1,7 +1,9 @@
 """The rlimits level's spare uids (grader/uid_pool.py): a uid claimed by one process is
 claimed by no other until given back, and what submissions left under a uid is removed."""
 import ctypes
+import grp
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -118,6 +120,15 @@ def test_a_pool_of_uids_in_use_or_with_an_account_gives_no_spare_uid(monkeypatch
     monkeypatch.setattr(grader.uid_pool, "UID_POOL", range(0, 2))     # root's; daemon's or a process's
     assert (why_no_spare_uids(1), why_no_spare_uids(3)) == (
         "and no uid of 0–1 is free", "and fewer than 3 uids of 0–1 are free")
+
+
+def test_a_uid_that_a_group_has_is_not_spare(monkeypatch, as_root_with_lock_folder):
+    ids = sorted({group.gr_gid for group in grp.getgrall()} - {user.pw_uid for user in pwd.getpwall()}
+                 - set(grader.uid_pool.processes_by_uid()))
+    if not ids:
+        pytest.skip("every group's id here is an account's or a process's uid")
+    monkeypatch.setattr(grader.uid_pool, "UID_POOL", range(ids[0], ids[0] + 1))
+    assert why_no_spare_uids(1) == f"and no uid of {ids[0]}–{ids[0]} is free"
 
 
 @ROOT_ONLY

@@ -32,7 +32,7 @@ from grader.grading import prepare_exercises
 from grader.problem_set import ProblemSet
 from grader.reports.json_report import render as render_json
 from grader.results import FAILED_TO_GRADE
-from grader.sandbox import open_to_sandboxes
+from grader.sandbox import sandbox_for
 from grader.service import queue
 from grader.service.store import Store
 from grader.submissions import grade_path
@@ -133,7 +133,8 @@ def grade_upload(version: PreparedVersion, upload: bytes, kind: str, workdir: Pa
                  isolation: str = "auto", hide=()) -> str:
     """The JSON report of the upload (`kind` "py": a Python file; "zip": a folder
     submission) graded against `version`, every problem included. `workdir` is an empty
-    folder for the submission's files; `name` is what the report calls the submission."""
+    folder for the submission's files, given to its sandbox alone (Sandbox.give); `name`
+    is what the report calls the submission."""
     if kind == "zip":
         path = workdir / "submission"
         path.mkdir()
@@ -141,9 +142,9 @@ def grade_upload(version: PreparedVersion, upload: bytes, kind: str, workdir: Pa
     else:
         path = workdir / "submission.py"
         path.write_bytes(upload)
-    open_to_sandboxes(workdir)          # at the rlimits level as root, sandboxes read it as another uid
-    report = grade_path(version.problem_set, path, include_hidden=True, prepared=version.exercises,
-                        isolation=isolation, hide=hide)
+    sandbox = sandbox_for(version.problem_set.path, isolation, hide)
+    sandbox.give(workdir)               # no other worker's sandbox may read it
+    report = grade_path(version.problem_set, path, include_hidden=True, prepared=version.exercises, sandbox=sandbox)
     return render_json(replace(report, problem_set=version.label, submission=name))
 
 

@@ -28,7 +28,7 @@ from grader.uid_pool import UID_POOL  # noqa: E402
 from tests import test_cluster  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 from tests.service import test_durability  # noqa: E402
-from tests.service.conftest import example_zip, problem_set_file  # noqa: E402
+from tests.service.conftest import SMALL_SET, example_zip, problem_set_file  # noqa: E402
 from tests.service.test_api import Service  # noqa: E402
 from tests.service.test_durability import setup_class  # noqa: E402
 from tests.test_batch import SET  # noqa: E402
@@ -152,13 +152,18 @@ def test_healthz_reports_the_cluster_and_503_while_the_scheduler_is_gone(tmp_pat
         assert (body["status"], body["score"]) == ("graded", expected_score(tmp_path, "correct"))
 
 
+def hostile_upload(attack: str) -> dict:
+    """The upload of a zip holding tests/hostile/ATTACK.py as submission.py, beside an honest correct.py."""
+    return {"file": (f"{attack}.zip", zip_of({"submission.py": (HOSTILE / f"{attack}.py").read_bytes(),
+                                              **{f"{name}.py": (EXAMPLES / f"{name}.py").read_bytes()
+                                                 for name in ("correct", "student_math")}}), "application/zip")}
+
+
 @test_cluster.ROOT_ONLY
 def test_at_the_rlimits_level_each_worker_grades_jobs_under_a_uid_of_its_own(tmp_path, clusters,
                                                                             traversable_tmp):
     cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
-    upload = {"file": ("limits.zip", zip_of({"submission.py": (HOSTILE / "reports_limits.py").read_bytes(),
-                                             **{f"{name}.py": (EXAMPLES / f"{name}.py").read_bytes()
-                                                for name in ("correct", "student_math")}}), "application/zip")}
+    upload = hostile_upload("reports_limits")
     with on_cluster(tmp_path, cluster.address, isolation="rlimits") as client:
         service = Service(client, tmp_path / "data")
         service.publish()
@@ -168,6 +173,25 @@ def test_at_the_rlimits_level_each_worker_grades_jobs_under_a_uid_of_its_own(tmp
     uids = {int(b["report"]["problems"][0]["submission_output"].split()[1]) for b in bodies}
     assert len(uids) == 2 and uids <= set(UID_POOL)
     assert sorted(uid for [uid] in test_cluster.claimed_uids(cluster.address).values()) == sorted(uids)
+
+
+@test_cluster.ROOT_ONLY
+def test_at_the_rlimits_level_a_job_reads_its_own_upload_and_not_that_of_one_graded_at_once_on_another_worker(
+        tmp_path, clusters, traversable_tmp):
+    (traversable_tmp / "rendezvous").mkdir()
+    (traversable_tmp / "rendezvous").chmod(0o1777)
+    cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
+    patient = SMALL_SET.replace("    grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}\n",
+                                "    grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}\n    limits: {timeout: 60}\n", 1)
+    with on_cluster(tmp_path, cluster.address, isolation="rlimits") as client:
+        service = Service(client, tmp_path / "data")
+        service.publish(patient)
+        bodies = wait_until_settled(service, [service.submit(who, hostile_upload("spies_on_a_classmate")).json()
+                                              ["report_url"] for who in (service.alice, service.bob)])
+    assert [(b["status"], b["report"]["problems"][0]["submission_output"]) for b in bodies] == [
+        ("graded", test_cluster.SPY_OUTPUT)] * 2
+    uids = test_cluster.classmates_tried(traversable_tmp / "rendezvous")
+    assert len(uids) == 2 and uids <= set(UID_POOL)
 
 
 def test_a_submission_whose_worker_dies_every_time_is_failed_to_grade_and_the_others_graded(tmp_path, clusters):
