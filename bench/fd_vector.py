@@ -1,10 +1,13 @@
 """FD reference check, vector RNN (tanh, upstream loss, as CS231n checks it): ∂L/∂s_t along
-K = 3 random directions per step (reference.vector_finite_diff, complex step), against
+K = 3 random directions per step (reference.vector_finite_diff, "complex_step": complex
+steps once per step, the runs' tangents in real arithmetic), against
 
 - the same checker element by element (one batched run per element of every s_t, each
   carrying only its own sequence): what checking every element costs done well;
 - the per-element loop (CS231n's eval_numerical_gradient style): two full batched forward
-  passes per element, timed on a sample of elements and scaled to all N·T·H of them.
+  passes per element, timed on a sample of elements and scaled to all N·T·H of them;
+- the whole-forward complex step ("complex_step_full", the previous scheme), with its real
+  GEMMs (`real_gemm`) and with numpy's complex products in their place.
 
 A second figure is the whole check, every gradient (s, x, h, Wx, Wh, b, h0), directional,
 against the per-element loop scaled to all their elements (each costs the same two passes).
@@ -12,11 +15,16 @@ against the per-element loop scaled to all their elements (each costs the same t
 A third checks what CS231n checks, ∂L/∂x, ∂L/∂h_0, ∂L/∂Wx, ∂L/∂Wh, ∂L/∂b, directional,
 against CS231n's `eval_numerical_gradient_array` applied to rnn_forward (timed on a sample of
 elements, scaled to all), and against `jax.test_util.check_grads` (order 1, reverse mode,
-the forward jit-compiled, compilation untimed) where jax is installed.
+the forward jit-compiled, compilation untimed) where jax is installed. check_grads tests one
+random direction (all five arguments at once), ours 3 per step of x and 3 per parameter, so
+the like-for-like figure is the cost per direction: our whole check's time over its
+directions against check_grads' time for its one.
 
-The directional ∂L/∂s_t check is also timed with numpy's complex products in place of its
-real GEMMs (`real_gemm`).
+The last compares the products alone: every step's GEMM of the ∂L/∂s_t check (the active
+runs' tangents, R·N rows by H, times Wh) against numpy's complex product of complex states
+of the same shape (zgemm, what the whole-forward complex step multiplies without `real_gemm`).
 """
+import time
 from unittest import mock
 
 import numpy as np
@@ -28,6 +36,7 @@ from reference.vector_finite_diff import finite_differences
 
 SIZES = {"N": 32, "T": 100, "D": 64, "H": 64}
 SAMPLED_ELEMENTS = 40
+DIRECTIONS = vector_finite_diff.DEFAULT_DIRECTIONS
 
 
 def problem(N: int, T: int, D: int, H: int, seed: int = 0):
@@ -134,38 +143,77 @@ def jax_check_grads_time(f) -> float | None:
 
 
 def complex_products_time(rnn, f) -> float:
-    """The directional ∂L/∂s_t check with numpy's complex products in place of `real_gemm`."""
+    """The directional ∂L/∂s_t check by the whole-forward complex step with numpy's complex
+    products in place of `real_gemm`."""
     with mock.patch.object(vector_finite_diff, "real_gemm", np.matmul):
-        return best_time(lambda: finite_differences(rnn, f, ("dL_ds",)), repeat=1)
+        return best_time(lambda: finite_differences(rnn, f, ("dL_ds",), "complex_step_full"), repeat=1)
+
+
+def gemm_step_times(N: int, T: int, H: int, repeat: int = 3) -> tuple[float, float]:
+    """Seconds for the GEMMs of the directional ∂L/∂s_t check (at step k the 3k active runs'
+    N rows each, times Wh, into a buffer allocated once) in real tangents, and the same
+    products of complex states by numpy (zgemm); best of `repeat`, taken in turn."""
+    rng = np.random.default_rng(2)
+    R = DIRECTIONS * T
+    tangents, W = rng.normal(size=(R * N, H)), rng.normal(size=(H, H))
+    states = tangents + 1j * rng.normal(size=(R * N, H))
+    products, complex_products = np.empty((R * N, H)), np.empty((R * N, H), dtype=complex)
+
+    def real_gemms():
+        for k in range(1, T + 1):
+            np.matmul(tangents[:DIRECTIONS * k * N], W, out=products[:DIRECTIONS * k * N])
+
+    def complex_gemms():
+        for k in range(1, T + 1):
+            np.matmul(states[:DIRECTIONS * k * N], W, out=complex_products[:DIRECTIONS * k * N])
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for i, gemms in enumerate((real_gemms, complex_gemms)):
+            started = time.perf_counter()
+            gemms()
+            best[i] = min(best[i], time.perf_counter() - started)
+    return best[0], best[1]
 
 
 def rows(N=SIZES["N"], T=SIZES["T"], D=SIZES["D"], H=SIZES["H"]) -> list[Row]:
     rnn, f = problem(N, T, D, H)
     size = f"N = {N}, T = {T}, D = H = {H}"
-    directional = best_time(lambda: finite_differences(rnn, f, ("dL_ds",)), repeat=1)
+    directional = best_time(lambda: finite_differences(rnn, f, ("dL_ds",)), repeat=3)
     elementwise = best_time(lambda: finite_differences(rnn, f, ("dL_ds",), directions=None), repeat=1)
+    whole_forward = best_time(lambda: finite_differences(rnn, f, ("dL_ds",), "complex_step_full"), repeat=1)
     rng = np.random.default_rng(1)
     sampled = [tuple(int(v) for v in rng.integers((T, N, H))) for _ in range(SAMPLED_ELEMENTS)]
     per_element = best_time(lambda: per_element_loop(rnn, f, sampled), repeat=1) / len(sampled)
-    every = best_time(lambda: finite_differences(rnn, f), repeat=1)
+    every = best_time(lambda: finite_differences(rnn, f), repeat=3)
     states, everything = N * T * H, N * T * (D + 2 * H) + H * (D + H + 1 + N)
     sample_note = f"loop timed on {len(sampled)} elements, scaled to"
-    cs231n = best_time(lambda: finite_differences(rnn, f, CS231N_GRADIENTS), repeat=1)
+    cs231n = best_time(lambda: finite_differences(rnn, f, CS231N_GRADIENTS), repeat=3)
     cs231n_elements = N * T * D + N * H + D * H + H * H + H
+    cs231n_directions = DIRECTIONS * (T + len(CS231N_GRADIENTS) - 1)
     jax_time = jax_check_grads_time(f)
+    real_gemms, complex_gemms = gemm_step_times(N, T, H)
     return [Row("FD check, vector, ∂L/∂s_t", size, directional, "element-wise, batched", elementwise, "",
                 f"3 directions per step; {states:,} elements"),
             Row("FD check, vector, ∂L/∂s_t", size, directional, "per-element loop", per_element * states, "",
                 f"{sample_note} {states:,}"),
+            Row("FD check, vector, ∂L/∂s_t", size, directional, "whole-forward complex step", whole_forward, "",
+                "complex_step_full, its products as real GEMMs (real_gemm)"),
+            Row("FD check, vector, ∂L/∂s_t", size, directional, "whole-forward, numpy's complex products",
+                complex_products_time(rnn, f), "", "complex_step_full, real_gemm → np.matmul"),
             Row("FD check, vector, every gradient", size, every, "per-element loop", per_element * everything, "",
                 f"s, x, h, Wx, Wh, b, h0, 3 directions each; {sample_note} {everything:,}"),
             Row("FD check, vector, CS231n's x, h0, Wx, Wh, b", size, cs231n, "eval_numerical_gradient_array",
                 cs231n_loop_time(f, rng), "", f"3 directions each; {sample_note} {cs231n_elements:,}"),
-            Row("FD check, vector, CS231n's x, h0, Wx, Wh, b", size, cs231n, "jax check_grads", jax_time, "",
+            Row("FD check, vector, CS231n's x, h0, Wx, Wh, b, per direction", size, cs231n / cs231n_directions,
+                "jax check_grads (one direction)", jax_time, "> 1×",
                 "jax not installed" if jax_time is None else
-                f"order 1, reverse mode, one random direction, rtol {JAX_RTOL:g}"),
-            Row("FD check, vector, ∂L/∂s_t", size, directional, "numpy's complex products",
-                complex_products_time(rnn, f), "", "the same check, real_gemm → np.matmul")]
+                f"ours: the whole check over its {cs231n_directions:,} directions; check_grads: order 1, "
+                f"reverse mode, rtol {JAX_RTOL:g}"),
+            Row("FD check, vector, CS231n's x, h0, Wx, Wh, b, whole check", size, cs231n,
+                "jax check_grads (one direction)", jax_time, "",
+                "jax not installed" if jax_time is None else f"{cs231n_directions:,} directions against one"),
+            Row("FD check, vector, ∂L/∂s_t, its GEMMs", size, real_gemms, "numpy's complex product (zgemm)",
+                complex_gemms, "≥ 1.6×", "the same shapes: real tangents against complex states, times real Wh")]
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ Methods, with δ = base·max(1, |q|) (`step_size`):
 - "complex_step" / "complex_step_full": L(q + iδ), base 1e-20; ∂L/∂q = Im L / δ. No
   subtractive cancellation, so the only error is rounding, estimated as 4·ε·√n·M/δ over the
   n steps a run covers, M = Σ_k c_k·|Im weight_k·ℓ_k| (c_k: the loss's conditioning at ŷ_k).
-  The scalar check computes "complex_step" once per step (see reference.finite_diff); the
-  whole-forward re-run is "complex_step_full" there, and both names are that re-run for the
-  vector check.
+  "complex_step" takes the complex steps once per step, locally, and carries them in real
+  arithmetic (reference.finite_diff chains them, reference.vector_finite_diff carries each
+  run's tangent); "complex_step_full" is the whole-forward complex re-run, its cross-check.
 - "central": (L(q+δ) − L(q−δ)) / 2δ, base ε^(1/3); error estimate from the same difference at
   δ/2 (D(δ) − D(δ/2) ≈ ¾ of D(δ)'s truncation) plus rounding ε·(M(δ/2) + M(−δ/2))/δ.
 - "richardson": central differences at δ and δ/2, base ε^(1/5), combined as
@@ -93,6 +93,12 @@ def complex_step_error(magnitude: np.ndarray, n_steps: np.ndarray | int) -> np.n
     """Rounding bound of a complex-step derivative: 4·ε·√n·M for a sum of n steps' terms
     whose imaginary parts, divided by δ, have magnitudes summing to M."""
     return 4 * EPS * np.sqrt(n_steps) * magnitude
+
+
+def local_derivative(function, at: np.ndarray, direction: np.ndarray | float = 1.0) -> np.ndarray:
+    """The derivative of `function` at `at` along `direction` (elementwise: ∂function/∂z at
+    each element), by one complex step: Im function(at + iδ·direction)/δ."""
+    return function(at + 1j * COMPLEX_STEP * direction).imag / COMPLEX_STEP
 
 
 def combine(method: str, totals: np.ndarray, magnitudes: np.ndarray, n_steps: np.ndarray,

@@ -164,6 +164,17 @@ def test_a_state_on_the_relu_kink_is_flagged_not_compared(method):
     assert check.agrees and check.kink_timesteps == [3, 2, 1]
 
 
+@pytest.mark.parametrize("method", ["complex_step", "complex_step_full"])
+def test_an_elementwise_run_is_flagged_for_a_kink_of_its_own_sequence_only(method):
+    rnn = VectorRNN.named("relu", UPSTREAM)
+    # sequence 1's second state element stays on relu's kink (0) at every step, sequence 2's never
+    params = Params(np.array([[0.5, 0.0]]), np.eye(2), np.zeros(2), np.array([[0.0, 0.0], [0.3, 0.2]]))
+    f = forward(rnn, params, np.array([[[1.0], [0.3], [0.2]]] * 2), np.ones((2, 3, 2)))
+    kink = finite_differences(rnn, f, ("dL_ds", "dL_dWh"), method, directions=None)
+    assert kink["dL_ds"].kink.reshape(3, 2, 2).any(axis=2).tolist() == [[True, False]] * 3
+    assert kink["dL_dWh"].kink.all()
+
+
 def test_real_gemm_is_the_complex_product():
     rng = np.random.default_rng(0)
     complex_states = rng.normal(size=(3, 4, 5)) + 1j * rng.normal(size=(3, 4, 5))
@@ -173,12 +184,20 @@ def test_real_gemm_is_the_complex_product():
     np.testing.assert_allclose(real_gemm(real_states, W), real_states @ W, rtol=1e-14)
 
 
-def test_the_vector_complex_step_is_its_whole_forward_run_under_either_name():
-    rnn, f = instance("tanh", "softmax_cross_entropy", "identity", 2, 5, 3, 3, 3, seed=5)
-    full = finite_differences(rnn, f, method="complex_step_full")
-    for name, estimate in finite_differences(rnn, f, method="complex_step").items():
+@pytest.mark.parametrize("phi", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("loss", [UPSTREAM, *LOSSES])
+@pytest.mark.parametrize("directions", [3, None])
+def test_the_tangent_complex_step_agrees_with_the_whole_forward_complex_step(phi, loss, directions):
+    rnn, f = instance(phi, loss, "tanh", 2, 6, 3, 4, 3, seed=5)
+    tangent = finite_differences(rnn, f, method="complex_step", directions=directions)
+    full = finite_differences(rnn, f, method="complex_step_full", directions=directions)
+    scale = max(np.abs(estimate.value).max() for estimate in full.values())
+    for name, estimate in tangent.items():
         assert (estimate.method, full[name].method) == ("complex_step", "complex_step_full")
-        np.testing.assert_array_equal(estimate.value, full[name].value)
+        assert np.abs(estimate.value - full[name].value).max() <= 1e-14 * scale, name
+        assert np.array_equal(estimate.kink, full[name].kink), name
+        # the same rounding bound, 4·ε·√n·Σ_k c_k·|∂(weight_k·ℓ_k)/∂q| per term
+        np.testing.assert_allclose(estimate.error, full[name].error, rtol=1e-9, err_msg=name)
 
 
 def test_every_gradient_has_a_quantity_to_perturb():
