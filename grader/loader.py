@@ -7,6 +7,7 @@ schema cannot express, and builds the frozen problems, drawing random params and
 the schema's descriptions say. Every bad input is a ProblemSetError. SizeCaps bounds what
 a set may ask of the grader, checked before anything is drawn.
 """
+import functools
 import json
 import keyword
 import math
@@ -15,8 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from grader.contracts import CHAR_RNN_ARRAYS, CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError, ProblemSetErrors
@@ -31,6 +30,7 @@ from grader.problem_set import (
     Tolerance,
     VectorProblem,
 )
+from grader.schema_validity import Check, compile_validity
 from grader.size_caps import SizeCaps as SizeCaps  # re-exported: loader.SizeCaps is its public name
 from grader.yaml_positions import Document, parse, position_in
 from grader.yaml_positions import Path as FieldPath
@@ -68,7 +68,15 @@ def load(path: str | os.PathLike, caps: SizeCaps = SizeCaps()) -> ProblemSet:
     and a total work over `caps.work`. One error is raised as itself, several as a
     ProblemSetErrors. Random values are drawn only for a set without errors."""
     file = str(path)
-    document = parse(_read_text(file), file)
+    text = _read_text(file)
+    try:
+        return _load(parse(text, file, fast=True), caps)
+    except (ProblemSetError, ProblemSetErrors):     # worded and placed by PyYAML's own composer, as ever
+        return _load(parse(text, file), caps)
+
+
+def _load(document: Document, caps: SizeCaps) -> ProblemSet:
+    """`load`, from the parsed document."""
     if not isinstance(document.data, dict):
         raise document.error_at("the top level must be a mapping (schema_version, title, problems, …), "
                                 f"not {_KINDS[type(document.data)]}", ())
@@ -100,8 +108,9 @@ def load(path: str | os.PathLike, caps: SizeCaps = SizeCaps()) -> ProblemSet:
     return _problem_set(document, {index: build() for index, build in vector_builds.items()})
 
 
+@functools.cache
 def _schema() -> dict:
-    """The problem-set schema, with the registries' names as the enums of its $defs."""
+    """The problem-set schema, with the registries' names as the enums of its $defs (read once)."""
     loaded = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     for name, names in (("activation", ACTIVATIONS), ("loss", LOSSES), ("gradient", GRADIENT_SHAPES),
                         ("vector_loss", [UPSTREAM, *LOSSES]), ("vector_output", vector_outputs()),
@@ -110,6 +119,12 @@ def _schema() -> dict:
     # the vector-only contracts whose problems are vector problems (min-char-rnn's are char_problem)
     loaded["if"]["properties"]["contract"]["enum"] = [c for c in _vector_only_contracts() if c != CHAR_CONTRACT]
     return loaded
+
+
+@functools.cache
+def _valid_by_schema() -> Check:
+    """The schema compiled into a yes/no check (grader.schema_validity), once."""
+    return compile_validity(_schema())
 
 
 def _vector_only_contracts() -> list[str]:
@@ -160,6 +175,10 @@ def _non_finite(document: Document, value, path: FieldPath) -> Found:
 def _schema_errors(document: Document) -> Found:
     """Each schema error, as jsonschema's best_match words it within its own branch, at the
     offending key for a bad or unexpected key."""
+    if _valid_by_schema()(document.data):     # the usual case, without importing jsonschema
+        return []
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
     found: dict[str, tuple[FieldPath, ProblemSetError]] = {}      # by its message: each once
     for error in Draft202012Validator(_schema()).iter_errors(document.data):
         error = best_match([error])

@@ -9,6 +9,12 @@ jsonschema's `error.absolute_path`; `format_path` writes it as `problems[2].mode
 What a plain data file never needs is a ProblemSetError: tags beyond the core types,
 duplicate keys, more than MAX_NODES nodes once aliases are expanded ("billion laughs"),
 nesting deeper than MAX_DEPTH, more than one document. Merge keys (`<<: *anchor`) work.
+
+`parse(..., fast=True)` composes with libyaml (PyYAML's C parser, where it has one) a text
+of at most FAST_CHARACTERS, which cannot compose into many more than MAX_NODES nodes, as
+libyaml cannot be stopped midway. libyaml words its errors, and may place its marks,
+otherwise than PyYAML's pure-Python composer: a caller parses fast only what it expects to
+be valid, and parses again without `fast` to report what is wrong (grader.loader does).
 """
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +27,7 @@ from grader.errors import ProblemSetError
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+FAST_CHARACTERS = MAX_NODES
 
 Path = tuple[object, ...]      # keys (any YAML scalar) and list indices
 Position = tuple[int, int]      # 1-based line, column
@@ -55,6 +62,18 @@ _PlainLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+    from yaml.resolver import Resolver
+
+    class _FastPlainLoader(CParser, Resolver):
+        """libyaml's composer with _PlainLoader's resolvers (see `parse`)."""
+        yaml_implicit_resolvers = _PlainLoader.yaml_implicit_resolvers
+
+        def __init__(self, stream: str):
+            CParser.__init__(self, stream)
+            Resolver.__init__(self)
+
 
 def format_path(path: Path) -> str:
     """("problems", 2, "model", "phi") → "problems[2].model.phi"; () → "<root>"."""
@@ -84,10 +103,12 @@ class Document:
         return ProblemSetError(message, self.file, *self.key_positions[path + (key,)], format_path(path))
 
 
-def parse(text: str, file: str) -> Document:
-    """The single YAML document in `text`, read from `file` (named in errors)."""
+def parse(text: str, file: str, fast: bool = False) -> Document:
+    """The single YAML document in `text`, read from `file` (named in errors); `fast`: composed
+    by libyaml where it can be (see the module docstring)."""
     try:
-        loader = _PlainLoader(text)
+        loader = _FastPlainLoader(text) if fast and yaml.__with_libyaml__ and len(text) <= FAST_CHARACTERS \
+            else _PlainLoader(text)
         try:
             root = loader.get_single_node()
         finally:

@@ -11,13 +11,14 @@ Two implement it, one registry entry each:
   reference.vector_finite_diff, reference.vector_mistakes).
 
 Everything else (grader/) goes through this interface: no branch on the model outside it.
+The finite-difference checks are imported when a check runs: grading never needs them.
 """
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from reference import finite_diff, scalar, step_sums, vector, vector_finite_diff
+from reference import scalar, step_sums, vector
 from reference.fd_methods import Estimate
 from reference.mistakes import MISTAKES, Mistake
 from reference.vector_mistakes import VECTOR_MISTAKES
@@ -116,6 +117,7 @@ class ScalarModel:
 
     def gradient_check(self, rnn: scalar.ScalarRNN, f: scalar.Forward, method: str,
                        directions: int | None) -> dict[str, Checked]:
+        from reference import finite_diff
         reference = scalar.backward(rnn, f)
         estimates = finite_diff.finite_differences(rnn, f, tuple(finite_diff.QUANTITIES), method)
         return {name: Checked(estimates[name].along(reference[name]), estimates[name])
@@ -160,10 +162,12 @@ class VectorModel:
     def directions(self, f: vector.VectorForward, requested: int | None) -> int | None:
         if requested is not None:
             return requested or None
-        return None if elementwise_runs(f.sizes) <= ELEMENTWISE_RUNS else vector_finite_diff.DEFAULT_DIRECTIONS
+        from reference.vector_finite_diff import DEFAULT_DIRECTIONS
+        return None if elementwise_runs(f.sizes) <= ELEMENTWISE_RUNS else DEFAULT_DIRECTIONS
 
     def gradient_check(self, rnn: vector.VectorRNN, f: vector.VectorForward, method: str,
                        directions: int | None) -> dict[str, Checked]:
+        from reference import vector_finite_diff
         reference = vector.backward(rnn, f)
         estimates = vector_finite_diff.finite_differences(rnn, f, method=method, directions=directions)
         return {name: Checked(estimate.along(reference[name]), estimate) for name, estimate in estimates.items()}

@@ -43,9 +43,18 @@ def test_the_help_states_the_reports_own_limit():
     assert cli_choices.MAX_INLINE_NUMBERS == MAX_INLINE_NUMBERS
 
 
-def test_grading_imports_no_batch_audit_export_scaffold_or_reference_check():
+def test_grading_imports_no_batch_audit_export_scaffold_reference_check_jsonschema_or_fd_check():
     command = ["grade", str(ROOT / "problem_sets" / "scalar_bptt.yaml"), str(ROOT / "examples" / "correct.py"),
                "--output", "/dev/null"]
     graded = imported_by(f"from grader.cli import main\nassert main({command!r}) == 0")
     assert graded & {"grader.batch", "grader.audit", "grader.export", "grader.scaffold",
-                     "grader.reference_check"} == set()
+                     "grader.reference_check", "jsonschema", "reference.finite_diff",
+                     "reference.vector_finite_diff"} == set()
+
+
+def test_an_invalid_problem_set_is_worded_by_jsonschema_which_it_then_imports(tmp_path):
+    problem_set = tmp_path / "set.yaml"
+    problem_set.write_text((ROOT / "problem_sets" / "scalar_bptt.yaml").read_text(encoding="utf-8")
+                           .replace("schema_version: 1", "schema_version: 2", 1), encoding="utf-8")
+    command = ["grade", str(problem_set), str(ROOT / "examples" / "correct.py")]
+    assert "jsonschema" in imported_by(f"from grader.cli import main\nassert main({command!r}) == 2")
