@@ -8,7 +8,6 @@ Anything else is refused: a folder, a block device, and a symbolic link to a reg
 else could have planted could overwrite whatever it points to).
 """
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +56,7 @@ def _writing(data: bytes) -> Writer:
 def _replace(target: Path, write: Writer) -> None:
     """A new file beside `target` (its mode 0666 less the umask), renamed over it."""
     while True:
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}")
+        temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
             break

@@ -6,6 +6,7 @@ Every function first makes the text valid Unicode: a lone surrogate (from a JSON
 escape, or an undecodable file-name byte kept by surrogateescape) becomes a visible escape,
 `\\ud800`, or `\\xff` for the byte 0xff.
 """
+import functools
 import html
 import json
 import re
@@ -17,8 +18,13 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]!#|~])")     # what starts emphasis, code, links, images, cells
 BLOCK_MARKER = re.compile(r"^(\s*\d*)([-+=.)])")     # a list item or a heading underline, at the start
 SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-# characters XML 1.0 cannot hold, even escaped
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def not_xml() -> re.Pattern:
+    """The characters XML 1.0 cannot hold, even escaped: compiled when first needed (a few
+    ms, which a report in any other format need not pay)."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _escape(character: str) -> str:
@@ -67,7 +73,7 @@ def html_text(text: str) -> str:
 def xml_text(text: str) -> str:
     """For XML 1.0 text or an attribute value: printable, and what XML cannot hold even
     escaped (U+FFFE, U+FFFF) as U+FFFD."""
-    return NOT_XML.sub("\ufffd", printable(text))
+    return not_xml().sub("\ufffd", printable(text))
 
 
 def spreadsheet_cell(text: str) -> str:
