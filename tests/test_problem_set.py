@@ -4,6 +4,7 @@ import pytest
 
 from grader.loader import MAX_FILE_BYTES, load
 from grader.problem_set import Limits, Tolerance
+from grader.yaml_positions import parse
 from reference.activations import ACTIVATIONS
 from reference.losses import LOSSES
 from reference.scalar import GRADIENT_SHAPES
@@ -309,6 +310,24 @@ def test_a_yaml_syntax_error_gives_the_mark_position(tmp_path):
     error = error_for(tmp_path, base_with("params: {w: 0.8, v: -0.5}", "params: {w: 0.8, v: -0.5"))
     assert (error.line, error.column, error.message) == (
         8, 9, "invalid YAML: while parsing a flow mapping, expected ',' or '}', but got ':'")
+
+
+def test_an_error_libyaml_words_otherwise_is_worded_as_pyyaml_words_it(tmp_path):
+    error = error_for(tmp_path, base_with("title: tiny", "title: tiny\n\tindented: 1"))
+    assert (error.line, error.column, error.message) == (
+        3, 1, "invalid YAML: while scanning for the next token, found character '\\t' that cannot start any token")
+
+
+@pytest.mark.parametrize("text", [
+    EXAMPLE, BASE, "title: café ✓ 𝔘\nx: [1, 2, {a: é, b: 2024-01-01}]\ny: =\nz: ~\n",
+    "a: &x {b: 1}\nc: {<<: *x, d: 2}\ne:\n  <<: [*x]\n  f: [*x, *x]\n",
+    "t: 'é'  # ✓\nu: \"\\u00e9\"\nv: 0o17\nw: 0x1F\nx: 1_000\ny: .inf\nz: -.NaN\nq: yes\nr: on\n",
+    "k: |\n  multi ✓\n  line\nm: >\n  folded\n", "\ufeffa: 1\r\nb: [2, 3]\r\n", "? complex\n: value\n",
+    "a: !!str 1\nb: !!int '3'\n"], ids=range(9))
+def test_libyaml_composes_what_pyyaml_composes_with_the_same_positions(text):
+    fast, slow = parse(text, "set.yaml", fast=True), parse(text, "set.yaml")
+    assert repr(fast.data) == repr(slow.data)
+    assert (fast.value_positions, fast.key_positions) == (slow.value_positions, slow.key_positions)
 
 
 def test_a_control_character_is_located(tmp_path):
