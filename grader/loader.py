@@ -32,7 +32,7 @@ from grader.problem_set import (
 )
 from grader.schema_validity import Check, compile_validity
 from grader.size_caps import SizeCaps as SizeCaps  # re-exported: loader.SizeCaps is its public name
-from grader.yaml_positions import Document, parse, position_in
+from grader.yaml_positions import Document, composes_fast, parse, position_in
 from grader.yaml_positions import Path as FieldPath
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss
@@ -69,10 +69,12 @@ def load(path: str | os.PathLike, caps: SizeCaps = SizeCaps()) -> ProblemSet:
     ProblemSetErrors. Random values are drawn only for a set without errors."""
     file = str(path)
     text = _read_text(file)
-    try:
-        return _load(parse(text, file, fast=True), caps)
-    except (ProblemSetError, ProblemSetErrors):     # worded and placed by PyYAML's own composer, as ever
-        return _load(parse(text, file), caps)
+    if composes_fast(text):
+        try:
+            return _load(parse(text, file, fast=True), caps)
+        except (ProblemSetError, ProblemSetErrors):
+            pass                                    # worded and placed by PyYAML's own composer, as ever
+    return _load(parse(text, file), caps)
 
 
 def _load(document: Document, caps: SizeCaps) -> ProblemSet:

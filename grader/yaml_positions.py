@@ -10,11 +10,12 @@ What a plain data file never needs is a ProblemSetError: tags beyond the core ty
 duplicate keys, more than MAX_NODES nodes once aliases are expanded ("billion laughs"),
 nesting deeper than MAX_DEPTH, more than one document. Merge keys (`<<: *anchor`) work.
 
-`parse(..., fast=True)` composes with libyaml (PyYAML's C parser, where it has one) a text
-of at most FAST_CHARACTERS, which cannot compose into many more than MAX_NODES nodes, as
-libyaml cannot be stopped midway. libyaml words its errors, and may place its marks,
-otherwise than PyYAML's pure-Python composer: a caller parses fast only what it expects to
-be valid, and parses again without `fast` to report what is wrong (grader.loader does).
+`parse(..., fast=True)` composes with libyaml (PyYAML's C parser) a text that
+`composes_fast`: where PyYAML has libyaml, one of at most FAST_CHARACTERS, which cannot
+compose into many more than MAX_NODES nodes (libyaml cannot be stopped midway). libyaml
+words its errors, and may place its marks, otherwise than PyYAML's pure-Python composer: a
+caller parses fast only what it expects to be valid, and parses again without `fast` to
+report what is wrong (grader.loader does).
 """
 from dataclasses import dataclass
 from typing import Any
@@ -103,12 +104,17 @@ class Document:
         return ProblemSetError(message, self.file, *self.key_positions[path + (key,)], format_path(path))
 
 
+def composes_fast(text: str) -> bool:
+    """Whether `parse` may compose `text` with libyaml (see the module docstring)."""
+    return yaml.__with_libyaml__ and len(text) <= FAST_CHARACTERS
+
+
 def parse(text: str, file: str, fast: bool = False) -> Document:
     """The single YAML document in `text`, read from `file` (named in errors); `fast`: composed
-    by libyaml where it can be (see the module docstring)."""
+    by libyaml, for a text that `composes_fast` (see the module docstring)."""
+    assert not fast or composes_fast(text)
     try:
-        loader = _FastPlainLoader(text) if fast and yaml.__with_libyaml__ and len(text) <= FAST_CHARACTERS \
-            else _PlainLoader(text)
+        loader = _FastPlainLoader(text) if fast else _PlainLoader(text)
         try:
             root = loader.get_single_node()
         finally:

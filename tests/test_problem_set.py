@@ -1,6 +1,7 @@
 """grader.loader.load: valid sets, schema violations, semantic checks, hostile files."""
 import numpy as np
 import pytest
+import yaml
 
 from grader.loader import MAX_FILE_BYTES, load
 from grader.problem_set import Limits, Tolerance
@@ -318,6 +319,7 @@ def test_an_error_libyaml_words_otherwise_is_worded_as_pyyaml_words_it(tmp_path)
         3, 1, "invalid YAML: while scanning for the next token, found character '\\t' that cannot start any token")
 
 
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="this PyYAML has no libyaml")
 @pytest.mark.parametrize("text", [
     EXAMPLE, BASE, "title: café ✓ 𝔘\nx: [1, 2, {a: é, b: 2024-01-01}]\ny: =\nz: ~\n",
     "a: &x {b: 1}\nc: {<<: *x, d: 2}\ne:\n  <<: [*x]\n  f: [*x, *x]\n",
