@@ -20,19 +20,23 @@ HEADER = struct.Struct(">Q")
 MAX_HEADER_BYTES = 1 << 20
 MAX_DIMENSIONS = 32         # of an array (numpy's own limit is 64, 32 before numpy 2)
 MAX_INTEGER_DIGITS = 20     # of a number in the header: shapes, indices and statuses fit in 64 bits
+CHUNK_BYTES = 1 << 20       # read at a time
 
 
 class ChannelError(Exception):
     """The peer sent something that is not a well-formed message, or too much."""
 
 
-def encode(obj) -> bytes:
-    """Serialise a tree of dicts, lists, str, bool, None, numbers and float64 arrays."""
+def encoded_parts(obj) -> list:
+    """The message serialising a tree of dicts, lists, str, bool, None, numbers and float64
+    arrays, in parts to send in turn: the length and header, then each array's bytes (a view
+    of the array itself where it is contiguous little-endian float64: never a copy of it)."""
     buffers = []
 
     def strip(value):
         if isinstance(value, np.ndarray):
-            buffers.append(np.ascontiguousarray(value, dtype="<f8").tobytes())
+            contiguous = np.ascontiguousarray(value, dtype="<f8")
+            buffers.append(contiguous.reshape(-1).view(np.uint8).data)
             return {"$array": len(buffers) - 1, "shape": list(value.shape)}
         if isinstance(value, dict):
             return {str(k): strip(v) for k, v in value.items()}
@@ -41,25 +45,46 @@ def encode(obj) -> bytes:
         return value
 
     header = json.dumps(strip(obj), allow_nan=True).encode()
-    return HEADER.pack(len(header)) + header + b"".join(buffers)
+    return [HEADER.pack(len(header)) + header, *buffers]
+
+
+def encode(obj) -> bytes:
+    """The message serialising `obj` (see encoded_parts) as one bytes object."""
+    return b"".join(encoded_parts(obj))
 
 
 def write_message(fd: int, obj) -> None:
-    data = memoryview(encode(obj))
-    while data:
-        data = data[os.write(fd, data):]
+    for part in encoded_parts(obj):
+        data = memoryview(part)
+        while data:
+            data = data[os.write(fd, data):]
+
+
+def read_into(read, buffer: memoryview) -> None:
+    """Fill `buffer` (bytes) with `read(k) -> bytes`, at most CHUNK_BYTES at a time; raise
+    EOFError when the peer is gone."""
+    filled = 0
+    while filled < len(buffer):
+        chunk = read(min(len(buffer) - filled, CHUNK_BYTES))
+        if not chunk:
+            raise EOFError("the channel closed")
+        buffer[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
 
 
 def read_exactly(read, n: int) -> bytes:
     """Read n bytes with `read(k) -> bytes`; raise EOFError when the peer is gone."""
-    chunks, remaining = [], n
-    while remaining:
-        chunk = read(min(remaining, 1 << 20))
-        if not chunk:
-            raise EOFError("the channel closed")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+    buffer = bytearray(n)
+    read_into(read, memoryview(buffer))
+    return bytes(buffer)
+
+
+def read_array(read, shape: tuple[int, ...]) -> np.ndarray:
+    """An array of `shape` read with `read(k) -> bytes` straight into its own memory
+    (little-endian float64 on the wire: no copy on a little-endian host)."""
+    array = np.empty(shape, dtype="<f8")
+    read_into(read, array.reshape(-1).view(np.uint8).data)
+    return array.astype(np.float64, copy=False)
 
 
 def read_message(read, max_bytes: int):
@@ -77,8 +102,7 @@ def read_message(read, max_bytes: int):
         sizes = [8 * math.prod(shape) for shape in shapes]      # Python ints: no overflow
         if sum(sizes) > max_bytes:
             raise ChannelError(f"{sum(sizes)} bytes of arrays, over the limit of {max_bytes}")
-        arrays = [np.frombuffer(read_exactly(read, n), dtype="<f8").reshape(shape).astype(np.float64)
-                  for n, shape in zip(sizes, shapes, strict=True)]
+        arrays = [read_array(read, shape) for shape in shapes]
         return _restore(header, arrays)
     except RecursionError:
         raise ChannelError("message header is nested too deeply") from None

@@ -107,20 +107,22 @@ class SubmissionProcess:
     def _request(self, request: dict) -> CallOutcome:
         deadline = time.monotonic() + self.limits.timeout
         try:
-            self._send(channel.encode(request), deadline)
+            self._send(channel.encoded_parts(request), deadline)
         except TimeoutError:
             return self._fail(self._timed_out("call"))
         except OSError:
             return self._fail(self._ending("call", deadline))
         return self._receive(deadline, "call")
 
-    def _send(self, data: bytes, deadline: float) -> None:
+    def _send(self, parts: list, deadline: float) -> None:
+        """Write a message's parts (channel.encoded_parts) to the requests pipe in turn."""
         fd = self.process.requests
         os.set_blocking(fd, False)
-        view = memoryview(data)
-        while view:
-            _wait_until_ready(fd, deadline, write=True)
-            view = view[os.write(fd, view[:1 << 16]):]
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                _wait_until_ready(fd, deadline, write=True)
+                view = view[os.write(fd, view[:1 << 16]):]
 
     def _receive(self, deadline: float, stage: str) -> CallOutcome:
         def read(n):
