@@ -35,7 +35,7 @@ def failing_problem(T: int) -> tuple[Exercise, tuple]:
                             loss="squared_error", w=0.7, v=-0.4, h0=0.2, x=rng.normal(size=T),
                             target=rng.uniform(size=T), grade=dict(GRADED))
     ex = exercise(problem, "backward")
-    wrong = MISTAKES["missing_recurrent_term"].run(problem.rnn, ex.forward, ex.values).of({})
+    wrong = MISTAKES["missing_recurrent_term"].run(problem.rnn, *ex.reference()).of({})
     outcome = CallOutcome(outputs={name: np.asarray(wrong[name]) for name in GRADED})
     return ex, score_outputs(problem, ex.expected, outcome)
 
@@ -54,7 +54,8 @@ def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 
         assert {d.mistake for d in diagnose(ex, outputs)} == {"missing_recurrent_term"}
         repeat = 5 if T <= 1000 else 2
         ours = best_time(lambda ex=ex, outputs=outputs: diagnose(ex, outputs), repeat)
-        one_backward = best_time(lambda ex=ex: backward(ex.problem.rnn, ex.forward), repeat)
+        f = ex.problem.forward()
+        one_backward = best_time(lambda ex=ex, f=f: backward(ex.problem.rnn, f), repeat)
         result.append(Row("diagnosis, per failing problem", f"T = {T:,}", ours, "one reference backward",
                           one_backward, "", f"= {ours / one_backward:.1f} backward runs, "
                                             f"{len(MISTAKES)} mistakes tried"))

@@ -16,6 +16,7 @@ that a hard-coded size fails somewhere), with a warning for each one no problem 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from grader.contracts import Exercise, exercise, mistakes_of
 from grader.problem_set import Problem, ProblemSet, VectorProblem
@@ -107,32 +108,34 @@ class Audit:
         return text + (f"; not by {', '.join(missed)}" if missed else "")
 
 
-def detection(ex: Exercise, mistake: Mistake) -> Detection:
+def detection(ex: Exercise, mistake: Mistake, reference: tuple[Any, dict]) -> Detection:
     """Whether the problem of exercise `ex` catches `mistake`, its variant's gradients
-    returned in the contract's layout (the reference's values for the outputs it leaves)."""
+    returned in the contract's layout (the reference's values for the outputs it leaves);
+    `reference` is `ex.reference()`."""
     call = ex.call
-    variant = mistake.run(ex.problem.rnn, ex.forward, ex.values).of(mistake.audit_params)
+    variant = mistake.run(ex.problem.rnn, *reference).of(mistake.audit_params)
     if variant is None:
-        return Detection(False, None, (), why_not(ex, mistake, variant))
+        return Detection(False, None, (), why_not(ex, mistake, variant, reference))
     returned = {name: call.outputs[name].layout.to_submission(variant[call.outputs[name].source])
                 if call.outputs[name].source in variant else ex.expected[name] for name in ex.requested}
     outcome = CallOutcome(outputs=returned)
     graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
     failing = [o for o in graded if not o.passed]
     if not any(o.points for o in failing):
-        return Detection(False, None, (), why_not(ex, mistake, variant))
+        return Detection(False, None, (), why_not(ex, mistake, variant, reference))
     t = next((o.comparison.first_divergence for o in failing if o.per_timestep and o.comparison), None)
     return Detection(True, t, tuple(o.name for o in failing if o.points))
 
 
-def why_not(ex: Exercise, mistake: Mistake, variant: dict | None) -> str:
+def why_not(ex: Exercise, mistake: Mistake, variant: dict | None, reference: tuple[Any, dict]) -> str:
     sources = {ex.call.outputs[name].source for name in ex.problem.grade}
     if not set(mistake.outputs) & sources:
         return f"{', '.join(mistake.outputs)} not graded"
-    reason = mistake.blind_spot(ex.problem.rnn, ex.forward)
+    f, values = reference
+    reason = mistake.blind_spot(ex.problem.rnn, f)
     if reason or variant is None:
         return reason or "no such variant here"
-    if all(same_up_to_rounding(variant[source], ex.values[source]) for source in sources if source in variant):
+    if all(same_up_to_rounding(variant[source], values[source]) for source in sources if source in variant):
         return "it changes nothing here"
     return "its change stays within the tolerance"
 
@@ -141,7 +144,8 @@ def audit(problem_set: ProblemSet) -> Audit:
     detections = {}
     for problem in problem_set.problems:
         ex = exercise(problem, problem_set.entry_point)
-        detections[problem.id] = {m.id: detection(ex, m) for m in mistakes_of(problem).values()}
+        reference = ex.reference()
+        detections[problem.id] = {m.id: detection(ex, m, reference) for m in mistakes_of(problem).values()}
     return Audit(problem_set, detections)
 
 

@@ -6,6 +6,8 @@ a step diverges when any of its elements does. BPTT computes gradients from t = 
 so their *first* divergence is the largest diverging t; a forward value (h_t) is computed
 from t = 1 up, so its first divergence is the smallest.
 """
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,16 +16,23 @@ import numpy as np
 from grader.problem_set import Tolerance
 
 Order = Literal["backward", "forward"]     # BPTT's (t = T first) or the forward pass's (t = 1 first)
+BLOCK_ELEMENTS = 1 << 18       # of an array worked on at a time, so that temporaries stay small
 
 
 @dataclass(frozen=True)
 class Comparison:
     expected: np.ndarray
     got: np.ndarray
-    abs_error: np.ndarray
     diverging: np.ndarray          # bool, same shape as expected
     time_axis: int = 0             # where t runs, for a per-timestep output
     order: Order = "backward"
+
+    @property
+    def abs_error(self) -> np.ndarray:
+        """|got − expected|, computed when asked: never kept, as it is as large as the output.
+        (Laid out in memory as numpy lays out got − expected: sums over it add in that order.)"""
+        error = np.asarray(self.got - self.expected)
+        return np.abs(error, out=error)
 
     @property
     def passed(self) -> bool:
@@ -97,8 +106,29 @@ def first_divergence(diverging: np.ndarray) -> int | None:
     return int(where[-1]) + 1 if where.size else None
 
 
+def blocks(shape: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
+    """Indices of consecutive blocks of the first axis of an array of `shape`, each of at
+    most BLOCK_ELEMENTS elements (at least one index along it); the whole of a 0-d array."""
+    if not shape:
+        yield ()
+        return
+    step = max(1, BLOCK_ELEMENTS // max(1, math.prod(shape[1:])))
+    yield from ((slice(start, start + step),) for start in range(0, shape[0], step))
+
+
+def diverges(expected: np.ndarray, got: np.ndarray, tolerance: Tolerance, slack=0.0) -> np.ndarray:
+    """Whether |got − expected| > atol + rtol·|expected| + slack, element by element (NaN
+    diverges); bool, of the three's broadcast shape. Computed a block of the first axis at a
+    time (`blocks`), so that its temporaries stay small whatever the size."""
+    shape = np.broadcast_shapes(np.shape(expected), np.shape(got), np.shape(slack))
+    diverging = np.empty(shape, dtype=bool)
+    for block in blocks(shape):
+        e, g, extra = (a[block] if 0 < np.ndim(a) == len(shape) and np.shape(a)[0] == shape[0] else a
+                       for a in (expected, got, slack))
+        diverging[block] = ~(np.abs(g - e) <= tolerance.atol + tolerance.rtol * np.abs(e) + extra)
+    return diverging
+
+
 def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: Order = "backward") -> Comparison:
     expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
-    abs_error = np.abs(got - expected)
-    diverging = ~(abs_error <= tolerance.atol + tolerance.rtol * np.abs(expected))   # NaN diverges
-    return Comparison(expected, got, abs_error, diverging, time_axis, order)
+    return Comparison(expected, got, diverges(expected, got, tolerance), time_axis, order)

@@ -265,6 +265,9 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
     return [name for name in needed[0] if all(name in functions for functions in needed)] if needed else []
 
 
+DERIVATION_VALUES = ("Wx", "dL_ds", "dL_dx")     # what recovering ∂L/∂s_t from dx reads (grader.localization)
+
+
 @dataclass(frozen=True)
 class Probe:
     """A probing call: the problem again with x widened by H features that are zero and Wx by
@@ -295,14 +298,17 @@ def probe(problem, call: Call, values: dict, forward: dict[str, tuple[int, ...]]
 class Exercise:
     """What one problem asks of a submission: the functions its call needs, their
     arguments, the outputs to request, and every output's expected value in the
-    submission's layout. Computed once per problem, it grades any number of submissions."""
+    submission's layout. Computed once per problem, it grades any number of submissions.
+
+    It keeps only what scoring reads for every submission: the forward pass's other values
+    and the other gradients (several times the problem's arrays at the largest sizes) are
+    computed again, by `reference()`, where a wrong output is looked into."""
     problem: Problem
-    forward: Any                            # the problem's forward pass (its model's)
     functions: tuple[str, ...]
     arguments: dict
     requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it
     expected: dict[str, np.ndarray]
-    values: dict = field(repr=False)        # the reference values they came from (Model.values)
+    derivation: dict = field(repr=False)    # DERIVATION_VALUES where the call returns dx, else {}
     probe: Probe | None = None              # its probing call, where it has one
 
     @property
@@ -314,14 +320,24 @@ class Exercise:
         """The requested outputs' shapes in the submission's layout."""
         return {name: np.shape(self.expected[name]) for name in self.requested}
 
+    def reference(self) -> tuple[Any, dict]:
+        """`reference_values` of its problem, computed again: those it was built from."""
+        return reference_values(self.problem)
+
+
+def reference_values(problem) -> tuple[Any, dict]:
+    """The problem's forward pass (its model's) and every reference value (Model.values)."""
+    f = problem.forward()
+    return f, problem.model.values(problem.rnn, f)
+
 
 def exercise(problem, entry_point: str) -> Exercise:
     call = call_for(problem)
-    f = problem.forward()
-    values = problem.model.values(problem.rnn, f)
+    _, values = reference_values(problem)
     expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
     requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]
     forward = {name: np.shape(expected[name]) for name in requested if call.outputs[name].forward}
-    return Exercise(problem, f, call.functions or (entry_point,), call.arguments(values), requested, expected, values,
-                    probe(problem, call, values, forward))
+    derivation = {name: values[name] for name in DERIVATION_VALUES} if call.dx else {}
+    return Exercise(problem, call.functions or (entry_point,), call.arguments(values), requested, expected,
+                    derivation, probe(problem, call, values, forward))

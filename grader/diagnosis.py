@@ -11,7 +11,10 @@ Cost per failing problem: each mistake runs once (without a Python loop over t, 
 `MistakeRuns` for every later submission), and each wrong output is compared with all
 variants at once.
 """
+import functools
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +34,12 @@ class MistakeRuns:
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], Variants] = {}
 
-    def of(self, exercise: Exercise, mistake: Mistake) -> Variants:
+    def of(self, exercise: Exercise, mistake: Mistake, reference: Callable[[], tuple[Any, dict]]) -> Variants:
+        """The mistake's variants on the exercise's problem; `reference()` gives the problem's
+        forward pass and reference values (Exercise.reference) when they are to be computed."""
         key = (exercise.problem.id, mistake.id)
         if key not in self._runs:
-            self._runs[key] = mistake.run(exercise.problem.rnn, exercise.forward, exercise.values)
+            self._runs[key] = mistake.run(exercise.problem.rnn, *reference())
         return self._runs[key]
 
     def __len__(self) -> int:
@@ -71,13 +76,14 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     problem, call, catalogue = exercise.problem, exercise.call, mistakes_of(exercise.problem)
     notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
+    reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
     diagnoses: list[Diagnosis] = []
     for o in outputs:
         if o.comparison is None or o.passed or o.localization == "partial":
             continue
         out = call.outputs[o.derived_from or o.name]
         source = "dL_ds" if o.derived_from else out.source
-        tried = [(m, runs.of(exercise, m)) for m in catalogue.values() if source in m.outputs]
+        tried = [(m, runs.of(exercise, m, reference)) for m in catalogue.values() if source in m.outputs]
         tried = [(m, variants) for m, variants in tried if source in variants.outputs]
         if not tried:
             continue

@@ -12,7 +12,7 @@ tolerance plus what dx's own tolerance becomes through least squares, ‖atol + 
 """
 import numpy as np
 
-from grader.compare import Comparison
+from grader.compare import Comparison, blocks, diverges
 from grader.results import Derivation, OutputResult
 
 EPS = np.finfo(np.float64).eps
@@ -23,7 +23,7 @@ def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
     """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), as
     an output worth no points; None where Wx = 0 leaves nothing to recover."""
     dx_name = exercise.call.dx
-    v, out = exercise.values, exercise.call.outputs[dx_name]
+    v, out = exercise.derivation, exercise.call.outputs[dx_name]
     Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
     D, H = Wx.shape
     U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
@@ -31,13 +31,17 @@ def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
     if rank == 0:
         return None
     row_space = Vt[:rank]                                          # (r, H), orthonormal
-    got = (out.layout.to_reference(dx) @ U[:, :rank] / S[:rank]) @ row_space
+    dx, got = out.layout.to_reference(dx), np.empty(ds_ref.shape)
+    for block in blocks(dx.shape):       # a few sequences at a time: numpy multiplies each on its own anyway
+        coefficients = dx[block] @ U[:, :rank]
+        coefficients /= S[:rank]
+        got[block] = coefficients @ row_space
     expected = ds_ref if rank == H else ds_ref @ row_space.T @ row_space
-    slack = np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref), axis=-1, keepdims=True) / S[rank - 1]
-    abs_error = np.abs(got - expected)
-    diverging = ~(abs_error <= tolerance.atol + tolerance.rtol * np.abs(expected) + slack)
+    slack = np.concatenate([np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1,
+                                           keepdims=True) for block in blocks(dx_ref.shape)]) / S[rank - 1]
+    diverging = diverges(expected, got, tolerance, slack)
     shown = out.layout.to_submission
-    comparison = Comparison(shown(expected), shown(got), shown(abs_error), shown(diverging), out.time_axis)
+    comparison = Comparison(shown(expected), shown(got), shown(diverging), out.time_axis)
     if rank == H:
         derivation = Derivation(dx_name, "full", f"recovered from {dx_name} by least squares: "
                                                  "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")

@@ -184,18 +184,24 @@ def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dic
         ∂L/∂h_t = ∂L/∂h_t|direct + ∂L/∂s_{t+1}·Whᵀ,   ∂L/∂s_t = ∂L/∂h_t ⊙ φ'(s_t)
 
     Returns every gradient of GRADIENT_SHAPES (the output layer's only with one)."""
-    N, T, H = f.s.shape
     dz = None if rnn.upstream else output_gradient(rnn, f, bptt.output_derivative(rnn, f))
-    dh_direct = bptt.direct(rnn, f, dz)
-    dphi = bptt.state_derivative(rnn, f)                # φ'(s_t)
-    recurrent = bptt.recurrent(f)
+    ds, dh = through_time(bptt.direct(rnn, f, dz), bptt.state_derivative(rnn, f), bptt.recurrent(f), bptt.boundary)
+    return gradients(f, bptt, ds, dh, dz)
+
+
+def through_time(dh_direct: np.ndarray, dphi: np.ndarray, recurrent: np.ndarray,
+                 boundary: float) -> tuple[np.ndarray, np.ndarray]:
+    """(∂L/∂s_t, ∂L/∂h_t), each (N, T, H), from ∂L/∂h_t|direct and φ'(s_t) (N, T, H), the
+    recurrent matrix (H, H) and ∂L/∂s_{T+1} = boundary (every element). Its own function so
+    that φ'(s_t) is freed before the sums: the largest problems' peak memory."""
+    N, T, H = dphi.shape
     ds, dh = np.empty((N, T, H)), np.empty((N, T, H))
-    ds_next = np.full((N, H), bptt.boundary)            # ∂L/∂s_{T+1}
+    ds_next = np.full((N, H), boundary)                 # ∂L/∂s_{T+1}
     for t in range(T, 0, -1):
         dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ recurrent
         ds[:, t - 1] = dh[:, t - 1] * dphi[:, t - 1]
         ds_next = ds[:, t - 1]
-    return gradients(f, bptt, ds, dh, dz)
+    return ds, dh
 
 
 def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray, dz: np.ndarray | None) -> dict:

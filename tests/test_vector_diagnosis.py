@@ -56,9 +56,10 @@ def test_grading_a_vector_mistake_diagnoses_it_wherever_it_shows(mistake, contra
     if mistake not in mistakes_of(ex.problem):      # min-char-rnn returns no dx or dh0 and has no batch
         return
     entry = VECTOR_MISTAKES[mistake]
-    changed = entry.run(ex.problem.rnn, ex.forward, ex.values).of(entry.audit_params)
+    f, values = ex.reference()
+    changed = entry.run(ex.problem.rnn, f, values).of(entry.audit_params)
     if changed is None:         # recurrence_uses_Wx where D ≠ H, truncated_recursion where T ≤ 3
-        assert entry.blind_spot(ex.problem.rnn, ex.forward)
+        assert entry.blind_spot(ex.problem.rnn, f)
         return
     outputs = ex.call.outputs
     returned = {name: outputs[name].layout.to_submission(changed[outputs[name].source])
@@ -108,7 +109,7 @@ def test_a_set_of_both_models_audits_each_problem_with_its_own_catalogue(tmp_pat
 
 def test_each_vector_mistake_runs_once_per_problem(monkeypatch):
     ex = exercise(problem("cs231n", "tanh", 4, seed=3), "backward")
-    changed = VECTOR_MISTAKES["dWh_uses_h_t"].run(ex.problem.rnn, ex.forward, ex.values).of({})
+    changed = VECTOR_MISTAKES["dWh_uses_h_t"].run(ex.problem.rnn, *ex.reference()).of({})
     outcome = CallOutcome(outputs={**ex.expected, "dWh": changed["dL_dWh"]})
     graded = localized(ex.problem, ex, outcome, score_outputs(ex.problem, ex.expected, outcome))
     runs = MistakeRuns()
