@@ -6,6 +6,7 @@ a step diverges when any of its elements does. BPTT computes gradients from t = 
 so their *first* divergence is the largest diverging t; a forward value (h_t) is computed
 from t = 1 up, so its first divergence is the smallest.
 """
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,11 +41,15 @@ class Comparison:
 
     @property
     def max_abs_error(self) -> float:
-        return float(self.abs_error.max(initial=0.0))
+        return float(np.max(self.step_errors, initial=0.0))
 
     def step(self, array: np.ndarray, t: int) -> np.ndarray:
         """Step t of `array` (index t-1 along the time axis), its other axes flattened in C order."""
         return np.take(array, t - 1, axis=self.time_axis).ravel()
+
+    def step_abs_error(self, t: int) -> np.ndarray:
+        """|got − expected| at step t, as `step` lays it out: of that step alone."""
+        return np.abs(self.step(self.got, t) - self.step(self.expected, t))
 
     @property
     def _other_axes(self) -> tuple[int, ...]:
@@ -55,9 +60,10 @@ class Comparison:
         """(T,) bool: whether step t (index t-1) has a diverging element."""
         return np.asarray(self.diverging.any(axis=self._other_axes)) if self._other_axes else self.diverging
 
-    @property
+    @functools.cached_property
     def step_errors(self) -> np.ndarray:
-        """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN."""
+        """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN.
+        Kept once asked (T numbers), unlike |error| itself."""
         return np.max(self.abs_error, axis=self._other_axes) if self._other_axes else self.abs_error
 
     @property
@@ -76,15 +82,13 @@ class Comparison:
     def at_step(self, t: int) -> tuple[float, float, float]:
         """(expected, got, |error|) at step t: the element itself for (T,) arrays, else the
         element of step t with the largest error."""
-        if self.expected.ndim <= 1:
-            return float(self.expected[t - 1]), float(self.got[t - 1]), float(self.abs_error[t - 1])
         i = self._worst(t)
         return (float(self.step(self.expected, t)[i]), float(self.step(self.got, t)[i]),
-                float(self.step(self.abs_error, t)[i]))
+                float(self.step_abs_error(t)[i]))
 
     def _worst(self, t: int) -> int:
         """The flat index, within step t, of its element with the largest error (NaN first)."""
-        return largest(self.step(self.abs_error, t))
+        return largest(self.step_abs_error(t))
 
     def element_at_step(self, t: int) -> tuple[int, ...]:
         """The index of step t's element with the largest error, over the axes other than

@@ -62,7 +62,7 @@ def kept_rows(c: Comparison, per_timestep: bool) -> list[int]:
 def row_json(c: Comparison, r: int, per_timestep: bool) -> dict:
     """Row `r` (0-based along c.time_axis): {"t": r + 1} or {"index": r}, with `start` and at
     most ROW_NUMBERS elements of `expected` and `got` from there, around the row's largest error."""
-    errors = c.step(c.abs_error, r + 1)
+    errors = c.step_abs_error(r + 1)
     start = int(np.clip(largest(errors) - ROW_NUMBERS // 2, 0, max(0, errors.size - ROW_NUMBERS)))
     kept = slice(start, start + ROW_NUMBERS)
     where = {"t": r + 1} if per_timestep else {"index": r}
@@ -73,8 +73,9 @@ def row_json(c: Comparison, r: int, per_timestep: bool) -> dict:
 def statistics(c: Comparison, per_timestep: bool) -> dict:
     """Over every element: how many there are, how many diverge, the mean |error| over the
     finite ones (null when none is), and for a per-timestep output how many steps diverge."""
-    finite = np.isfinite(c.abs_error)
+    errors = c.abs_error
+    finite = np.isfinite(errors)
     count = int(np.count_nonzero(finite))
     steps = {"diverging_steps": int(np.count_nonzero(c.diverging_steps))} if per_timestep else {}
-    return {"elements": int(c.abs_error.size), "diverging": int(np.count_nonzero(c.diverging)), **steps,
-            "mean_abs_error": float(np.sum(c.abs_error, where=finite)) / count if count else None}
+    return {"elements": int(errors.size), "diverging": int(np.count_nonzero(c.diverging)), **steps,
+            "mean_abs_error": float(np.sum(errors, where=finite)) / count if count else None}

@@ -72,7 +72,8 @@ def difference(symbol: str, c: Comparison) -> str:
     """One line for an output without timesteps: its value, or for an array its worst element."""
     if c.expected.ndim == 0:
         return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
-    worst = np.unravel_index(largest(c.abs_error), c.abs_error.shape)
+    errors = c.abs_error
+    worst = np.unravel_index(largest(errors), errors.shape)
     where = ", ".join(map(str, worst))
     return (f"  {symbol}: {int(c.diverging.sum())} of {c.diverging.size} elements differ; the largest error is at "
             f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")
