@@ -3,26 +3,41 @@ numbers, under the cap of 5,000,000; 2,048,000 steps of work, so the work cap is
 that, as `--max-work` does) with the CS231n example, as a user runs it: `bptt-grade grade
 --format json --output FILE` in a fresh process (with and without --full-arrays), against
 grading alone (grade_path, no report) in a fresh process, in the same run. Figures: wall time
-and the peak RSS of the largest process (the grader's or the sandbox's), as ratios against
-grading alone; the peak RSS against the problem's arrays (what the submission is called
-with, float64); the report's bytes against the arrays' .npz; and, in this process (less
-noisy than the commands on a loaded machine), rendering the json and text reports against
-the grading that produced them.
+and CPU time, as ratios against grading alone; the report's bytes against the arrays' .npz;
+in this process (less noisy than the commands on a loaded machine), rendering the json and
+text reports against the grading that produced them; and peak RSS against the problem's
+arrays.
+
+The problem's arrays (`problem_arrays_bytes`): its inputs x, h0, Wx, Wh, b and the upstream
+dout, and its expected outputs h, dx, dh0, dWx, dWh, db, float64: 64.5 MB at the largest
+size. Peak RSS (MiB) is given for each process apart: the `grade` command's (getrusage's
+ru_maxrss; its sandboxes are forked by its zygote, whose children getrusage does not count),
+and from one more run of grading alone (`grade_apart`: VmHWM, as ru_maxrss of a process
+counts its parent's RSS when it was forked), the grader's peak, its RSS once its modules are
+imported (the interpreter's own, before any array), and the sandbox's: the submission's
+process, whose peak holds the student's own code's arrays.
 """
+import contextlib
+import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+
+import numpy as np
 
 from bench.table import Row, best_time
 from grader import loader
-from grader.contracts import exercise
+from grader.contracts import Exercise, exercise
 from grader.reports import render
 from grader.submissions import grade_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSION = ROOT / "examples" / "cs231n" / "rnn_layers.py"
 LARGEST = {"N": 8, "T": 1000, "D": 256, "H": 256}
+SAMPLE_SECONDS = 0.002     # between two looks at the sandbox's peak RSS
 PROBLEM_SET = """\
 schema_version: 1
 title: the largest vector problem
@@ -56,6 +71,71 @@ def work(sizes: dict) -> int:
     return sizes["N"] * sizes["T"] * sizes["H"]
 
 
+def problem_arrays_bytes(exercise: Exercise) -> int:
+    """The bytes of a problem's arrays: the submission's arguments (the inputs x, h0, Wx, Wh, b
+    and the upstream dout) and the expected outputs (h, dx, dh0, dWx, dWh, db), float64."""
+    return sum(np.asarray(a).nbytes for a in (*exercise.arguments.values(), *exercise.expected.values()))
+
+
+def peak_kib(pid: int | str = "self") -> int:
+    """The process's peak RSS so far (VmHWM, KiB): of its own memory since it last called exec,
+    unlike getrusage's ru_maxrss, which starts from its parent's RSS when it was forked."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, through /proc/PID/task/TID/children."""
+    found, below = [], [pid]
+    while below:
+        parent = below.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+            children = [int(child) for task in tasks
+                        for child in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
+        except OSError:                 # it has ended meanwhile
+            continue
+        found += children
+        below += children
+    return found
+
+
+def grade_apart(problem_set: str, work_cap: int) -> None:
+    """Grade the CS231n example as `grade_path` does (in a fresh process) and print three peak
+    RSS, KiB: this process's once its modules are imported (the interpreter's own, before any
+    array), this process's at the end, and the largest of the processes below it (the sandbox's
+    worker, which runs the submission), sampled every SAMPLE_SECONDS while it grades."""
+    imported = peak_kib()
+    peaks: dict[int, int] = {}
+    grading = threading.Event()
+
+    def sample() -> None:
+        while grading.is_set():
+            for pid in descendants(os.getpid()):
+                with contextlib.suppress(OSError, StopIteration):      # gone meanwhile
+                    peaks[pid] = max(peaks.get(pid, 0), peak_kib(pid))
+            time.sleep(SAMPLE_SECONDS)
+
+    grading.set()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        grade_path(loader.load(problem_set, loader.SizeCaps(work=work_cap)), SUBMISSION)
+    finally:
+        grading.clear()
+        sampler.join()
+    print(imported, peak_kib(), max(peaks.values(), default=0))
+
+
+def peaks_apart(problem_set: Path, caps: loader.SizeCaps) -> tuple[float, float, float]:
+    """`grade_apart`'s figures in MiB, from a fresh process."""
+    done = subprocess.run([sys.executable, "-c", "import sys; from bench.largest_problem import grade_apart; "
+                           "grade_apart(sys.argv[1], int(sys.argv[2]))", str(problem_set), str(caps.work)],
+                          cwd=ROOT, check=True, capture_output=True, text=True)
+    imported, grader_peak, sandbox_peak = (int(n) / 1024 for n in done.stdout.split())
+    return imported, grader_peak, sandbox_peak
+
+
 def measured(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float, float]]:
     """{name: (the best wall time in s, the least CPU time in s, the largest peak RSS in MB)} of
     `repeat` runs of each command, taken in turn (so that a change in the machine's load falls
@@ -76,32 +156,37 @@ def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
         problem_set = folder / "largest.yaml"
         problem_set.write_text(PROBLEM_SET.format(**sizes))
         caps = loader.SizeCaps(work=max(work(sizes), loader.SizeCaps.work))
-        arrays_mb = sum(a.nbytes for a in exercise(loader.load(problem_set, caps).problems[0], "backward")
-                        .arguments.values()) / 2**20
+        arrays_mb = problem_arrays_bytes(exercise(loader.load(problem_set, caps).problems[0], "backward")) / 2**20
         report = folder / "report.json"
         grade = [sys.executable, "-m", "grader", "grade", str(problem_set), str(SUBMISSION), "--format", "json",
                  "--output", str(report), "--max-work", str(caps.work)]
         figures = measured({"alone": [sys.executable, "-c", GRADE_ALONE, str(problem_set), str(SUBMISSION),
                                       str(caps.work)],
                             "full": [*grade, "--full-arrays"], "grade": grade}, repeat)
-        (alone_s, alone_cpu, alone_mb), (grade_s, grade_cpu, grade_mb), (full_s, full_cpu, full_mb) = (
+        (alone_s, alone_cpu, _), (grade_s, grade_cpu, grade_mb), (full_s, full_cpu, full_mb) = (
             figures["alone"], figures["grade"], figures["full"])
         report_mb = report.stat().st_size / 2**20     # of the last run, `grade` without --full-arrays
         npz_mb = report.with_suffix(".npz").stat().st_size / 2**20
+        imported_mb, grader_mb, sandbox_mb = peaks_apart(problem_set, caps)
         graded = []
         grading_s = best_time(lambda: graded.append(grade_path(loader.load(problem_set, caps), SUBMISSION)), 1)
     rendering_s = {name: best_time(lambda name=name: render(name, graded[0]), repeat) for name in ("json", "text")}
     figure = "Grading the largest vector problem"
     size = ", ".join(f"{k} = {v:,}" for k, v in sizes.items())
     alone = "grading alone (grade_path, no report)"
+    arrays = "the problem's arrays (inputs and expected outputs)"
     return [Row(figure, size, grade_s, alone, alone_s, "≥ 0.67× (≤ 1.5×)", "`grade --format json --output`"),
             Row(figure, size, full_s, alone, alone_s, "", "the same with --full-arrays"),
             Row(figure + ", CPU time", size, grade_cpu, alone, alone_cpu, "≥ 0.67× (≤ 1.5×)",
                 f"every process's user + system time; --full-arrays: {full_cpu:.2f} s"),
-            Row(figure + ", peak RSS", size, grade_mb, alone, alone_mb, "", "`grade`; --full-arrays: "
-                f"{full_mb:.0f} MB", unit=" MB"),
-            Row(figure + ", peak RSS", size, grade_mb, "the problem's arrays (the call's arguments)", arrays_mb,
-                "≥ 0.5× (≤ 2×)", unit=" MB"),
+            Row(figure + ", peak RSS of the grader", size, grade_mb, arrays, arrays_mb, "≥ 0.5× (≤ 2×)",
+                f"`grade`: {grade_mb / arrays_mb:.2f}× the arrays, a {report_mb:.3f} MB report in {grade_s:.2f} s; "
+                f"--full-arrays: {full_mb:.0f} MB", unit=" MB"),
+            Row(figure + ", peak RSS of the grader above its imports", size, grader_mb - imported_mb, arrays,
+                arrays_mb, "", f"{(grader_mb - imported_mb) / arrays_mb:.2f}× the arrays: grading alone peaks at "
+                f"{grader_mb:.0f} MB, {imported_mb:.0f} MB once imported", unit=" MB"),
+            Row(figure + ", peak RSS of the submission's process", size, sandbox_mb, arrays, arrays_mb, "",
+                f"{sandbox_mb / arrays_mb:.2f}× the arrays: the CS231n example's own arrays included", unit=" MB"),
             Row(figure + ", JSON report", size, report_mb, "the arrays whole (--full-arrays' .npz)", npz_mb,
                 "≤ 1 MB", unit=" MB"),
             *(Row(figure + f", rendering the {name} report", size, seconds, "the grading (grade_path), in-process",
