@@ -8,8 +8,9 @@ submission's within the problem's tolerance at every element, compared as gradin
 when it fails the problem itself (it differs from the reference there). ∂L/∂s_t derived from
 dx counts where it is fully localized. Never a guess: no variant matches, no diagnosis.
 Cost per failing problem: each mistake runs once (without a Python loop over t, and kept in
-`MistakeRuns` for every later submission), and each wrong output is compared with all
-variants at once.
+`MistakeRuns` for every later submission, but its largest outputs), and each wrong output is
+compared with all its variants at once, one mistake at a time: a mistake's run is freed
+before the next one's, so that a large problem's diagnosis holds one at a time.
 """
 import functools
 from collections import defaultdict
@@ -25,22 +26,35 @@ from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResul
 from reference.mistakes import Mistake, Variants
 from reference.models import MODELS
 
+KEPT_NUMBERS = 1 << 20      # of one output of a mistake's run (its variants together) kept in MistakeRuns
+
 
 class MistakeRuns:
     """Each catalogue mistake's variants on each problem, computed the first time a
     diagnosis needs them and kept for every later submission graded against the same
-    exercises: one object per prepared problem set (keys are problem ids)."""
+    exercises: one object per prepared problem set (keys are problem ids). An output whose
+    variants hold more than KEPT_NUMBERS numbers (∂L/∂s_t of a large problem, say) is not
+    kept but computed again when asked: kept, the catalogue's runs of a large problem would
+    be many times its arrays."""
 
     def __init__(self) -> None:
-        self._runs: dict[tuple[str, str], Variants] = {}
+        # (problem id, mistake id) → (the variants kept, the outputs they answer for: those kept
+        # and those of the mistake's outputs its run does not have)
+        self._runs: dict[tuple[str, str], tuple[Variants, frozenset[str]]] = {}
 
-    def of(self, exercise: Exercise, mistake: Mistake, reference: Callable[[], tuple[Any, dict]]) -> Variants:
-        """The mistake's variants on the exercise's problem; `reference()` gives the problem's
-        forward pass and reference values (Exercise.reference) when they are to be computed."""
+    def of(self, exercise: Exercise, mistake: Mistake, sources: set[str],
+           reference: Callable[[], tuple[Any, dict]]) -> Variants:
+        """The mistake's variants on the exercise's problem, with those of `sources` (some of
+        mistake.outputs) it has; `reference()` gives the problem's forward pass and reference
+        values (Exercise.reference) when the mistake is to be run."""
         key = (exercise.problem.id, mistake.id)
-        if key not in self._runs:
-            self._runs[key] = mistake.run(exercise.problem.rnn, *reference())
-        return self._runs[key]
+        if key in self._runs and sources <= self._runs[key][1]:
+            return self._runs[key][0]
+        variants = mistake.run(exercise.problem.rnn, *reference())
+        kept = {name: values for name, values in variants.outputs.items() if values.size <= KEPT_NUMBERS}
+        self._runs[key] = (Variants(variants.params, kept),
+                           frozenset(kept) | (frozenset(mistake.outputs) - variants.outputs.keys()))
+        return variants
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -73,29 +87,42 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     """Every mistake variant that explains a failing output, by output in grading order,
     then in catalogue order, its words in the contract's notation (Coursera's Waa, a⟨t⟩).
     `runs` keeps each mistake's run for the next submission."""
-    problem, call, catalogue = exercise.problem, exercise.call, mistakes_of(exercise.problem)
+    problem, catalogue = exercise.problem, mistakes_of(exercise.problem)
     notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
     reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
+    wrong = [(o, "dL_ds" if o.derived_from else exercise.call.outputs[o.name].source) for o in outputs
+             if o.comparison is not None and not o.passed and o.localization != "partial"]
+    found: list[list[tuple[str, dict]]] = [[] for _ in wrong]      # per wrong output: (mistake, params)
+    for m in catalogue.values():
+        for explained, hits in zip(found, _explained_by(exercise, m, wrong, runs, reference), strict=True):
+            explained += hits
     diagnoses: list[Diagnosis] = []
-    for o in outputs:
-        if o.comparison is None or o.passed or o.localization == "partial":
-            continue
-        out = call.outputs[o.derived_from or o.name]
-        source = "dL_ds" if o.derived_from else out.source
-        tried = [(m, runs.of(exercise, m, reference)) for m in catalogue.values() if source in m.outputs]
-        tried = [(m, variants) for m, variants in tried if source in variants.outputs]
-        if not tried:
-            continue
-        labels = [(m.id, params) for m, variants in tried for params in variants.params]
-        values = np.concatenate([in_layout(out.layout, variants.outputs[source]) for _, variants in tried], axis=-1)
-        hits = matching(values, o.comparison.got, o.comparison.expected, problem.tolerance)
-        found = [label for label, hit in zip(labels, hits, strict=True) if hit]
-        ids = dict.fromkeys(mistake for mistake, _ in found)
+    for (o, _), explained in zip(wrong, found, strict=True):
+        ids = dict.fromkeys(mistake for mistake, _ in explained)
         diagnoses += [Diagnosis(mistake, o.name, params, tuple(i for i in ids if i != mistake),
                                 notation(catalogue[mistake].change), notation(catalogue[mistake].explanation))
-                      for mistake, params in found]
+                      for mistake, params in explained]
     return tuple(diagnoses)
+
+
+def _explained_by(exercise: Exercise, mistake: Mistake, wrong: list[tuple[OutputResult, str]], runs: MistakeRuns,
+                  reference: Callable[[], tuple[Any, dict]]) -> list[list[tuple[str, dict]]]:
+    """For each (wrong output, its reference source), the variants of `mistake` that explain
+    it, as (mistake id, params); the mistake's run is freed on return."""
+    sources = {source for _, source in wrong if source in mistake.outputs}
+    variants = runs.of(exercise, mistake, sources, reference) if sources else Variants((), {})
+    explained: list[list[tuple[str, dict]]] = []
+    for o, source in wrong:
+        if source not in sources or source not in variants.outputs:
+            explained.append([])
+            continue
+        assert o.comparison is not None        # a wrong output was compared
+        layout = exercise.call.outputs[o.derived_from or o.name].layout
+        hits = matching(in_layout(layout, variants.outputs[source]), o.comparison.got, o.comparison.expected,
+                        exercise.problem.tolerance)
+        explained.append([(mistake.id, params) for params, hit in zip(variants.params, hits, strict=True) if hit])
+    return explained
 
 
 def _key(mistake: str, params: dict) -> tuple:
