@@ -54,8 +54,7 @@ def rows(sizes=(10, 100, 1_000, 10_000), end_to_end: bool = True, repeat: int = 
         assert {d.mistake for d in diagnose(ex, outputs)} == {"missing_recurrent_term"}
         repeat = 5 if T <= 1000 else 2
         ours = best_time(lambda ex=ex, outputs=outputs: diagnose(ex, outputs), repeat)
-        f = ex.problem.forward()
-        one_backward = best_time(lambda ex=ex, f=f: backward(ex.problem.rnn, f), repeat)
+        one_backward = best_time(lambda ex=ex: backward(ex.problem.rnn, ex.forward()), repeat)
         result.append(Row("diagnosis, per failing problem", f"T = {T:,}", ours, "one reference backward",
                           one_backward, "", f"= {ours / one_backward:.1f} backward runs, "
                                             f"{len(MISTAKES)} mistakes tried"))

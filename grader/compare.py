@@ -125,6 +125,8 @@ def diverges(expected: np.ndarray, got: np.ndarray, tolerance: Tolerance, slack=
     diverges); bool, of the three's broadcast shape. Computed a block of the first axis at a
     time (`blocks`), so that its temporaries stay small whatever the size."""
     shape = np.broadcast_shapes(np.shape(expected), np.shape(got), np.shape(slack))
+    if math.prod(shape) <= BLOCK_ELEMENTS:      # one block
+        return np.asarray(~(np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected) + slack))
     diverging = np.empty(shape, dtype=bool)
     for block in blocks(shape):
         e, g, extra = (a[block] if 0 < np.ndim(a) == len(shape) and np.shape(a)[0] == shape[0] else a

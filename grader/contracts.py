@@ -266,6 +266,7 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
 
 
 DERIVATION_VALUES = ("Wx", "dL_ds", "dL_dx")     # what recovering ∂L/∂s_t from dx reads (grader.localization)
+KEPT_REFERENCE_NUMBERS = 1 << 20                # an exercise keeps its reference values whole up to this many
 
 
 @dataclass(frozen=True)
@@ -300,9 +301,10 @@ class Exercise:
     arguments, the outputs to request, and every output's expected value in the
     submission's layout. Computed once per problem, it grades any number of submissions.
 
-    It keeps only what scoring reads for every submission: the forward pass's other values
-    and the other gradients (several times the problem's arrays at the largest sizes) are
-    computed again, by `reference()`, where a wrong output is looked into."""
+    Beyond KEPT_REFERENCE_NUMBERS numbers of reference values, it keeps only what scoring
+    reads for every submission: the forward pass's other values and the other gradients
+    (several times the problem's arrays) are computed again, by `reference()`, where a wrong
+    output is looked into."""
     problem: Problem
     functions: tuple[str, ...]
     arguments: dict
@@ -310,6 +312,7 @@ class Exercise:
     expected: dict[str, np.ndarray]
     derivation: dict = field(repr=False)    # DERIVATION_VALUES where the call returns dx, else {}
     probe: Probe | None = None              # its probing call, where it has one
+    kept: tuple[Any, dict] | None = field(default=None, repr=False)     # reference_values, where small
 
     @property
     def call(self) -> Call:
@@ -321,8 +324,12 @@ class Exercise:
         return {name: np.shape(self.expected[name]) for name in self.requested}
 
     def reference(self) -> tuple[Any, dict]:
-        """`reference_values` of its problem, computed again: those it was built from."""
-        return reference_values(self.problem)
+        """`reference_values` of its problem: kept, or computed again (the same values)."""
+        return self.kept or reference_values(self.problem)
+
+    def forward(self) -> Any:
+        """The problem's forward pass: kept, or computed again."""
+        return self.kept[0] if self.kept else self.problem.forward()
 
 
 def reference_values(problem) -> tuple[Any, dict]:
@@ -333,11 +340,12 @@ def reference_values(problem) -> tuple[Any, dict]:
 
 def exercise(problem, entry_point: str) -> Exercise:
     call = call_for(problem)
-    _, values = reference_values(problem)
+    f, values = reference_values(problem)
     expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
     requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]
     forward = {name: np.shape(expected[name]) for name in requested if call.outputs[name].forward}
     derivation = {name: values[name] for name in DERIVATION_VALUES} if call.dx else {}
+    small = sum(np.size(value) for value in values.values() if isinstance(value, np.ndarray)) <= KEPT_REFERENCE_NUMBERS
     return Exercise(problem, call.functions or (entry_point,), call.arguments(values), requested, expected,
-                    derivation, probe(problem, call, values, forward))
+                    derivation, probe(problem, call, values, forward), (f, values) if small else None)

@@ -9,8 +9,8 @@ when it fails the problem itself (it differs from the reference there). ∂L/∂
 dx counts where it is fully localized. Never a guess: no variant matches, no diagnosis.
 Cost per failing problem: each mistake runs once (without a Python loop over t, and kept in
 `MistakeRuns` for every later submission, but its largest outputs), and each wrong output is
-compared with all its variants at once, one mistake at a time: a mistake's run is freed
-before the next one's, so that a large problem's diagnosis holds one at a time.
+compared with all variants at once (MATCHED_NUMBERS at most: for a large problem, each
+mistake's on its own, its run freed before the next one's, so that one is held at a time).
 """
 import functools
 from collections import defaultdict
@@ -27,6 +27,7 @@ from reference.mistakes import Mistake, Variants
 from reference.models import MODELS
 
 KEPT_NUMBERS = 1 << 20      # of one output of a mistake's run (its variants together) kept in MistakeRuns
+MATCHED_NUMBERS = 1 << 20   # of a wrong output's variants, of one mistake or more, matched at once
 
 
 class MistakeRuns:
@@ -91,38 +92,60 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
     reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
-    wrong = [(o, "dL_ds" if o.derived_from else exercise.call.outputs[o.name].source) for o in outputs
+    wrong = [_Wrong(o, "dL_ds" if o.derived_from else exercise.call.outputs[o.name].source,
+                    exercise.call.outputs[o.derived_from or o.name].layout, problem.tolerance) for o in outputs
              if o.comparison is not None and not o.passed and o.localization != "partial"]
-    found: list[list[tuple[str, dict]]] = [[] for _ in wrong]      # per wrong output: (mistake, params)
     for m in catalogue.values():
-        for explained, hits in zip(found, _explained_by(exercise, m, wrong, runs, reference), strict=True):
-            explained += hits
+        sources = {w.source for w in wrong if w.source in m.outputs}
+        if not sources:
+            continue
+        variants = runs.of(exercise, m, sources, reference)
+        for w in wrong:
+            if w.source in sources and w.source in variants.outputs:
+                w.add(m.id, variants.params, variants.outputs[w.source])
+        del variants            # before the next mistake runs
     diagnoses: list[Diagnosis] = []
-    for (o, _), explained in zip(wrong, found, strict=True):
+    for w in wrong:
+        explained = w.explained()
         ids = dict.fromkeys(mistake for mistake, _ in explained)
-        diagnoses += [Diagnosis(mistake, o.name, params, tuple(i for i in ids if i != mistake),
+        diagnoses += [Diagnosis(mistake, w.output.name, params, tuple(i for i in ids if i != mistake),
                                 notation(catalogue[mistake].change), notation(catalogue[mistake].explanation))
                       for mistake, params in explained]
     return tuple(diagnoses)
 
 
-def _explained_by(exercise: Exercise, mistake: Mistake, wrong: list[tuple[OutputResult, str]], runs: MistakeRuns,
-                  reference: Callable[[], tuple[Any, dict]]) -> list[list[tuple[str, dict]]]:
-    """For each (wrong output, its reference source), the variants of `mistake` that explain
-    it, as (mistake id, params); the mistake's run is freed on return."""
-    sources = {source for _, source in wrong if source in mistake.outputs}
-    variants = runs.of(exercise, mistake, sources, reference) if sources else Variants((), {})
-    explained: list[list[tuple[str, dict]]] = []
-    for o, source in wrong:
-        if source not in sources or source not in variants.outputs:
-            explained.append([])
-            continue
-        assert o.comparison is not None        # a wrong output was compared
-        layout = exercise.call.outputs[o.derived_from or o.name].layout
-        hits = matching(in_layout(layout, variants.outputs[source]), o.comparison.got, o.comparison.expected,
-                        exercise.problem.tolerance)
-        explained.append([(mistake.id, params) for params, hit in zip(variants.params, hits, strict=True) if hit])
-    return explained
+class _Wrong:
+    """A wrong output and the mistake variants that explain it, matched (`matching`) all at
+    once up to MATCHED_NUMBERS numbers of variants, then again for the next ones."""
+
+    def __init__(self, output: OutputResult, source: str, layout: Layout, tolerance: Tolerance):
+        assert output.comparison is not None        # a wrong output was compared
+        self.output, self.source, self.layout, self.tolerance = output, source, layout, tolerance
+        self.comparison = output.comparison
+        self.pending: list[tuple[list[tuple[str, dict]], np.ndarray]] = []     # (labels, variants) not matched yet
+        self.pending_numbers = 0
+        self.found: list[tuple[str, dict]] = []
+
+    def add(self, mistake: str, params: tuple[dict, ...], values: np.ndarray) -> None:
+        """The variants `values` (the source's shape + (K,)) of `mistake`, one per params."""
+        self.pending.append(([(mistake, p) for p in params], in_layout(self.layout, values)))
+        self.pending_numbers += values.size
+        if self.pending_numbers > MATCHED_NUMBERS:
+            self._match()
+
+    def explained(self) -> list[tuple[str, dict]]:
+        """(mistake id, params) of every variant added that explains the output, in the order added."""
+        self._match()
+        return self.found
+
+    def _match(self) -> None:
+        if not self.pending:
+            return
+        labels = [label for chunk, _ in self.pending for label in chunk]
+        values = np.concatenate([v for _, v in self.pending], axis=-1)
+        self.pending, self.pending_numbers = [], 0
+        hits = matching(values, self.comparison.got, self.comparison.expected, self.tolerance)
+        self.found += [label for label, hit in zip(labels, hits, strict=True) if hit]
 
 
 def _key(mistake: str, params: dict) -> tuple:

@@ -88,7 +88,7 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
     if not failing or forward_wrong:
         return outputs
     ds, obtained, method = submission_dL_ds(exercise, outcome, outputs)
-    sums = {} if ds is None else problem.model.term_alternatives(problem.forward(), ds)
+    sums = {} if ds is None else problem.model.term_alternatives(exercise.forward(), ds)
     checked = {}
     for o in failing:
         if ds is None:
