@@ -275,16 +275,17 @@ class Probe:
     the identity below it, x′ = [x | 0] (N, T, D + H) and Wx′ = [Wx; I_H] (D + H, H). Every
     state is the same (x′_t·Wx′ = x_t·Wx), and dx′_t = ∂L/∂s_t·Wx′ᵀ = [dx_t | ∂L/∂s_t]: its
     last H features are the submission's own ∂L/∂s_t, whatever D. Made where Wx has rank
-    below H (dx shows only part of ∂L/∂s_t) and a gradient grader/term_check.py checks is graded."""
+    below H (dx shows only part of ∂L/∂s_t): grader/localization.py localizes ∂L/∂s_t from it,
+    and grader/term_check.py checks the parameter gradients against it."""
     arguments: dict                         # the call's arguments, widened
     shapes: dict[str, tuple[int, ...]]      # the forward outputs requested, then dx′ (submission layout)
     features: int                           # D: dx′'s features before ∂L/∂s_t's
 
 
-def probe(problem, call: Call, values: dict, forward: dict[str, tuple[int, ...]]) -> Probe | None:
+def probe(call: Call, values: dict, forward: dict[str, tuple[int, ...]]) -> Probe | None:
     """The problem's probing call, or None where it needs none (or its contract has no dx);
     `forward` has the shapes of the forward outputs requested."""
-    if call.dx is None or not any(call.outputs[name].source in problem.model.term_sums for name in problem.grade):
+    if call.dx is None:
         return None
     Wx, x = values["Wx"], values["x"]
     (D, H), (N, T, _) = Wx.shape, x.shape
@@ -348,4 +349,4 @@ def exercise(problem, entry_point: str) -> Exercise:
     derivation = {name: values[name] for name in DERIVATION_VALUES} if call.dx else {}
     small = sum(np.size(value) for value in values.values() if isinstance(value, np.ndarray)) <= KEPT_REFERENCE_NUMBERS
     return Exercise(problem, call.functions or (entry_point,), call.arguments(values), requested, expected,
-                    derivation, probe(problem, call, values, forward), (f, values) if small else None)
+                    derivation, probe(call, values, forward), (f, values) if small else None)

@@ -2,52 +2,97 @@
 
 Where Wx (D, H) has full column rank (so D ≥ H), the student's ∂L/∂s_t is recovered exactly
 by least squares, ∂L/∂s_t = dx_t·(Wx⁺)ᵀ, and compared step by step as if it had been
-returned. Where its rank r is below H (D < H, say), dx_t shows only the part of ∂L/∂s_t in
-Wx's row space: that part is recovered and compared, and a divergence in the other H − r
-directions is invisible — the localization is partial.
+returned (method from_dx). Where its rank r is below H (D < H, say), dx_t shows only the part
+of ∂L/∂s_t in Wx's row space; the problem's probing call (contracts.Probe: x widened by H zero
+features, Wx by the identity) then shows all of it, the last H features of its dx′, compared
+the same way (method probing). Without a usable probing call, the part in the row space is
+recovered and compared, and a divergence in the other H − r directions is invisible — the
+localization is partial.
 
 A recovered element diverges when it differs from the reference by more than the problem's
-tolerance plus what dx's own tolerance becomes through least squares, ‖atol + rtol·|dx_ref|‖₂
-/ σ_min(Wx) for its (n, t): a dx that matches never makes ∂L/∂s_t diverge.
+tolerance plus, for least squares, what dx's own tolerance becomes through it, ‖atol +
+rtol·|dx_ref|‖₂ / σ_min(Wx) for its (n, t): a dx that matches never makes ∂L/∂s_t recovered
+from it diverge. A probed ∂L/∂s_t is the submission's own, compared with no slack: it may
+diverge where dx matches, in the directions dx cannot show.
 """
 import numpy as np
 
 from grader.compare import Comparison, blocks, diverges
-from grader.results import Derivation, OutputResult
+from grader.contracts import Exercise
+from grader.results import CallOutcome, Derivation, OutputResult
 
 EPS = np.finfo(np.float64).eps
 SYMBOL = "∂L/∂s_t"
+PROBED = "x widened by H zero features and Wx by the identity"
 
 
-def derived_dL_ds(exercise, dx: np.ndarray, tolerance) -> OutputResult | None:
-    """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), as
-    an output worth no points; None where Wx = 0 leaves nothing to recover."""
+def _close(got: np.ndarray, expected: np.ndarray, tolerance) -> bool:
+    return got.shape == expected.shape and not diverges(expected, got, tolerance).any()
+
+
+def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray | None, str]:
+    """The submission's ∂L/∂s_t (N, T, H) from its probing call (contracts.Probe): the last H
+    features of its dx′; or None and why not. The probing call must give the call's own
+    forward values and, in dx′'s first D features, the call's own dx."""
+    call, probe, probed = exercise.call, exercise.probe, outcome.probe
+    assert probe is not None and probed is not None and call.dx is not None    # made for it (grading.called)
+    if probed.reason:
+        return None, f"the probing call {probed.reason}"
+    for name, shape in probe.shapes.items():
+        raw = probed.outputs.get(name)
+        if raw is None or raw.shape != shape or not np.isfinite(raw).all():
+            why = probed.unusable.get(name, "is missing") if raw is None else \
+                f"has shape {raw.shape}, expected {shape}" if raw.shape != shape else "is not finite"
+            return None, f"in the probing call, {name} {why}"
+        yours = outcome.outputs.get(name)
+        if name != call.dx and (yours is None or not _close(raw, yours, exercise.problem.tolerance)):
+            return None, f"the probing call's {name} differs from your call's"
+    dx = call.outputs[call.dx].layout.to_reference(probed.outputs[call.dx])
+    if not _close(dx[..., :probe.features], call.outputs[call.dx].layout.to_reference(outcome.outputs[call.dx]),
+                  exercise.problem.tolerance):
+        return None, f"the probing call's {call.dx} differs from your call's in the first D = {probe.features} features"
+    return dx[..., probe.features:], ""
+
+
+def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tolerance) -> OutputResult | None:
+    """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), or
+    where that shows only part of it, from their probing call, as an output worth no points;
+    None where Wx = 0 leaves nothing to recover and no probing call showed it."""
     dx_name = exercise.call.dx
+    assert dx_name is not None                                     # dx is only usable where the call has one
     v, out = exercise.derivation, exercise.call.outputs[dx_name]
+    assert out.time_axis is not None                               # dx is per step
     Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
     D, H = Wx.shape
     U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
     rank = int(np.sum(S[0] * max(D, H) * EPS < S))
-    if rank == 0:
+    probed, unprobed = probed_dL_ds(exercise, outcome) if rank < H and outcome.probe is not None else (None, "")
+    if probed is not None:
+        got, expected, slack = probed, ds_ref, 0.0
+        derivation = Derivation(dx_name, "full", f"recovered by a probing call ({PROBED}): the last H features of "
+                                                 f"its {dx_name} are ∂L/∂s_t, whatever D", "probing")
+    elif rank == 0:
         return None
-    row_space = Vt[:rank]                                          # (r, H), orthonormal
-    dx, got = out.layout.to_reference(dx), np.empty(ds_ref.shape)
-    for block in blocks(dx.shape):       # a few sequences at a time: numpy multiplies each on its own anyway
-        coefficients = dx[block] @ U[:, :rank]
-        coefficients /= S[:rank]
-        got[block] = coefficients @ row_space
-    expected = ds_ref if rank == H else ds_ref @ row_space.T @ row_space
-    slack = np.concatenate([np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1,
-                                           keepdims=True) for block in blocks(dx_ref.shape)]) / S[rank - 1]
+    else:
+        row_space = Vt[:rank]                                      # (r, H), orthonormal
+        dx, got = out.layout.to_reference(dx), np.empty(ds_ref.shape)
+        for block in blocks(dx.shape):   # a few sequences at a time: numpy multiplies each on its own anyway
+            coefficients = dx[block] @ U[:, :rank]
+            coefficients /= S[:rank]
+            got[block] = coefficients @ row_space
+        expected = ds_ref if rank == H else ds_ref @ row_space.T @ row_space
+        slack = np.concatenate([np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1,
+                                               keepdims=True) for block in blocks(dx_ref.shape)]) / S[rank - 1]
+        if rank == H:
+            derivation = Derivation(dx_name, "full", f"recovered from {dx_name} by least squares: "
+                                                     "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank", "from_dx")
+        else:
+            derivation = Derivation(dx_name, "partial",
+                                    f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ "
+                                    f"shows only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is "
+                                    f"compared, and a divergence in the other {H - rank} is invisible here"
+                                    + (f"; {unprobed}" if unprobed else ""), None)
     diverging = diverges(expected, got, tolerance, slack)
     shown = out.layout.to_submission
     comparison = Comparison(shown(expected), shown(got), shown(diverging), out.time_axis)
-    if rank == H:
-        derivation = Derivation(dx_name, "full", f"recovered from {dx_name} by least squares: "
-                                                 "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")
-    else:
-        derivation = Derivation(dx_name, "partial",
-                                f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ shows "
-                                f"only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is compared, "
-                                f"and a divergence in the other {H - rank} is invisible here")
     return OutputResult("dL_ds", SYMBOL, 0.0, True, comparison, derivation)

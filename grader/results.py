@@ -42,13 +42,26 @@ class Unusable:
     reason: str
 
 
+# how a submission's ∂L/∂s_t was obtained: returned by it, recovered from its dx (Wx of rank H),
+# or from its probing call's widened dx′ (grader.contracts.Probe)
+DLdsMethod = Literal["returned", "from_dx", "probing"]
+
+
 @dataclass(frozen=True)
 class Derivation:
     """An output the submission did not return but that was recovered from one it did
-    (∂L/∂s_t from dx): worth no points, and "partial" where only part of it shows."""
+    (∂L/∂s_t from dx): worth no points, and "partial" where only part of it shows (`method`
+    None: neither dx nor a probing call showed all of it)."""
     source: str                        # e.g. "dx"
     localization: Localization
     note: str                          # how it was derived, in a sentence
+    method: DLdsMethod | None          # how all of it was recovered (from_dx, probing); None where partial
+
+    @property
+    def described(self) -> str:
+        """"derived from dx", "derived from dx, partial" or "derived from dx by a probing call"."""
+        how = ", partial" if self.method is None else " by a probing call" if self.method == "probing" else ""
+        return f"derived from {self.source}{how}"
 
 
 @dataclass(frozen=True)
@@ -62,11 +75,6 @@ class ShapeOnly:
 
     def note(self, name: str) -> str:
         return f"{name} has shape {self.got}, expected {self.expected}: the values are right"
-
-
-# how a submission's ∂L/∂s_t was obtained: returned by it, recovered from its dx (Wx of rank H),
-# or from its probing call's widened dx′ (grader.contracts.Probe)
-DLdsMethod = Literal["returned", "from_dx", "probing"]
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ def _compare(problem: Problem, out: contracts.Output, expected: np.ndarray, got:
 def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome,
               outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
     """The outputs in the order a student should read them: forward values first (every
-    gradient depends on them), then ∂L/∂s_t derived from dx where the contract returns no
-    ∂L/∂s_t, then the rest."""
+    gradient depends on them), then ∂L/∂s_t derived from dx (or the probing call's) where the
+    contract returns no ∂L/∂s_t, then the rest."""
     call = exercise.call
     first = tuple(o for o in outputs if call.outputs[o.name].forward)
     rest = tuple(o for o in outputs if not call.outputs[o.name].forward)
@@ -73,7 +73,7 @@ def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutco
     if call.dx and call.dx in outcome.outputs:
         dx, _ = usable_output(outcome.outputs[call.dx], np.shape(exercise.expected[call.dx]),
                               call.outputs[call.dx].time_axis)
-        derived = None if dx is None else derived_dL_ds(exercise, dx, problem.tolerance)
+        derived = None if dx is None else derived_dL_ds(exercise, outcome, dx, problem.tolerance)
     return first + (() if derived is None else (derived,)) + rest
 
 
@@ -97,8 +97,7 @@ def clipping_bound(c: Comparison) -> float | None:
 
 def _divergence(o: OutputResult, c: Comparison) -> str:
     """How output `o`, compared as `c`, goes wrong: "dL_ds first diverges at t = 7"."""
-    name = f"{o.name} (derived from {o.derived_from}{', partial' if o.localization == 'partial' else ''})" \
-        if o.derived_from else o.name
+    name = f"{o.name} ({o.derived.described})" if o.derived else o.name
     if not o.derived_from and c.got.size > 1 and not c.got.any() and c.expected.any():
         return f"{name} is all zeros: starter code left in place?"
     bound = None if o.derived_from else clipping_bound(c)
@@ -150,8 +149,8 @@ def problem_result(problem: Problem, exercise: contracts.Exercise, outcome: Call
     elif outcome.reason:
         status, message, outputs = "error", f"the submission {outcome.reason}", ()
     else:
-        outputs = with_terms(exercise, outcome,
-                             localized(problem, exercise, outcome, score_outputs(problem, exercise.expected, outcome)))
+        outputs = with_terms(exercise, localized(problem, exercise, outcome,
+                                                 score_outputs(problem, exercise.expected, outcome)))
         status, message = summarise(outputs)
         if outcome.second_call:
             message += f"; {cache_note(exercise.functions[-1], outcome.second_call)}"

@@ -1,21 +1,20 @@
 """Per-term localization of parameter gradients: each failing parameter gradient is checked
-against the correct sums of the submission's own ∂L/∂s_t (returned; derived from dx; or,
-where dx shows only part of it (D < H), read from the probing call's widened dx′, see
-contracts.Probe) and the forward states, ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t, ∂L/∂w = Σ_t
+against the correct sums of the submission's own ∂L/∂s_t (returned, or the ∂L/∂s_t
+grader/localization.py derived fully: from dx, or from the probing call's widened dx′ where dx
+shows only part of it) and the forward states, ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t, ∂L/∂w = Σ_t
 h_{t−1}·∂L/∂s_t and the like (the model's `term_sums`, built for every model by
 reference.step_sums). Consistent: the sums are right and ∂L/∂s_t is what is wrong. Not
 consistent: when one term changed (step t using h_T where h_0 belongs, or dropped) reproduces
 it, that term is named. This separates a wrong recursion from a wrong accumulation, so two
-combined bugs are both explained. Pure: it reads a CallOutcome and OutputResults."""
+combined bugs are both explained. Pure: it reads OutputResults."""
 from dataclasses import replace
 
 import numpy as np
 
 from grader.compare import Comparison
 from grader.contracts import Exercise
-from grader.results import CallOutcome, DLdsMethod, OutputResult, TermCheck
-
-PROBED = "x widened by H zero features and Wx by the identity"
+from grader.localization import PROBED
+from grader.results import DLdsMethod, OutputResult, TermCheck
 
 
 def _within(got: np.ndarray, values: np.ndarray, tolerance) -> np.ndarray:
@@ -24,35 +23,7 @@ def _within(got: np.ndarray, values: np.ndarray, tolerance) -> np.ndarray:
     return close.reshape(len(values), int(np.prod(values.shape[1:]))).all(axis=1)
 
 
-def _close(got: np.ndarray, expected: np.ndarray, tolerance) -> bool:
-    return got.shape == expected.shape and bool(
-        np.all(np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)))
-
-
-def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray | None, str]:
-    """The submission's ∂L/∂s_t (N, T, H) from its probing call (contracts.Probe): the last H
-    features of its dx′; or None and why not. The probing call must give the call's own
-    forward values and, in dx′'s first D features, the call's own dx."""
-    call, probe, probed = exercise.call, exercise.probe, outcome.probe
-    assert probe is not None and probed is not None and call.dx is not None    # made for it (grading.called)
-    if probed.reason:
-        return None, f"the probing call {probed.reason}"
-    for name, shape in probe.shapes.items():
-        raw = probed.outputs.get(name)
-        if raw is None or raw.shape != shape or not np.isfinite(raw).all():
-            why = probed.unusable.get(name, "is missing") if raw is None else \
-                f"has shape {raw.shape}, expected {shape}" if raw.shape != shape else "is not finite"
-            return None, f"in the probing call, {name} {why}"
-        if name != call.dx and not _close(raw, outcome.outputs[name], exercise.problem.tolerance):
-            return None, f"the probing call's {name} differs from your call's"
-    dx = call.outputs[call.dx].layout.to_reference(probed.outputs[call.dx])
-    if not _close(dx[..., :probe.features], call.outputs[call.dx].layout.to_reference(outcome.outputs[call.dx]),
-                  exercise.problem.tolerance):
-        return None, f"the probing call's {call.dx} differs from your call's in the first D = {probe.features} features"
-    return dx[..., probe.features:], ""
-
-
-def submission_dL_ds(exercise: Exercise, outcome: CallOutcome,
+def submission_dL_ds(exercise: Exercise,
                      outputs: tuple[OutputResult, ...]) -> tuple[np.ndarray | None, DLdsMethod | None, str]:
     """The submission's ∂L/∂s_t (N, T, H) batch-first, how it was obtained (a DLdsMethod, or
     None where it was not) and that in a phrase (or why not)."""
@@ -65,20 +36,14 @@ def submission_dL_ds(exercise: Exercise, outcome: CallOutcome,
     derived = next((o for o in outputs if o.derived and o.name == "dL_ds"), None)
     if derived is None or derived.derived is None or not isinstance(derived.found, Comparison):
         return None, None, "∂L/∂s_t is neither returned nor derivable here"
-    source = derived.derived.source
-    if derived.derived.localization == "full":
-        return (call.outputs[source].layout.to_reference(derived.found.got), "from_dx",
-                f"your ∂L/∂s_t, recovered from {source}")
-    partial = f"∂L/∂s_t cannot be recovered from {source}: {derived.derived.note}"
-    if outcome.probe is None:
-        return None, None, partial
-    ds, why = probed_dL_ds(exercise, outcome)
-    if ds is None:
-        return None, None, f"{partial}; {why}"
-    return ds, "probing", f"your ∂L/∂s_t, recovered by a probing call ({source} with {PROBED})"
+    source, method = derived.derived.source, derived.derived.method
+    if method is None:
+        return None, None, f"∂L/∂s_t cannot be recovered from {source}: {derived.derived.note}"
+    how = f"recovered from {source}" if method == "from_dx" else f"recovered by a probing call ({source} with {PROBED})"
+    return call.outputs[source].layout.to_reference(derived.found.got), method, f"your ∂L/∂s_t, {how}"
 
 
-def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
+def with_terms(exercise: Exercise, outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
     """`outputs` with `terms` set on each failing parameter gradient the model has sums for,
     where every forward value the problem grades matched."""
     call, problem = exercise.call, exercise.problem
@@ -87,7 +52,7 @@ def with_terms(exercise: Exercise, outcome: CallOutcome, outputs: tuple[OutputRe
     forward_wrong = any(call.outputs[o.name].forward and not o.passed for o in outputs if o.name in call.outputs)
     if not failing or forward_wrong:
         return outputs
-    ds, obtained, method = submission_dL_ds(exercise, outcome, outputs)
+    ds, obtained, method = submission_dL_ds(exercise, outputs)
     sums = {} if ds is None else problem.model.term_alternatives(exercise.forward(), ds)
     checked = {}
     for o in failing:

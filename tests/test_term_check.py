@@ -5,8 +5,10 @@ import json
 import shutil
 import typing
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
+import pytest
 
 import grader.contracts
 from grader import loader
@@ -93,15 +95,75 @@ def test_where_the_probing_call_fails_the_check_says_why(capsys, tmp_path):
     assert (dWh["consistent_with_your_dL_ds"], "wrong_term" in dWh, dWh["dL_ds_method"]) == (None, False, None)
     assert dWh["dL_ds_used"] == PARTIAL + "; the probing call raised ValueError during the call: a hard-coded size"
     assert (p["status"], p["score"]) == ("failed", 8)
+    ds = p["outputs"]["dL_ds"]
+    assert (ds["localization"], "∂L/∂s_t cannot be recovered from dx: " + ds["note"]) == ("partial", dWh["dL_ds_used"])
 
 
-def test_probing_changes_no_score_status_or_message(capsys, tmp_path, monkeypatch):
-    probed = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)
+def narrow_input(capsys, contract: str, example: str, fmt: str = "json", problem_set: Path | None = None):
+    """The narrow-input problem (D = 2 < H = 6) of `example` graded on the contract's shipped
+    set (or `problem_set`): its JSON, or the whole text report."""
+    main(["grade", str(problem_set or ROOT / "problem_sets" / f"{contract}_rnn.yaml"),
+          str(EXAMPLES / contract / f"{example}.py"), "--include-hidden", "--format", fmt])
+    out = capsys.readouterr().out
+    if fmt != "json":
+        return out
+    report = json.loads(out)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    return next(p for p in report["problems"] if p["id"] == "narrow-input")
+
+
+PROBED_NOTE = ("recovered by a probing call (x widened by H zero features and Wx by the identity): the last H features "
+               "of its dx are ∂L/∂s_t, whatever D")
+
+
+@pytest.mark.parametrize(("contract", "example", "score", "gradients"), [
+    ("cs231n", "dprev_h_not_carried", 2, "dh0 differs; dWx differs; dWh differs; db differs"),
+    ("coursera", "da_prev_not_carried", 3, "da0 differs; dWax differs; dWaa differs; dba differs")])
+def test_where_dx_shows_part_of_dL_ds_the_probing_call_localizes_it_fully(capsys, contract, example, score,
+                                                                          gradients):
+    p = narrow_input(capsys, contract, example)
+    ds = p["outputs"]["dL_ds"]
+    assert (ds["derived_from"], ds["localization"], ds["note"], ds["points"], ds["passed"]) == (
+        "dx", "full", PROBED_NOTE, 0, False)
+    assert (ds["first_divergence"], ds["diverging_timesteps"]) == ({"t": 6, "order": "backward"}, [6, 5, 4, 3, 2, 1])
+    assert (p["status"], p["score"], p["message"]) == ("failed", score, (
+        f"dL_ds (derived from dx by a probing call) first diverges at t = 6; dx first diverges at t = 6; {gradients}"))
+    assert [d["output"] for d in p["diagnosis"] if d["mistake"] == "missing_recurrent_term"][0] == "dL_ds"
+
+
+def test_the_text_table_of_a_probed_dL_ds_states_the_method(capsys, tmp_path):
+    visible = tmp_path / "visible.yaml"
+    text = (ROOT / "problem_sets" / "cs231n_rnn.yaml").read_text()
+    start = text.index("  - id: narrow-input")
+    visible.write_text(text[:start] + text[start:].replace("visibility: hidden", "visibility: visible", 1))
+    out = narrow_input(capsys, "cs231n", "dprev_h_not_carried", "text", visible)
+    lines = out.splitlines()
+    table = lines.index("  ∂L/∂s_t (derived from dx by a probing call), diverging at 6 of 7 steps:")
+    assert [line.split()[0] for line in lines[table + 2:table + 6]] == ["7", "6", "5", "4"]
+    assert lines[table + 3].endswith("← first divergence")
+    assert "Localization is partial" not in out
+
+
+def test_probing_changes_no_score_or_status_and_only_the_method_in_a_message(capsys, tmp_path, monkeypatch):
+    probed = graded(capsys, tmp_path, (EXAMPLES / "cs231n" / "dprev_h_not_carried.py").read_text())
     monkeypatch.setattr(grader.contracts, "probe", lambda *args: None)
-    unprobed = graded(capsys, tmp_path, H0_SLOT_OVERWRITTEN)
+    unprobed = graded(capsys, tmp_path, (EXAMPLES / "cs231n" / "dprev_h_not_carried.py").read_text())
     assert unprobed["narrow-input"]["outputs"]["dWh"]["dL_ds_used"] == PARTIAL
+    assert (unprobed["narrow-input"]["outputs"]["dL_ds"]["localization"],
+            probed["narrow-input"]["outputs"]["dL_ds"]["localization"]) == ("partial", "full")
     assert {i: (p["status"], p["score"], p["message"]) for i, p in probed.items()} == {
-        i: (p["status"], p["score"], p["message"]) for i, p in unprobed.items()}
+        i: (p["status"], p["score"], p["message"].replace("(derived from dx, partial)",
+                                                         "(derived from dx by a probing call)"))
+        for i, p in unprobed.items()}
+
+
+def test_a_probing_call_localizes_dL_ds_where_no_parameter_gradient_is_graded(capsys, tmp_path):
+    text = (ROOT / "problem_sets" / "cs231n_rnn.yaml").read_text()
+    (tmp_path / "set.yaml").write_text(text.replace("grade: {h: 2, dx: 2, dh0: 1, dWx: 2, dWh: 2, db: 1}",
+                                                    "grade: {h: 5, dx: 5}"))
+    p = narrow_input(capsys, "cs231n", "dprev_h_not_carried", problem_set=tmp_path / "set.yaml")
+    ds = p["outputs"]["dL_ds"]
+    assert (ds["localization"], ds["first_divergence"], p["score"]) == ("full", {"t": 6, "order": "backward"}, 5)
 
 
 def test_the_shipped_sets_probe_only_where_wx_has_rank_below_h():

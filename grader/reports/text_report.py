@@ -171,7 +171,7 @@ def problem_lines(p: ProblemResult, explained: set[str] | None = None) -> list[s
         if not isinstance(c, Comparison) or c.passed:     # the message says what a shape-only output lacks
             continue
         if o.per_timestep and _table_shown(o, c, p.outputs):
-            derived = f" (derived from {o.derived.source})" if o.derived else ""
+            derived = f" ({o.derived.described})" if o.derived else ""
             lines.append(f"  {o.symbol}{derived}, diverging at {len(c.diverging_timesteps)} of {p.T} steps:")
             lines += divergence_table(c, p.T)
             lines.append("    " + divergence_sentence(o.symbol, c, p.T, p.local_term))
