@@ -6,19 +6,24 @@ security configuration: distributed.comm.tls.*) or "local", an in-process LocalC
 bytes (a file, or a folder zipped: `Packed`) and the problem set's content hash (SHA-256
 of its file). The problem set itself reaches each worker once, in a worker plugin
 (`ProblemSetPlugin`), which also prepares its exercises and a MistakeRuns on the worker
-and starts the worker's sandbox zygote, once; `grade_packed` grades a task there and
+and starts the worker's sandbox zygote, once; `grade_packed` grades a submission there and
 returns the record's row (its JSON report included) and each report format's text.
-This process writes the reports and records each result as it completes, in the same
-record as a local batch, so a batch on a cluster is resumable in the same way. At the
-rlimits level (as root) each worker's sandboxes run under a spare uid of its own
+A task carries a chunk of submissions (`grade_chunk`; `chunk_size` says how many: up to
+MAX_CHUNK while a chunk takes under TASK_SECONDS, single ones for the last of the class),
+so Dask's own cost per task (≈ 5 ms of CPU in the client, the scheduler and the worker) is
+shared. This process writes the reports and records each result as its chunk completes, in
+the same record as a local batch, so a batch on a cluster is resumable in the same way.
+At the rlimits level (as root) each worker's sandboxes run under a spare uid of its own
 (`own_uid`, grader.uid_pool), as a local batch's workers' do; each folder a task unpacks
 into is given to its sandbox alone (grader.sandbox.Sandbox.give).
 
-Faults: Dask runs the task of a worker that died again elsewhere; one whose workers die
-every time is given up after distributed.scheduler.allowed-failures (the scheduler's
-configuration) and recorded failed_to_grade (graded again by the next run); a lost
-scheduler stops the batch (ClusterLost, exit 1), and running it again grades the rest.
+Faults: Dask runs the task of a worker that died again elsewhere; a chunk whose workers die
+every time (distributed.scheduler.allowed-failures, the scheduler's configuration) is sent
+again one submission per task, and a submission whose workers die every time alone is
+recorded failed_to_grade (graded again by the next run); a lost scheduler stops the batch
+(ClusterLost, exit 1), and running it again grades the rest.
 """
+import collections
 import contextlib
 import io
 import logging
@@ -34,6 +39,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import dask.config
 from distributed import Client, Future, LocalCluster, get_worker, wait
 from distributed.client import FutureCancelledError, FuturesCancelledError
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -69,6 +75,15 @@ WORKER_WAIT_SECONDS = 60.0
 MAX_PACKED_BYTES = 64 << 20         # a submission's bytes sent to a worker, zipped or not
 STARTED = "bptt-grade started"      # the event topic on which a worker says it starts a student (the message)
 TASKS_PER_THREAD = 4                # tasks in flight per worker thread: each worker always has the next one
+MAX_CHUNK = 8                       # submissions in one task at most
+TASK_SECONDS = 1.0                  # a chunk's grading time at most, from the rate so far: a lost worker loses little
+CHUNKS_AHEAD = 4                    # chunks each thread still has to take at least: the tail stays balanced
+# Dask's own periodic work that a grading worker does not need, off or slowed for a
+# LocalCluster (README, "Grading on a cluster", for `dask worker`): the statistical profiler
+# (every 10 ms), the event loops' health check (every 20 ms) and the system monitor (every
+# 0.5 s); with no memory limit, the nanny's memory monitor (every 0.1 s) too.
+QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                 "distributed.admin.system-monitor.interval": "2s"}
 
 
 @dataclass(frozen=True)
@@ -223,6 +238,23 @@ def grade_packed(digest: str, student: str, submission: str, packed: Packed,
     return graded(student, path, report, {}), report_texts(report, options)
 
 
+def grade_chunk(digest: str, chunk: list[tuple[str, str, Packed]],
+                options: Options) -> list[tuple[Graded, dict[str, bytes]]]:
+    """On a worker: grade_packed of each (student, submission, packed) of `chunk`, in turn."""
+    return [grade_packed(digest, student, submission, packed, options) for student, submission, packed in chunk]
+
+
+def chunk_size(waiting: int, threads: int, seconds_each: float | None) -> int:
+    """How many of the `waiting` submissions the next task takes, on a cluster of `threads`
+    worker threads that grade one in `seconds_each` seconds (None before any is back):
+    1 until then, else at most MAX_CHUNK and TASK_SECONDS' worth, and a CHUNKS_AHEAD-th
+    of each thread's share of what waits (so the last are sent one by one)."""
+    if seconds_each is None:
+        return 1
+    by_time = int(TASK_SECONDS / seconds_each) if seconds_each > 0 else MAX_CHUNK
+    return max(1, min(MAX_CHUNK, by_time, waiting // (CHUNKS_AHEAD * threads)))
+
+
 def relocated(report: Report, here: str, there: str) -> Report:
     """`report` of a submission unpacked in the folder `here` as if graded where the batch
     found it, in the folder `there`: its path, its messages, tracebacks and metadata."""
@@ -253,9 +285,10 @@ def connected(address: str, jobs: int | None, timeout: float = CONNECT_SECONDS) 
     try:
         with contextlib.ExitStack() as stack:
             if address == LOCAL:
+                stack.enter_context(dask.config.set(QUIET_WORKERS))
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR))
+                    memory_limit=0, dashboard_address=None, silence_logs=logging.ERROR))
                 client = stack.enter_context(Client(cluster))
             else:
                 try:
@@ -326,24 +359,29 @@ def graded_on_cluster(address: str, problem_set: ProblemSet, problem_set_path: s
 def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str, options: Options,
               pending: list[tuple[str, Path]], progress: Progress) -> Generator[Graded, None, None]:
     """graded_on_cluster's results, once the problem set is on the workers. At most
-    TASKS_PER_THREAD tasks per worker thread are in flight: the scheduler's load stays flat
-    in the class size."""
-    window = TASKS_PER_THREAD * max(sum(client.nthreads().values()), 1)
-    tasks = iter(pending)
-    running: dict[Future, tuple[str, Path]] = {}
+    TASKS_PER_THREAD tasks per worker thread are in flight, each a chunk (chunk_size): the
+    scheduler's load stays flat in the class size."""
+    threads = max(sum(client.nthreads().values()), 1)
+    waiting = collections.deque(pending)
+    alone: collections.deque[tuple[str, Path]] = collections.deque()    # sent one per task
+    running: dict[Future, list[tuple[str, Path]]] = {}
+    started, done_count = time.monotonic(), 0
     starts: queue.SimpleQueue = queue.SimpleQueue()
     client.subscribe_topic(STARTED, lambda event: starts.put((shown_id(event[1]), time.monotonic())))
     try:
         while True:
-            while len(running) < window and (task := next(tasks, None)) is not None:
-                student, path = task
-                try:
-                    packed = pack(path)
-                except (OSError, UsageError) as error:
-                    yield write_reports(student, path, unfinished(problem_set, path, str(error)), options)
-                    continue
-                running[client.submit(grade_packed, digest, student, str(path), packed, options, pure=False,
-                                      key=f"bptt-grade {shown_id(student)} {uuid.uuid4().hex}")] = task
+            while len(running) < TASKS_PER_THREAD * threads and (alone or waiting):
+                seconds_each = (time.monotonic() - started) * threads / done_count if done_count else None
+                size = 1 if alone else min(chunk_size(len(waiting), threads, seconds_each), len(waiting))
+                sent = []
+                for student, path in [alone.popleft()] if alone else [waiting.popleft() for _ in range(size)]:
+                    try:
+                        sent.append((student, path, pack(path)))
+                    except (OSError, UsageError) as error:
+                        yield write_reports(student, path, unfinished(problem_set, path, str(error)), options)
+                if sent:
+                    running[client.submit(grade_chunk, digest, [(s, str(p), packed) for s, p, packed in sent],
+                                          options, pure=False, key=task_key(sent))] = [(s, p) for s, p, _ in sent]
             if not running:
                 return
             try:
@@ -357,10 +395,20 @@ def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str
             if not done:
                 progress.tick()
             for future in done:
-                student, path = running.pop(future)
-                yield received(future, student, path, problem_set, address, options)
+                chunk = running.pop(future)
+                if len(chunk) > 1 and future.status == "error" and isinstance(future.exception(), KilledWorker):
+                    alone.extend(chunk)         # each alone: only one that kills its workers is given up
+                    continue
+                done_count += len(chunk)
+                yield from received(future, chunk, problem_set, address, options)
     finally:
         client.unsubscribe_topic(STARTED)
+
+
+def task_key(chunk: list) -> str:
+    """A task's key: its first student's id and how many more, unique."""
+    more = f" and {len(chunk) - 1} more" if len(chunk) > 1 else ""
+    return f"bptt-grade {shown_id(chunk[0][0])}{more} {uuid.uuid4().hex}"
 
 
 def workers_died(error: KilledWorker) -> str:
@@ -369,19 +417,28 @@ def workers_died(error: KilledWorker) -> str:
             "distributed.scheduler.allowed-failures + 1)")
 
 
-def received(future, student: str, path: Path, problem_set: ProblemSet, address: str, options: Options) -> Graded:
-    """A completed task's Graded to record, its reports written; failed_to_grade when its
-    workers died, or when it or its reports failed."""
+def received(future, chunk: list[tuple[str, Path]], problem_set: ProblemSet, address: str,
+             options: Options) -> list[Graded]:
+    """The Graded to record of each (student, path) of a completed task's `chunk`, its
+    reports written; failed_to_grade when its workers died, or when it or a report failed."""
+    def failed(why: str) -> list[Graded]:
+        return [write_reports(student, path, unfinished(problem_set, path, why), options) for student, path in chunk]
     try:
-        graded_row, texts = future.result()
+        results = future.result()
     except KilledWorker as error:
-        return write_reports(student, path, unfinished(problem_set, path, workers_died(error)), options)
+        return failed(workers_died(error))
     except FutureCancelledError as error:
         raise ClusterLost(f"lost the Dask scheduler at {address} ({error.reason}): what was graded is recorded; "
                           "run the same command again to grade the rest") from None
     except Exception as error:          # e.g. a worker without the grader installed
-        return write_reports(student, path, unfinished(problem_set, path,
-                                                       f"internal error {type(error).__name__}: {error}"), options)
+        return failed(f"internal error {type(error).__name__}: {error}")
+    return [with_files(student, path, graded_row, texts, problem_set, options)
+            for (student, path), (graded_row, texts) in zip(chunk, results, strict=True)]
+
+
+def with_files(student: str, path: Path, graded_row: Graded, texts: dict[str, bytes], problem_set: ProblemSet,
+               options: Options) -> Graded:
+    """`graded_row` with its reports `texts` written; failed_to_grade when they cannot be."""
     try:
         files = write_report_files(student, texts, options)
     except Exception as error:          # e.g. a full disk: recorded without its files

@@ -1,7 +1,7 @@
 """Grading on a Dask cluster (`batch --scheduler`): `dask scheduler` and `dask worker`
 processes on 127.0.0.1 started and stopped by each test, or a LocalCluster; a worker
-SIGKILLed mid-batch, a submission whose worker dies every time, a lost scheduler, and a
-worker without the requested sandbox level."""
+SIGKILLed mid-batch, a submission whose worker dies every time (alone, or in a chunk), a
+lost scheduler, and a worker without the requested sandbox level."""
 import collections
 import contextlib
 import csv
@@ -28,7 +28,7 @@ import grader.batch  # noqa: E402
 import grader.cluster  # noqa: E402
 import grader.uid_pool  # noqa: E402
 from grader.cli import main  # noqa: E402
-from grader.cluster import Packed, describe_levels, level_used, pack, unpack  # noqa: E402
+from grader.cluster import MAX_CHUNK, Packed, chunk_size, describe_levels, level_used, pack, unpack  # noqa: E402
 from grader.uid_pool import UID_POOL  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 from tests.test_batch import SET, leftover_processes, recorded, recorded_so_far  # noqa: E402
@@ -222,6 +222,18 @@ def test_a_worker_grades_at_the_level_asked_for_or_auto_s_and_is_unavailable_whe
         "rlimits", "rlimits", "unavailable"]
 
 
+def test_a_chunk_is_single_until_a_rate_is_known_then_a_second_s_worth_and_single_again_at_the_end():
+    assert chunk_size(100, 2, None) == 1
+    assert chunk_size(100, 2, 0.05) == MAX_CHUNK == 8       # 20 a second; a 8th of what waits is 12
+    assert chunk_size(100, 2, 0.25) == 4                    # 4 a second
+    assert chunk_size(100, 2, 3.0) == 1
+    assert chunk_size(100, 2, 0.0) == 8
+    assert chunk_size(20, 2, 0.05) == 2                     # each thread's 10 in 4 chunks at least
+    assert chunk_size(7, 2, 0.05) == 1
+    assert chunk_size(7, 1, 0.05) == 1
+    assert chunk_size(8, 1, 0.05) == 2
+
+
 @pytest.fixture
 def small_class(tmp_path):
     (tmp_path / "set.yaml").write_text(SET)
@@ -300,7 +312,8 @@ def test_100_submissions_with_a_worker_killed_midway_grade_as_a_local_batch_each
 
 
 class KillsItsWorker(distributed.WorkerPlugin):
-    """SIGKILLs the worker that starts the task of any student whose id starts with `student`
+    """SIGKILLs the worker that starts grading any student whose id starts with `student`,
+    alone or in a chunk, or that starts a task whose key starts with "bptt-grade " and it
     (as a submission that could reach its worker would)."""
     name = "kills its worker"
 
@@ -310,6 +323,15 @@ class KillsItsWorker(distributed.WorkerPlugin):
     def transition(self, key, start, finish, **kwargs):
         if finish == "executing" and str(key).startswith(f"bptt-grade {self.student}"):
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def setup(self, worker):
+        grade = grader.cluster.grade_packed
+
+        def grade_or_die(digest, student, *arguments):
+            if student.startswith(self.student):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return grade(digest, student, *arguments)
+        grader.cluster.grade_packed = grade_or_die
 
 
 @pytest.mark.slow
@@ -324,6 +346,27 @@ def test_a_submission_whose_worker_dies_every_time_is_failed_to_grade_after_the_
         "bptt-grade: raises-00 failed_to_grade (every worker grading it died (2 tries, the scheduler's "
         "distributed.scheduler.allowed-failures + 1)): run batch again to grade it\n")
     assert [row["status"] for row in rows(small_class / "out")] == ["passed", "failed", "error", "failed_to_grade"]
+
+
+@pytest.mark.slow
+def test_a_chunk_whose_worker_dies_every_time_is_sent_again_one_by_one_and_only_the_culprit_is_failed_to_grade(
+        tmp_path, clusters, monkeypatch, capsys):
+    (tmp_path / "set.yaml").write_text(SET)
+    kinds = write_class(tmp_path / "class", {"correct": 2, "missing_recurrent_term": 2, "raises": 2})
+    monkeypatch.setattr(grader.cluster, "chunk_size", lambda waiting, threads, seconds_each: 3)
+    cluster = clusters(workers=2, env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+                                       "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"})
+    with distributed.Client(cluster.address) as client:
+        client.register_plugin(KillsItsWorker("raises-01"))
+    counts = count_records(monkeypatch)
+    assert batch(tmp_path, "out", "--scheduler", cluster.address) == 1
+    assert capsys.readouterr().err.endswith(
+        "bptt-grade: raises-01 failed_to_grade (every worker grading it died (2 tries, the scheduler's "
+        "distributed.scheduler.allowed-failures + 1)): run batch again to grade it\n")
+    assert counts == {student: 1 for student in kinds}
+    assert {row["student"]: row["status"] for row in rows(tmp_path / "out")} == {
+        "correct-00": "passed", "correct-01": "passed", "missing_recurrent_term-00": "failed",
+        "missing_recurrent_term-01": "failed", "raises-00": "failed", "raises-01": "failed_to_grade"}
 
 
 @pytest.mark.slow
