@@ -281,12 +281,15 @@ def test_the_bench_times_recording_a_batch_s_results(small_class):
 
 
 @pytest.mark.slow
-def test_a_local_cluster_grades_as_a_local_batch(small_class, capsys):
+def test_a_local_cluster_grades_as_a_local_batch_and_leaves_no_submission_behind(small_class, monkeypatch, capsys):
     assert batch(small_class, "here", "--jobs", "2") == 0
+    (small_class / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(small_class / "tmp"))        # the workers' (new processes)
     assert batch(small_class, "there", "--jobs", "2", "--scheduler", "local") == 0
     assert "bptt-grade batch: grading on local: 2 workers, sandbox " in capsys.readouterr().err
     assert (small_class / "there" / "gradebook.csv").read_text() == (small_class / "here" / "gradebook.csv").read_text()
     assert reports(small_class / "there") == reports(small_class / "here")
+    assert [p.name for p in (small_class / "tmp").iterdir() if p.name.startswith("bptt-grade")] == []
 
 
 @pytest.mark.slow
