@@ -74,11 +74,11 @@ SCHEMES = ("tcp://", "tls://")
 CONNECT_SECONDS = 30.0
 WORKER_WAIT_SECONDS = 60.0
 MAX_PACKED_BYTES = 64 << 20         # a submission's bytes sent to a worker, zipped or not
-STARTED = "bptt-grade started"      # the event topic on which a worker says it starts a student (the message)
+STARTED = "bptt-grade started"      # the event topic on which a worker says a student is graded: [id, seconds so far]
 TASKS_PER_THREAD = 4                # tasks in flight per worker thread: each worker always has the next one
 MAX_CHUNK = 8                       # submissions in one task at most
 TASK_SECONDS = 1.0                  # a chunk's grading time at most, from the rate so far: a lost worker loses little
-CHUNKS_AHEAD = 4                    # chunks each thread still has to take at least: the tail stays balanced
+CHUNKS_AHEAD = 2                    # chunks each thread still has to take at least: the tail stays balanced
 # Dask's own periodic work that a grading worker does not need, off or slowed for a
 # LocalCluster (README, "Grading on a cluster", for `dask worker`): the statistical profiler
 # (every 10 ms), the event loops' health check (every 20 ms) and the system monitor (every
@@ -137,15 +137,16 @@ class Prepared:
 
 
 # On a worker: each problem set sent to it by content hash, and the plugins holding it;
-# each grading thread's folder, in which it unpacks one submission at a time; the folder
-# of the submissions graded, to remove (no sandbox's), and what to remove there; the
-# thread removing it.
+# each grading thread's folder, in which it unpacks one submission at a time, and what it
+# grades (student, since when: time.monotonic()); the folder of the submissions graded, to
+# remove (no sandbox's); the threads removing them and announcing long gradings.
 _prepared: dict[str, Prepared] = {}
 _holders: dict[str, set[str]] = {}
 _scratch: dict[int, Path] = {}
+_grading: dict[int, tuple[str, float]] = {}
 _trash: list[Path] = []
 _discarded: queue.SimpleQueue = queue.SimpleQueue()
-_remover: list[threading.Thread] = []
+_helpers: list[threading.Thread] = []
 
 
 class ProblemSetPlugin(WorkerPlugin):
@@ -158,9 +159,13 @@ class ProblemSetPlugin(WorkerPlugin):
 
     def setup(self, worker=None) -> None:
         _holders.setdefault(self.digest, set()).add(self.name)
-        if not _remover:
-            _remover.append(threading.Thread(target=remove_discarded, daemon=True, name="bptt-grade remover"))
-            _remover[0].start()
+        if not _helpers:
+            announcing = (worker or get_worker(), threading.Event())        # never stopped: it is the worker's
+            _helpers.extend([threading.Thread(target=remove_discarded, daemon=True, name="bptt-grade remover"),
+                             threading.Thread(target=announce_long_gradings, args=announcing, daemon=True,
+                                              name="bptt-grade announcer")])
+            for thread in _helpers:
+                thread.start()
         if self.digest not in _prepared:
             folder = Path(tempfile.mkdtemp(prefix="bptt-grade-problem-set-"))
             file = folder / Path(self.path).name
@@ -208,6 +213,21 @@ def discard(path: Path) -> None:
         remove(path)
     else:
         _discarded.put(discarded)
+
+
+def announce_long_gradings(worker, stop: threading.Event) -> None:
+    """On a worker, in a thread of its own until `stop` is set: log a STARTED event, once,
+    for each submission graded for TICK seconds or more (the batch's progress shows the
+    longest one running). An event for every submission would cost ≈ 1.5 ms of CPU each in
+    the worker, the scheduler and the batch."""
+    announced: set[tuple[str, float]] = set()
+    while not stop.wait(TICK):
+        now, grading = time.monotonic(), set(_grading.values())
+        for student, since in grading - announced:
+            if now - since >= TICK:
+                worker.log_event(STARTED, [student, now - since])
+                announced.add((student, since))
+        announced &= grading
 
 
 def remove_discarded() -> None:
@@ -271,14 +291,25 @@ def sandbox_levels() -> dict:
 
 
 def grade_packed(digest: str, student: str, submission: str, packed: Packed,
-                 options: Options) -> tuple[Graded, dict[str, bytes]]:
+                 options: Options) -> tuple[Graded, dict[str, bytes], float]:
     """On a worker: grade `packed` against the problem set of content hash `digest` (sent
     by ProblemSetPlugin), hidden problems included, in a sandbox confined as
     `options.isolation` and `options.hide` say there; the record's row (its JSON report
-    included) and each of `options.formats`' text. `submission` is its path where the
-    batch found it, which the row and the reports name. A fault is failed_to_grade."""
-    get_worker().log_event(STARTED, student)
-    path = Path(submission)
+    included), each of `options.formats`' text, and the seconds it took. `submission` is its
+    path where the batch found it, which the row and the reports name. A fault is
+    failed_to_grade."""
+    started = time.monotonic()
+    _grading[threading.get_ident()] = (student, started)
+    try:
+        graded_row, texts = graded_packed(digest, student, Path(submission), packed, options)
+    finally:
+        del _grading[threading.get_ident()]
+    return graded_row, texts, time.monotonic() - started
+
+
+def graded_packed(digest: str, student: str, path: Path, packed: Packed,
+                  options: Options) -> tuple[Graded, dict[str, bytes]]:
+    """grade_packed's row and texts."""
     prepared = _prepared.get(digest)
     if prepared is None:
         raise LookupError("the problem set did not reach the worker that took it")
@@ -299,7 +330,7 @@ def grade_packed(digest: str, student: str, submission: str, packed: Packed,
 
 
 def grade_chunk(digest: str, chunk: list[tuple[str, str, Packed]],
-                options: Options) -> list[tuple[Graded, dict[str, bytes]]]:
+                options: Options) -> list[tuple[Graded, dict[str, bytes], float]]:
     """On a worker: grade_packed of each (student, submission, packed) of `chunk`, in turn."""
     return [grade_packed(digest, student, submission, packed, options) for student, submission, packed in chunk]
 
@@ -427,7 +458,7 @@ def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str
     running: dict[Future, list[tuple[str, Path]]] = {}
     started, done_count = time.monotonic(), 0
     starts: queue.SimpleQueue = queue.SimpleQueue()
-    client.subscribe_topic(STARTED, lambda event: starts.put((shown_id(event[1]), time.monotonic())))
+    client.subscribe_topic(STARTED, lambda event: starts.put((shown_id(event[1][0]), time.monotonic() - event[1][1])))
     try:
         while True:
             while len(running) < TASKS_PER_THREAD * threads and (alone or waiting):
@@ -460,7 +491,10 @@ def graded_by(client: Client, address: str, problem_set: ProblemSet, digest: str
                     alone.extend(chunk)         # each alone: only one that kills its workers is given up
                     continue
                 done_count += len(chunk)
-                yield from received(future, chunk, problem_set, address, options)
+                for result, seconds in received(future, chunk, problem_set, address, options):
+                    if seconds is not None and result.student not in progress.running:
+                        progress.start(result.student, time.monotonic() - seconds)     # how long it took
+                    yield result
     finally:
         client.unsubscribe_topic(STARTED)
 
@@ -478,11 +512,13 @@ def workers_died(error: KilledWorker) -> str:
 
 
 def received(future, chunk: list[tuple[str, Path]], problem_set: ProblemSet, address: str,
-             options: Options) -> list[Graded]:
+             options: Options) -> list[tuple[Graded, float | None]]:
     """The Graded to record of each (student, path) of a completed task's `chunk`, its
-    reports written; failed_to_grade when its workers died, or when it or a report failed."""
-    def failed(why: str) -> list[Graded]:
-        return [write_reports(student, path, unfinished(problem_set, path, why), options) for student, path in chunk]
+    reports written, and the seconds a worker took to grade it (None when unknown);
+    failed_to_grade when its workers died, or when it or a report failed."""
+    def failed(why: str) -> list[tuple[Graded, float | None]]:
+        return [(write_reports(student, path, unfinished(problem_set, path, why), options), None)
+                for student, path in chunk]
     try:
         results = future.result()
     except KilledWorker as error:
@@ -492,8 +528,8 @@ def received(future, chunk: list[tuple[str, Path]], problem_set: ProblemSet, add
                           "run the same command again to grade the rest") from None
     except Exception as error:          # e.g. a worker without the grader installed
         return failed(f"internal error {type(error).__name__}: {error}")
-    return [with_files(student, path, graded_row, texts, problem_set, options)
-            for (student, path), (graded_row, texts) in zip(chunk, results, strict=True)]
+    return [(with_files(student, path, graded_row, texts, problem_set, options), seconds)
+            for (student, path), (graded_row, texts, seconds) in zip(chunk, results, strict=True)]
 
 
 def with_files(student: str, path: Path, graded_row: Graded, texts: dict[str, bytes], problem_set: ProblemSet,

@@ -224,14 +224,34 @@ def test_a_worker_grades_at_the_level_asked_for_or_auto_s_and_is_unavailable_whe
 
 def test_a_chunk_is_single_until_a_rate_is_known_then_a_second_s_worth_and_single_again_at_the_end():
     assert chunk_size(100, 2, None) == 1
-    assert chunk_size(100, 2, 0.05) == MAX_CHUNK == 8       # 20 a second; a 8th of what waits is 12
+    assert chunk_size(100, 2, 0.05) == MAX_CHUNK == 8       # 20 a second; a 4th of what waits is 25
     assert chunk_size(100, 2, 0.25) == 4                    # 4 a second
     assert chunk_size(100, 2, 3.0) == 1
     assert chunk_size(100, 2, 0.0) == 8
-    assert chunk_size(20, 2, 0.05) == 2                     # each thread's 10 in 4 chunks at least
-    assert chunk_size(7, 2, 0.05) == 1
-    assert chunk_size(7, 1, 0.05) == 1
-    assert chunk_size(8, 1, 0.05) == 2
+    assert chunk_size(20, 2, 0.05) == 5                     # each thread's 10 in 2 chunks at least
+    assert chunk_size(7, 1, 0.05) == 3
+    assert chunk_size(3, 2, 0.05) == 1
+
+
+def test_a_worker_announces_once_each_submission_graded_for_a_tick_or_more(monkeypatch):
+    class Worker:
+        events = []
+
+        def log_event(self, topic, message):
+            self.events.append((topic, message))
+    monkeypatch.setattr(grader.cluster, "TICK", 0.05)
+    now = time.monotonic()
+    monkeypatch.setattr(grader.cluster, "_grading", {1: ("ada", now - 10), 2: ("bob", now + 3600)})
+    stop = threading.Event()
+    announcer = threading.Thread(target=grader.cluster.announce_long_gradings, args=(Worker(), stop))
+    announcer.start()
+    while len(Worker.events) < 1:
+        time.sleep(0.01)
+    time.sleep(0.2)                 # a few more ticks: nothing more to announce
+    stop.set()
+    announcer.join()
+    [(topic, (student, seconds))] = Worker.events
+    assert (topic, student) == (grader.cluster.STARTED, "ada") and seconds >= 10
 
 
 @pytest.fixture
