@@ -4,9 +4,15 @@ reproduces a wrong output.
 
 A variant of a mistake explains a graded output that failed when its values match the
 submission's within the problem's tolerance at every element, compared as grading compares
-(grader/compare.py, the variant in the reference's place and in the contract's layout), and
-when it fails the problem itself (it differs from the reference there). ∂L/∂s_t derived from
-dx counts where it is fully localized. Never a guess: no variant matches, no diagnosis.
+(grader/compare.py, the variant in the reference's place and in the contract's layout),
+when it fails the problem itself (it differs from the reference there), and, where it
+changes ∂L/∂s_t, when it changes no output the submission got right: a wrong recursion
+changes every gradient at once through ∂L/∂s_t, so one that would change a right ∂L/∂s_t
+(or a right ∂L/∂v) is not what the submission did, however close it comes on a wrong sum
+(BPTT truncated before t = 1 changes ∂L/∂w by ∂L/∂s_1·h_0, as a sum that skips t = 1 does).
+A mistake in the sums alone changes each independently, so it is never ruled out this way.
+∂L/∂s_t derived from dx counts where it is fully localized.
+Never a guess: no variant matches, no diagnosis.
 Cost per failing problem: each mistake runs once (without a Python loop over t, and kept in
 `MistakeRuns` for every later submission, but its largest outputs), and each wrong output is
 compared with all variants at once (MATCHED_NUMBERS at most: for a large problem, each
@@ -20,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from grader.compare import compare
-from grader.contracts import CONTRACTS, SAME, Exercise, Layout, mistakes_of
+from grader.contracts import CONTRACTS, SAME, Call, Exercise, Layout, mistakes_of
 from grader.problem_set import Tolerance
 from grader.results import AcrossProblems, Diagnosis, OutputResult, ProblemResult
 from reference.mistakes import Mistake, Variants
@@ -66,14 +72,20 @@ def _anywhere(diverging: np.ndarray) -> np.ndarray:
     return np.asarray(diverging.any(axis=tuple(range(diverging.ndim - 1))))
 
 
+def differing(values: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Which variants differ from `expected` somewhere, compared as grading compares: `values`
+    of shape S + (K,), `expected` of shape S (the output's shape); bool, shape (K,). A variant
+    may be infinite (inf − inf is NaN, which diverges)."""
+    with np.errstate(invalid="ignore"):
+        return _anywhere(compare(np.asarray(expected)[..., None], values, tolerance).diverging)
+
+
 def matching(values: np.ndarray, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
-    """Which variants reproduce `got` at every element and differ from `expected`: `values`
-    of shape S + (K,), `got` and `expected` of shape S (the output's shape); bool, shape (K,).
-    A variant may be infinite (inf − inf is NaN, which diverges)."""
+    """Which variants reproduce `got` at every element and differ from `expected`: shapes as
+    in `differing`."""
     with np.errstate(invalid="ignore"):
         reproduces = ~_anywhere(compare(values, np.asarray(got)[..., None], tolerance).diverging)
-        shows = _anywhere(compare(np.asarray(expected)[..., None], values, tolerance).diverging)
-    return np.asarray(reproduces & shows)
+    return np.asarray(reproduces & differing(values, expected, tolerance))
 
 
 def in_layout(layout: Layout, values: np.ndarray) -> np.ndarray:
@@ -83,26 +95,50 @@ def in_layout(layout: Layout, values: np.ndarray) -> np.ndarray:
     return np.stack([layout.to_submission(values[..., k]) for k in range(values.shape[-1])], axis=-1)
 
 
+def _seen_as(call: Call, o: OutputResult) -> tuple[Layout, str]:
+    """The layout and the reference value of output `o` (∂L/∂s_t where it is derived from dx)."""
+    out = call.outputs[o.derived_from or o.name]
+    return out.layout, "dL_ds" if o.derived_from else out.source
+
+
 def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
              runs: MistakeRuns | None = None) -> tuple[Diagnosis, ...]:
     """Every mistake variant that explains a failing output, by output in grading order,
     then in catalogue order, its words in the contract's notation (Coursera's Waa, a⟨t⟩).
     `runs` keeps each mistake's run for the next submission."""
-    problem, catalogue = exercise.problem, mistakes_of(exercise.problem)
+    problem, call, catalogue = exercise.problem, exercise.call, mistakes_of(exercise.problem)
     notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
     reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
-    wrong = [_Wrong(o, "dL_ds" if o.derived_from else exercise.call.outputs[o.name].source,
-                    exercise.call.outputs[o.derived_from or o.name].layout, problem.tolerance) for o in outputs
+    wrong = [_Wrong(o, *reversed(_seen_as(call, o)), problem.tolerance) for o in outputs
              if o.comparison is not None and not o.passed and o.localization != "partial"]
+    # (layout, reference value, expected) of each output the submission got right
+    right = [(*_seen_as(call, o), o.comparison.expected) for o in outputs
+             if o.comparison is not None and o.comparison.passed and o.localization != "partial"]
+
+    def contradicted(variants: Variants) -> np.ndarray:
+        """Per variant, whether it changes ∂L/∂s_t and an output the submission got right; (K,)."""
+        changes_right = np.zeros(len(variants.params), dtype=bool)
+        if "dL_ds" not in variants.outputs:
+            return changes_right
+        for layout, source, expected in right:
+            if source in variants.outputs:
+                changes_right |= differing(in_layout(layout, variants.outputs[source]), expected, problem.tolerance)
+        if not changes_right.any():
+            return changes_right
+        return changes_right & differing(variants.outputs["dL_ds"], reference()[1]["dL_ds"], problem.tolerance)
+
     for m in catalogue.values():
         sources = {w.source for w in wrong if w.source in m.outputs}
         if not sources:
             continue
-        variants = runs.of(exercise, m, sources, reference)
+        asked = sources | ({source for _, source, _ in right} | {"dL_ds"}) & set(m.outputs)
+        variants = runs.of(exercise, m, asked, reference)
+        kept = ~contradicted(variants)
+        params = tuple(p for p, keep in zip(variants.params, kept, strict=True) if keep)
         for w in wrong:
-            if w.source in sources and w.source in variants.outputs:
-                w.add(m.id, variants.params, variants.outputs[w.source])
+            if params and w.source in sources and w.source in variants.outputs:
+                w.add(m.id, params, variants.outputs[w.source][..., kept])
         del variants            # before the next mistake runs
     diagnoses: list[Diagnosis] = []
     for w in wrong:

@@ -125,6 +125,31 @@ def test_a_variant_that_passes_the_problem_itself_is_no_diagnosis():
     assert matching(variant + 0.9e-6, got + 0.9e-6, expected, tolerance).tolist() == [True]
 
 
+def test_a_recursion_mistake_is_not_named_for_a_wrong_sum_of_a_right_dL_ds():
+    # only the last step's loss: BPTT cut after T − 1 steps changes ∂L/∂s_t at t = 1 only, so its
+    # ∂L/∂w is the correct sum without the term ∂L/∂s_1·h_0 — what a sum skipping t = 1 returns
+    problem = make_problem("softplus", "sin", "last_step_squared_error", w=0.7, v=-0.9, h0=0.2, T=10)
+    returned = backward(problem.rnn, problem.forward())
+    returned["dL_dw"] = returned["dL_dw"] - returned["dL_ds"][0] * problem.h0
+    truncated = MISTAKES["truncated_recursion"].run(problem.rnn, problem.forward(), returned).of({"k": 9})
+    assert np.isclose(truncated["dL_dw"], returned["dL_dw"], rtol=1e-6, atol=1e-9)
+    outputs, diagnosis = graded(problem, returned)
+    assert [o.passed for o in outputs] == [True, False, True, True] and diagnosis == ()
+    del problem.grade["dL_ds"]                                  # the right ∂L/∂v rules it out too
+    assert graded(problem, returned)[1] == ()
+    del problem.grade["dL_dv"], problem.grade["dL_dh0"]         # nothing does
+    _, diagnosis = graded(problem, returned)
+    assert [(d.mistake, d.output, d.params) for d in diagnosis] == [("truncated_recursion", "dL_dw", {"k": 9})]
+
+
+def test_a_mistake_in_one_sum_is_named_beside_the_other_right_sums():
+    problem = make_problem()
+    returned = backward(problem.rnn, problem.forward())
+    returned["dL_dw"] = returned["dL_ds"][0] * problem.h0       # = where += belongs; ∂L/∂v, ∂L/∂h_0 right
+    _, diagnosis = graded(problem, returned)
+    assert [(d.mistake, d.output) for d in diagnosis] == [("dw_not_accumulated", "dL_dw")]
+
+
 def result(id: str, wrong: dict[str, list[tuple[str, dict]]]) -> ProblemResult:
     """A failing problem whose wrong outputs are diagnosed as `wrong` says (output → mistakes)."""
     outputs = tuple(OutputResult(name, name, 1, False, Unusable("is wrong")) for name in wrong)

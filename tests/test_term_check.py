@@ -245,6 +245,9 @@ def test_scalar_dw_without_its_first_term_says_the_term_is_missing(capsys):
     # tanh-sigmoid-bce has h_0 = 0: the missing term is zero there
     assert term_checks(report, "dL_dw") == [missing, missing, None] + [missing] * 7
     assert report["score"] == 77
+    # softplus-sin-last-step: BPTT truncated after 9 steps gives the same ∂L/∂w there, but not the
+    # returned ∂L/∂s_t, which is right
+    assert [p["diagnosis"] for p in report["problems"]] == [[]] * 10
 
 
 def test_scalar_dw_with_h_t_at_every_step_is_explained_by_no_one_term(capsys):
