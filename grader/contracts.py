@@ -64,7 +64,7 @@ class Call:
     style: str = "trace"                        # a call style of grader/submission_calls.STYLES
     forward_returns: tuple[str, ...] = ()       # forward_backward: forward's results before the cache
     backward_returns: tuple[str, ...] | None = None   # … and backward's, in order; None: a mapping
-    dx: str | None = None                       # the output holding ∂L/∂x_t, where none holds ∂L/∂s_t
+    dx: str | None = None                       # the output holding ∂L/∂x_t, to derive ∂L/∂s_t from (Exercise.dx)
     upstream: str | None = None                 # the argument holding the upstream gradient ∂L/∂h_t|direct
     ruled_out: tuple[str, ...] = ()             # catalogue mistakes the call cannot show (no batch: N = 1)
 
@@ -114,10 +114,10 @@ def _coursera_parameters(v: dict) -> dict:
 register(Contract("trace", {
     "scalar": Call((), lambda v: {key: v[key] for key in SCALAR_TRACE}, {
         name: Output(name, scalar.SYMBOLS[name], time_axis=0 if shape(1) else None)
-        for name, shape in scalar.GRADIENT_SHAPES.items()}),
+        for name, shape in scalar.GRADIENT_SHAPES.items()}, dx="dL_dx"),
     "sequence": Call((), _vector_trace, {
         name: Output(name, vector.SYMBOLS[name], time_axis=1 if name in vector.PER_STEP else None)
-        for name in vector.GRADIENT_SHAPES}),
+        for name in vector.GRADIENT_SHAPES}, dx="dL_dx"),
 }))
 
 register(Contract("cs231n", {
@@ -265,7 +265,7 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
     return [name for name in needed[0] if all(name in functions for functions in needed)] if needed else []
 
 
-DERIVATION_VALUES = ("Wx", "dL_ds", "dL_dx")     # what recovering ∂L/∂s_t from dx reads (grader.localization)
+DERIVATION_VALUES = ("dL_ds", "dL_dx")  # and the model's input_map: what recovering ∂L/∂s_t reads (localization)
 KEPT_REFERENCE_NUMBERS = 1 << 20                # an exercise keeps its reference values whole up to this many
 
 
@@ -282,18 +282,19 @@ class Probe:
     features: int                           # D: dx′'s features before ∂L/∂s_t's
 
 
-def probe(call: Call, values: dict, forward: dict[str, tuple[int, ...]]) -> Probe | None:
-    """The problem's probing call, or None where it needs none (or its contract has no dx);
-    `forward` has the shapes of the forward outputs requested."""
-    if call.dx is None:
+def probe(problem, call: Call, values: dict, forward: dict[str, tuple[int, ...]]) -> Probe | None:
+    """The problem's probing call, or None where it needs none (or ∂L/∂s_t is not derived from
+    dx here, or its model has no probing values); `forward` has the shapes of the forward
+    outputs requested."""
+    dx = dx_for_dL_ds(problem)
+    if dx is None:
         return None
-    Wx, x = values["Wx"], values["x"]
-    (D, H), (N, T, _) = Wx.shape, x.shape
-    if np.linalg.matrix_rank(Wx) == H:
+    widened = problem.model.probing_values(values)
+    if widened is None:
         return None
-    widened = {**values, "x": np.concatenate([x, np.zeros((N, T, H))], axis=2), "Wx": np.vstack([Wx, np.eye(H)])}
-    dx = np.shape(call.outputs[call.dx].layout.to_submission(np.zeros((N, T, D + H))))
-    return Probe(call.arguments(widened), {**forward, call.dx: dx}, D)
+    D = values["x"].shape[-1]
+    shape = np.shape(call.outputs[dx].layout.to_submission(np.zeros_like(widened["x"])))
+    return Probe(call.arguments(widened), {**forward, dx: shape}, D)
 
 
 @dataclass(frozen=True)
@@ -309,15 +310,20 @@ class Exercise:
     problem: Problem
     functions: tuple[str, ...]
     arguments: dict
-    requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it
+    requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it (dx_for_dL_ds)
     expected: dict[str, np.ndarray]
-    derivation: dict = field(repr=False)    # DERIVATION_VALUES where the call returns dx, else {}
+    derivation: dict = field(repr=False)    # DERIVATION_VALUES and "input_map" where ∂L/∂s_t comes from dx, else {}
     probe: Probe | None = None              # its probing call, where it has one
     kept: tuple[Any, dict] | None = field(default=None, repr=False)     # reference_values, where small
 
     @property
     def call(self) -> Call:
         return call_for(self.problem)
+
+    @property
+    def dx(self) -> str | None:
+        """The output ∂L/∂s_t is derived from here (dx_for_dL_ds)."""
+        return dx_for_dL_ds(self.problem)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -344,9 +350,22 @@ def exercise(problem, entry_point: str) -> Exercise:
     f, values = reference_values(problem)
     expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
-    requested = list(problem.grade) + [name for name in [call.dx] if name and name not in problem.grade]
+    dx = dx_for_dL_ds(problem)
+    requested = list(problem.grade) + [name for name in [dx] if name and name not in problem.grade]
     forward = {name: np.shape(expected[name]) for name in requested if call.outputs[name].forward}
-    derivation = {name: values[name] for name in DERIVATION_VALUES} if call.dx else {}
+    derivation = {"input_map": problem.model.input_map(values), **{name: values[name] for name in DERIVATION_VALUES}} \
+        if dx else {}
     small = sum(np.size(value) for value in values.values() if isinstance(value, np.ndarray)) <= KEPT_REFERENCE_NUMBERS
     return Exercise(problem, call.functions or (entry_point,), call.arguments(values), requested, expected,
-                    derivation, probe(call, values, forward), (f, values) if small else None)
+                    derivation, probe(problem, call, values, forward), (f, values) if small else None)
+
+
+def dx_for_dL_ds(problem) -> str | None:
+    """The output the submission's ∂L/∂s_t is derived from on `problem`: its call's dx, where
+    no graded output holds ∂L/∂s_t; where the call could return ∂L/∂s_t (a trace mapping holds
+    what its problem grades), only a graded dx."""
+    call, graded = call_for(problem), problem.grade
+    if call.dx is None or any(call.outputs[name].source == "dL_ds" for name in graded):
+        return None
+    could_return = any(out.source == "dL_ds" for out in call.outputs.values())
+    return None if could_return and call.dx not in graded else call.dx

@@ -110,7 +110,7 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     notation = CONTRACTS[problem.contract].in_notation
     runs = MistakeRuns() if runs is None else runs
     reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
-    wrong = [_Wrong(o, *reversed(_seen_as(call, o)), problem.tolerance) for o in outputs
+    wrong = [_Wrong(o, *_seen_as(call, o), problem.tolerance) for o in outputs
              if o.comparison is not None and not o.passed and o.localization != "partial"]
     # (layout, reference value, expected) of each output the submission got right
     right = [(*_seen_as(call, o), o.comparison.expected) for o in outputs
@@ -154,7 +154,7 @@ class _Wrong:
     """A wrong output and the mistake variants that explain it, matched (`matching`) all at
     once up to MATCHED_NUMBERS numbers of variants, then again for the next ones."""
 
-    def __init__(self, output: OutputResult, source: str, layout: Layout, tolerance: Tolerance):
+    def __init__(self, output: OutputResult, layout: Layout, source: str, tolerance: Tolerance):
         assert output.comparison is not None        # a wrong output was compared
         self.output, self.source, self.layout, self.tolerance = output, source, layout, tolerance
         self.comparison = output.comparison

@@ -1,4 +1,5 @@
-"""∂L/∂s_t for a submission whose contract does not return it, from its dx_t = ∂L/∂s_t·Wxᵀ.
+"""∂L/∂s_t for a submission that does not return it, from its dx_t = ∂L/∂s_t·Wxᵀ (the scalar
+model's ∂L/∂x_t = v·∂L/∂s_t: Wx = [[v]], D = H = 1).
 
 Where Wx (D, H) has full column rank (so D ≥ H), the student's ∂L/∂s_t is recovered exactly
 by least squares, ∂L/∂s_t = dx_t·(Wx⁺)ᵀ, and compared step by step as if it had been
@@ -22,6 +23,7 @@ from grader.contracts import Exercise
 from grader.results import CallOutcome, Derivation, OutputResult
 
 EPS = np.finfo(np.float64).eps
+NORMAL = np.finfo(np.float64).tiny      # a smaller singular value carries ∂L/∂s_t into dx_t with lost digits
 SYMBOL = "∂L/∂s_t"
 PROBED = "x widened by H zero features and Wx by the identity"
 
@@ -34,8 +36,8 @@ def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray |
     """The submission's ∂L/∂s_t (N, T, H) from its probing call (contracts.Probe): the last H
     features of its dx′; or None and why not. The probing call must give the call's own
     forward values and, in dx′'s first D features, the call's own dx."""
-    call, probe, probed = exercise.call, exercise.probe, outcome.probe
-    assert probe is not None and probed is not None and call.dx is not None    # made for it (grading.called)
+    call, probe, probed, dx_name = exercise.call, exercise.probe, outcome.probe, exercise.dx
+    assert probe is not None and probed is not None and dx_name is not None    # made for it (grading.called)
     if probed.reason:
         return None, f"the probing call {probed.reason}"
     for name, shape in probe.shapes.items():
@@ -45,27 +47,28 @@ def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray |
                 f"has shape {raw.shape}, expected {shape}" if raw.shape != shape else "is not finite"
             return None, f"in the probing call, {name} {why}"
         yours = outcome.outputs.get(name)
-        if name != call.dx and (yours is None or not _close(raw, yours, exercise.problem.tolerance)):
+        if name != dx_name and (yours is None or not _close(raw, yours, exercise.problem.tolerance)):
             return None, f"the probing call's {name} differs from your call's"
-    dx = call.outputs[call.dx].layout.to_reference(probed.outputs[call.dx])
-    if not _close(dx[..., :probe.features], call.outputs[call.dx].layout.to_reference(outcome.outputs[call.dx]),
+    dx = call.outputs[dx_name].layout.to_reference(probed.outputs[dx_name])
+    if not _close(dx[..., :probe.features], call.outputs[dx_name].layout.to_reference(outcome.outputs[dx_name]),
                   exercise.problem.tolerance):
-        return None, f"the probing call's {call.dx} differs from your call's in the first D = {probe.features} features"
+        return None, f"the probing call's {dx_name} differs from your call's in the first D = {probe.features} features"
     return dx[..., probe.features:], ""
 
 
 def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tolerance) -> OutputResult | None:
     """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), or
     where that shows only part of it, from their probing call, as an output worth no points;
-    None where Wx = 0 leaves nothing to recover and no probing call showed it."""
-    dx_name = exercise.call.dx
-    assert dx_name is not None                                     # dx is only usable where the call has one
+    None where Wx = 0 (or below the normal floats) leaves nothing to recover and no probing
+    call showed it. Any model: its per-step values batched (N, T, ·) and its Wx (Model.input_map)."""
+    dx_name, model = exercise.dx, exercise.problem.model
+    assert dx_name is not None                                     # dx is only usable where ∂L/∂s_t comes from it
     v, out = exercise.derivation, exercise.call.outputs[dx_name]
     assert out.time_axis is not None                               # dx is per step
-    Wx, ds_ref, dx_ref = v["Wx"], v["dL_ds"], v["dL_dx"]
-    D, H = Wx.shape
-    U, S, Vt = np.linalg.svd(Wx, full_matrices=False)
-    rank = int(np.sum(S[0] * max(D, H) * EPS < S))
+    ds_ref, dx_ref, input_map = model.batched(v["dL_ds"]), model.batched(v["dL_dx"]), v["input_map"]
+    D, H = input_map.Wx.shape
+    U, S, Vt = np.linalg.svd(input_map.Wx, full_matrices=False)
+    rank = int(np.sum(np.maximum(S[0] * max(D, H) * EPS, NORMAL) < S))
     probed, unprobed = probed_dL_ds(exercise, outcome) if rank < H and outcome.probe is not None else (None, "")
     if probed is not None:
         got, expected, slack = probed, ds_ref, 0.0
@@ -75,7 +78,7 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
         return None
     else:
         row_space = Vt[:rank]                                      # (r, H), orthonormal
-        dx, got = out.layout.to_reference(dx), np.empty(ds_ref.shape)
+        dx, got = model.batched(out.layout.to_reference(dx)), np.empty(ds_ref.shape)
         for block in blocks(dx.shape):   # a few sequences at a time: numpy multiplies each on its own anyway
             coefficients = dx[block] @ U[:, :rank]
             coefficients /= S[:rank]
@@ -84,8 +87,7 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
         slack = np.concatenate([np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1,
                                                keepdims=True) for block in blocks(dx_ref.shape)]) / S[rank - 1]
         if rank == H:
-            derivation = Derivation(dx_name, "full", f"recovered from {dx_name} by least squares: "
-                                                     "dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank", "from_dx")
+            derivation = Derivation(dx_name, "full", f"recovered from {dx_name} {input_map.recovery}", "from_dx")
         else:
             derivation = Derivation(dx_name, "partial",
                                     f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ "
@@ -93,6 +95,9 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
                                     f"compared, and a divergence in the other {H - rank} is invisible here"
                                     + (f"; {unprobed}" if unprobed else ""), None)
     diverging = diverges(expected, got, tolerance, slack)
-    shown = out.layout.to_submission
+
+    def shown(batched: np.ndarray) -> np.ndarray:
+        return out.layout.to_submission(batched.reshape(np.shape(v["dL_ds"])))
+
     comparison = Comparison(shown(expected), shown(got), shown(diverging), out.time_axis)
     return OutputResult("dL_ds", SYMBOL, 0.0, True, comparison, derivation)

@@ -64,15 +64,15 @@ def _compare(problem: Problem, out: contracts.Output, expected: np.ndarray, got:
 def localized(problem: Problem, exercise: contracts.Exercise, outcome: CallOutcome,
               outputs: tuple[OutputResult, ...]) -> tuple[OutputResult, ...]:
     """The outputs in the order a student should read them: forward values first (every
-    gradient depends on them), then ∂L/∂s_t derived from dx (or the probing call's) where the
-    contract returns no ∂L/∂s_t, then the rest."""
-    call = exercise.call
+    gradient depends on them), then ∂L/∂s_t derived from dx (or the probing call's) where no
+    graded output holds ∂L/∂s_t (Exercise.dx), then the rest."""
+    call, dx_name = exercise.call, exercise.dx
     first = tuple(o for o in outputs if call.outputs[o.name].forward)
     rest = tuple(o for o in outputs if not call.outputs[o.name].forward)
     derived = None
-    if call.dx and call.dx in outcome.outputs:
-        dx, _ = usable_output(outcome.outputs[call.dx], np.shape(exercise.expected[call.dx]),
-                              call.outputs[call.dx].time_axis)
+    if dx_name and dx_name in outcome.outputs:
+        dx, _ = usable_output(outcome.outputs[dx_name], np.shape(exercise.expected[dx_name]),
+                              call.outputs[dx_name].time_axis)
         derived = None if dx is None else derived_dL_ds(exercise, outcome, dx, problem.tolerance)
     return first + (() if derived is None else (derived,)) + rest
 

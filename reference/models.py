@@ -35,6 +35,14 @@ class Checked:
     estimate: Estimate
 
 
+@dataclass(frozen=True)
+class InputMap:
+    """∂L/∂x_t = ∂L/∂s_t·Wxᵀ at each step (and batch row): `Wx` (D, H), and how ∂L/∂s_t is
+    recovered from ∂L/∂x_t where Wx has full column rank, in the model's notation."""
+    Wx: np.ndarray
+    recovery: str
+
+
 class Model(Protocol):
     name: str                               # the registry key
     mistakes: dict[str, Mistake]            # its catalogue, in catalogue order
@@ -60,6 +68,18 @@ class Model(Protocol):
         """Everything the reference knows about forward pass `f` by name: inputs, forward
         values, sizes, the registries' names and every gradient (grader.contracts builds the
         submission's arguments and expected outputs from these)."""
+
+    def batched(self, per_step: np.ndarray) -> np.ndarray:
+        """A per-step value shaped as the model holds it (dL_ds, dL_dx, x, h) batch-first
+        with its features last, (N, T, K) (the scalar model's (T,) as (1, T, 1))."""
+
+    def input_map(self, values: dict) -> InputMap:
+        """How ∂L/∂x_t comes from ∂L/∂s_t, from the reference values (Model.values)."""
+
+    def probing_values(self, values: dict) -> dict | None:
+        """The reference values of a probing call (grader.contracts.Probe): x widened by H zero
+        features and Wx by the identity below it; None where Wx has full column rank (dx shows
+        all of ∂L/∂s_t) or the model has none (the scalar model's x_t and v are numbers)."""
 
     def term_alternatives(self, f, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
         """Each gradient of `term_sums` built from a submission's ∂L/∂s_t `ds` (shaped as
@@ -106,11 +126,20 @@ class ScalarModel:
                  "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
         return {**trace, **scalar.backward(rnn, f)}
 
+    def batched(self, per_step: np.ndarray) -> np.ndarray:
+        return per_step[None, :, None]
+
+    def input_map(self, values: dict) -> InputMap:
+        return InputMap(np.array([[values["v"]]]), "as ∂L/∂x_t / v: ∂L/∂x_t = v·∂L/∂s_t and v ≠ 0")
+
+    def probing_values(self, values: dict) -> None:
+        return None
+
     def term_alternatives(self, f: scalar.Forward, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
         """The batched sums at N = D = H = 1, each a float64 scalar: ds (T,)."""
-        batched = step_sums.term_alternatives(f.h[None, :, None], f.x[None, :, None], np.array([[f.w]]),
-                                              ds[None, :, None], self.term_sums)
-        return {name: alternatives.reshaped(()) for name, alternatives in batched.items()}
+        sums = step_sums.term_alternatives(self.batched(f.h), self.batched(f.x), np.array([[f.w]]),
+                                           self.batched(ds), self.term_sums)
+        return {name: alternatives.reshaped(()) for name, alternatives in sums.items()}
 
     def directions(self, f: scalar.Forward, requested: int | None) -> int | None:
         return None
@@ -155,6 +184,20 @@ class VectorModel:
                 "L": f.L, "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
                 "theta": None if rnn.theta is None else rnn.theta.name,
                 "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}
+
+    def batched(self, per_step: np.ndarray) -> np.ndarray:
+        return per_step
+
+    def input_map(self, values: dict) -> InputMap:
+        return InputMap(values["Wx"], "by least squares: dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")
+
+    def probing_values(self, values: dict) -> dict | None:
+        Wx, x = values["Wx"], values["x"]
+        (N, T, D), H = x.shape, Wx.shape[1]
+        if np.linalg.matrix_rank(Wx) == H:
+            return None
+        return {**values, "x": np.concatenate([x, np.zeros((N, T, H))], axis=2), "Wx": np.vstack([Wx, np.eye(H)]),
+                "D": D + H}
 
     def term_alternatives(self, f: vector.VectorForward, ds: np.ndarray) -> dict[str, step_sums.TermAlternatives]:
         return step_sums.term_alternatives(f.h, f.x, f.params.Wh, ds, self.term_sums)

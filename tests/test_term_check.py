@@ -297,14 +297,102 @@ def test_scalar_dh0_from_the_wrong_step_names_the_step(tmp_path, capsys):
                                               None, (False, {"t": 1, "uses": "∂L/∂s_50", "expected": "∂L/∂s_1"}), None]
 
 
-def test_scalar_check_where_dL_ds_is_not_graded_says_so(tmp_path, capsys):
-    text = SHIPPED_SET.read_text().replace("grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}",
-                                           "grade: {dL_dx: 6, dL_dw: 2, dL_dv: 2}")
+def graded_with_dx(tmp_path, capsys, example: str, set_text: str, fmt: str = "json"):
+    """Example `example` returning ∂L/∂x_t = v·∂L/∂s_t too, graded on a set of `set_text`."""
+    source = (EXAMPLES / f"{example}.py").read_text()
+    (tmp_path / "submission.py").write_text(
+        source.replace('return {"dL_ds": ds, ', 'return {"dL_ds": ds, "dL_dx": trace["v"] * ds, '))
+    shutil.copy(EXAMPLES / "student_math.py", tmp_path)
+    (tmp_path / "set.yaml").write_text(set_text)
+    main(["grade", str(tmp_path / "set.yaml"), str(tmp_path / "submission.py"), "--include-hidden",
+          "--format", fmt])
+    out = capsys.readouterr().out
+    return json.loads(out) if fmt == "json" else out
+
+
+# the six problems of the shipped set that grade {dL_ds: 6, dL_dw: 2, dL_dv: 2} grade dL_dx in its place
+DX_NOT_DS = SHIPPED_SET.read_text().replace("grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}",
+                                            "grade: {dL_dx: 6, dL_dw: 2, dL_dv: 2}")
+GRADES_DX = [True, False, True, False, True, True, False, True, False, True]
+RECOVERED = "your ∂L/∂s_t, recovered from dL_dx"
+
+
+def test_scalar_dL_ds_recovered_from_a_graded_dL_dx_names_the_wrong_term(tmp_path, capsys):
+    report = graded_with_dx(tmp_path, capsys, "dw_rolled_states", DX_NOT_DS)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    assert term_checks(report, "dL_dw") == [(False, H0_BELONGS)] * 6 + [(False, None)] + [(False, H0_BELONGS)] * 3
+    dws = [p["outputs"]["dL_dw"] for p in report["problems"]]
+    assert [(dw["dL_ds_method"], dw["dL_ds_used"]) for dw in dws] == [
+        ("from_dx", RECOVERED) if dx else ("returned", "your returned ∂L/∂s_t") for dx in GRADES_DX]
+    ds = report["problems"][0]["outputs"]["dL_ds"]
+    assert list(report["problems"][0]["outputs"]) == ["dL_ds", "dL_dx", "dL_dw", "dL_dv"]
+    assert {key: ds[key] for key in ("passed", "points", "derived", "derived_from", "localization", "note")} == {
+        "passed": True, "points": 0.0, "derived": True, "derived_from": "dL_dx", "localization": "full",
+        "note": "recovered from dL_dx as ∂L/∂x_t / v: ∂L/∂x_t = v·∂L/∂s_t and v ≠ 0"}
+    assert [p["outputs"]["dL_ds"].get("derived", False) for p in report["problems"]] == GRADES_DX
+    assert [p["diagnosis"] for p in report["problems"] if p["id"] != "single-step"] == [[]] * 9
+    assert report["score"] == 75
+
+
+def test_scalar_wrong_recursion_is_located_on_dL_ds_recovered_from_dL_dx(tmp_path, capsys):
+    first = graded_with_dx(tmp_path, capsys, "no_recurrence_nor_accumulation", DX_NOT_DS)["problems"][0]
+    outputs = first["outputs"]
+    assert (first["status"], first["score"], first["message"]) == (
+        "failed", 0.0, "dL_ds (derived from dL_dx) first diverges at t = 3; dL_dx first diverges at t = 3; "
+                       "dL_dw differs; dL_dv differs")
+    assert [(d["mistake"], d["output"]) for d in first["diagnosis"]] == [
+        ("missing_recurrent_term", "dL_ds"), ("missing_recurrent_term", "dL_dx"), ("missing_recurrent_term", "dL_dv")]
+    assert (outputs["dL_dw"]["dL_ds_used"], outputs["dL_dw"]["wrong_term"]) == (RECOVERED, ONLY_FIRST)
+    assert (outputs["dL_dv"]["dL_ds_used"], outputs["dL_dv"]["consistent_with_your_dL_ds"]) == (RECOVERED, True)
+    text = graded_with_dx(tmp_path, capsys, "no_recurrence_nor_accumulation", DX_NOT_DS, "text")
+    assert "  ∂L/∂s_t (derived from dL_dx), diverging at 3 of 4 steps:\n" in text
+
+
+@pytest.mark.parametrize("v", ["0.0", "1.0e-310"])      # v·∂L/∂s_t below the normal floats keeps fewer digits
+def test_scalar_dL_ds_is_not_recovered_where_v_is_zero_or_subnormal(tmp_path, capsys, v):
+    text = DX_NOT_DS.replace("params: {w: 0.8, v: -0.5, h0: 0.1}", f"params: {{w: 0.8, v: {v}, h0: 0.1}}")
+    outputs = graded_with_dx(tmp_path, capsys, "dw_rolled_states", text)["problems"][0]["outputs"]
+    assert list(outputs) == ["dL_dx", "dL_dw", "dL_dv"]
+    dw = outputs["dL_dw"]
+    assert (dw["consistent_with_your_dL_ds"], dw["dL_ds_method"], dw["dL_ds_used"]) == (
+        None, None, "∂L/∂s_t is neither returned nor derivable here")
+
+
+def test_scalar_check_where_neither_dL_ds_nor_dL_dx_is_graded_says_so(tmp_path, capsys):
+    text = SHIPPED_SET.read_text().replace("grade: {dL_ds: 6, dL_dw: 2, dL_dv: 2}", "grade: {dL_dw: 5, dL_dv: 5}")
+    outputs = graded_with_dx(tmp_path, capsys, "dw_rolled_states", text)["problems"][0]["outputs"]
+    assert list(outputs) == ["dL_dw", "dL_dv"]              # dL_dx is not asked for: the problem does not grade it
+    assert (outputs["dL_dw"]["passed"], outputs["dL_dw"]["consistent_with_your_dL_ds"],
+            outputs["dL_dw"]["dL_ds_used"]) == (False, None, "∂L/∂s_t is neither returned nor derivable here")
+
+
+def test_vector_trace_dL_ds_recovered_from_a_graded_dL_dx(capsys, tmp_path):
+    text = (ROOT / "problem_sets" / "vector_trace.yaml").read_text().replace(
+        "grade: {dL_ds: 4, dL_dWh: 2, dL_dWy: 2, dL_dby: 1, dL_dx: 1}",
+        "grade: {dL_dWh: 2, dL_dWy: 2, dL_dby: 1, dL_dx: 5}")
     (tmp_path / "set.yaml").write_text(text)
-    main(["grade", str(tmp_path / "set.yaml"), str(EXAMPLES / "dw_uses_h_t.py"), "--format", "json"])
-    dw = json.loads(capsys.readouterr().out)["problems"][0]["outputs"]["dL_dw"]
-    assert (dw["passed"], dw["consistent_with_your_dL_ds"], dw["dL_ds_used"]) == (
-        False, None, "∂L/∂s_t is neither returned nor derivable here")
+    main(["grade", str(tmp_path / "set.yaml"), str(EXAMPLES / "vector_trace" / "dWh_uses_h_t.py"), "--format", "json"])
+    outputs = json.loads(capsys.readouterr().out)["problems"][1]["outputs"]     # sigmoid-squared: D = 4, H = 3
+    assert (outputs["dL_ds"]["passed"], outputs["dL_ds"]["derived_from"], outputs["dL_ds"]["localization"]) == (
+        True, "dL_dx", "full")
+    dWh = outputs["dL_dWh"]
+    assert (dWh["consistent_with_your_dL_ds"], dWh["dL_ds_method"], dWh["dL_ds_used"]) == (False, "from_dx", RECOVERED)
+
+
+def test_vector_trace_probes_where_dL_dx_shows_part_of_dL_ds(capsys, tmp_path):
+    text = (ROOT / "problem_sets" / "vector_trace.yaml").read_text().replace(
+        "grade: {dL_ds: 4, dL_dx: 1, dL_dWx: 1, dL_dWh: 2, dL_db: 1, dL_dh0: 1}",
+        "grade: {dL_dx: 5, dL_dWx: 1, dL_dWh: 2, dL_db: 1, dL_dh0: 1}")
+    (tmp_path / "set.yaml").write_text(text)
+    main(["grade", str(tmp_path / "set.yaml"), str(EXAMPLES / "vector_trace" / "dWh_uses_h_t.py"), "--include-hidden",
+          "--format", "json"])
+    p = json.loads(capsys.readouterr().out)["problems"][4]                      # every-gradient: D = 5, H = 6
+    assert (p["id"], p["status"], p["message"], p["outputs"]["dL_ds"]["localization"]) == (
+        "every-gradient", "failed", "dL_dWh differs", "partial")
+    dWh = p["outputs"]["dL_dWh"]
+    assert (dWh["consistent_with_your_dL_ds"], dWh["dL_ds_method"], dWh["dL_ds_used"]) == (
+        False, "probing", "your ∂L/∂s_t, recovered by a probing call (dL_dx with x widened by H zero features and Wx "
+                          "by the identity)")
 
 
 def test_a_returned_dL_ds_is_used_as_returned(capsys):
