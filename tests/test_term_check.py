@@ -388,7 +388,7 @@ def test_vector_trace_probes_where_dL_dx_shows_part_of_dL_ds(capsys, tmp_path):
           "--format", "json"])
     p = json.loads(capsys.readouterr().out)["problems"][4]                      # every-gradient: D = 5, H = 6
     assert (p["id"], p["status"], p["message"], p["outputs"]["dL_ds"]["localization"]) == (
-        "every-gradient", "failed", "dL_dWh differs", "partial")
+        "every-gradient", "failed", "dL_dWh differs", "full")
     dWh = p["outputs"]["dL_dWh"]
     assert (dWh["consistent_with_your_dL_ds"], dWh["dL_ds_method"], dWh["dL_ds_used"]) == (
         False, "probing", "your ∂L/∂s_t, recovered by a probing call (dL_dx with x widened by H zero features and Wx "
