@@ -66,6 +66,6 @@ def with_terms(exercise: Exercise, outputs: tuple[OutputResult, ...]) -> tuple[O
             checked[o.name] = TermCheck(method, True, source=obtained)
             continue
         hits = _within(got, alternatives.alternatives, problem.tolerance)
-        explaining = [label for label, hit in zip(alternatives.labels, hits, strict=True) if hit]
+        explaining = [alternatives.labels[int(i)] for i in np.flatnonzero(hits)]
         checked[o.name] = TermCheck(method, False, explaining[0] if len(explaining) == 1 else None, obtained)
     return tuple(replace(o, terms=checked[o.name]) if o.name in checked else o for o in outputs)

@@ -10,7 +10,7 @@ model is the case N = D = H = 1, with Wh = w and Wx = v.
     bias           Σ_t Σ_n ∂L/∂s_t          (∂L/∂b)
     initial_state  ∂L/∂s_1·Whᵀ              (∂L/∂h_0)
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,33 @@ import numpy as np
 
 Sum = Literal["recurrent", "input", "bias", "initial_state"]
 TERM_BUDGET = 5_000_000     # one-term alternatives are built up to this many elements (T·K terms of F×H)
+NOTHING, ALONE = -1, -2     # codes of TermLabels.uses: the term dropped; the term alone (assigned, not accumulated)
+
+
+@dataclass(frozen=True, eq=False)
+class TermLabels:
+    """The label (t, what it uses, what belongs) of each one-term alternative, made only when
+    asked (there are T·K of them, and a check names at most one): `t` 1-based steps, `uses`
+    and `belongs` codes that `name` words (or NOTHING, ALONE); each (M,)."""
+    t: np.ndarray
+    uses: np.ndarray
+    belongs: np.ndarray
+    name: Callable[[int], str]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __getitem__(self, i: int) -> tuple[int, str, str]:
+        t, uses, belongs = int(self.t[i]), int(self.uses[i]), int(self.belongs[i])
+        if uses == ALONE:
+            return t, "only this term", "the sum over t = 1..T"
+        return t, "nothing" if uses == NOTHING else self.name(uses), self.name(belongs)
+
+    def __iter__(self) -> Iterator[tuple[int, str, str]]:
+        return (self[i] for i in range(len(self)))
+
+
+NO_LABELS = TermLabels(np.empty(0, dtype=int), np.empty(0, dtype=int), np.empty(0, dtype=int), str)
 
 
 @dataclass(frozen=True)
@@ -26,7 +53,7 @@ class TermAlternatives:
     term changed: `alternatives[i]` uses `labels[i]` = (t, what it uses, what belongs) there."""
     value: np.ndarray
     alternatives: np.ndarray                    # (M,) + value.shape
-    labels: tuple[tuple[int, str, str], ...]
+    labels: TermLabels
 
     def reshaped(self, shape: tuple[int, ...]) -> "TermAlternatives":
         """The same sums with the gradient's own shape (the same number of elements)."""
@@ -45,25 +72,27 @@ def _one_term_changed(factors: np.ndarray, ds: np.ndarray, used: np.ndarray,
     T, K = ds.shape[1], factors.shape[1]
     if T * K * factors.shape[2] * ds.shape[2] > TERM_BUDGET:        # the sum only: no alternatives
         value = np.einsum("ntf,nth->fh", factors[:, used], ds)
-        return TermAlternatives(value, np.empty((0,) + value.shape), ())
+        return TermAlternatives(value, np.empty((0,) + value.shape), NO_LABELS)
     terms = np.einsum("nkf,nth->tkfh", factors, ds)                 # terms[t-1, k] = factors_kᵀ·∂L/∂s_t
     right = terms[np.arange(T), used]                               # (T, F, H)
     value = right.sum(axis=0)
     swapped = value + terms - right[:, None]                        # (T, K, F, H)
-    labels = [(t + 1, name(k), name(used[t])) for t in range(T) for k in range(K) if k != used[t]]
-    keep = np.array([[k != used[t] for k in range(K)] for t in range(T)])
+    step, k = np.meshgrid(np.arange(T), np.arange(K), indexing="ij")   # (T, K) each
+    keep = k != used[:, None]
     dropped = value - right                                         # (T, F, H)
-    labels += [(t + 1, "nothing", name(used[t])) for t in range(T)]
-    # step t's term alone: the sum assigned (=) in the loop instead of accumulated (+=)
-    labels += [(t + 1, "only this term", "the sum over t = 1..T") for t in range(T)]
-    return TermAlternatives(value, np.concatenate([swapped[keep], dropped, right]), tuple(labels))
+    # then each step's term dropped, and alone: the sum assigned (=) in the loop instead of accumulated (+=)
+    labels = TermLabels(np.concatenate([step[keep], np.arange(T), np.arange(T)]) + 1,
+                        np.concatenate([k[keep], np.full(T, NOTHING), np.full(T, ALONE)]),
+                        np.concatenate([np.broadcast_to(used[:, None], (T, K))[keep], used, used]), name)
+    return TermAlternatives(value, np.concatenate([swapped[keep], dropped, right]), labels)
 
 
 def _first_step(products: np.ndarray) -> TermAlternatives:
     """∂L/∂s_1·Whᵀ from products[:, k-1] = ∂L/∂s_k·Whᵀ (N, T, H), and it from any other step k."""
     T = products.shape[1]
     return TermAlternatives(products[:, 0], np.moveaxis(products[:, 1:], 1, 0),
-                            tuple((1, f"∂L/∂s_{k}", "∂L/∂s_1") for k in range(2, T + 1)))
+                            TermLabels(np.ones(T - 1, dtype=int), np.arange(2, T + 1), np.ones(T - 1, dtype=int),
+                                       lambda k: f"∂L/∂s_{k}"))
 
 
 def term_alternatives(h: np.ndarray, x: np.ndarray, Wh: np.ndarray, ds: np.ndarray,

@@ -131,6 +131,6 @@ def test_each_models_term_sums_of_its_own_dL_ds_are_its_gradients(model_name):
     vector_sums = VECTOR.term_alternatives(f_v, VECTOR.values(rnn_v, f_v)["dL_ds"])
     for vector_name, scalar_name in GRADIENTS.items():
         if scalar_name in SCALAR.term_sums:
-            assert scalar_sums[scalar_name].labels == vector_sums[vector_name].labels
+            assert list(scalar_sums[scalar_name].labels) == list(vector_sums[vector_name].labels)
             np.testing.assert_allclose(scalar_sums[scalar_name].alternatives.ravel(),
                                        vector_sums[vector_name].alternatives.ravel(), rtol=1e-12, atol=1e-15)
