@@ -8,7 +8,7 @@ from t = 1 up, so its first divergence is the smallest.
 """
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,7 @@ from grader.problem_set import Tolerance
 
 Order = Literal["backward", "forward"]     # BPTT's (t = T first) or the forward pass's (t = 1 first)
 BLOCK_ELEMENTS = 1 << 18       # of an array worked on at a time, so that temporaries stay small
+COMPARED_ELEMENTS = 1 << 16    # of an array compared at a time, element by element
 
 
 @dataclass(frozen=True)
@@ -110,29 +111,70 @@ def first_divergence(diverging: np.ndarray) -> int | None:
     return int(where[-1]) + 1 if where.size else None
 
 
-def blocks(shape: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
+def blocks(shape: tuple[int, ...], elements: int = BLOCK_ELEMENTS) -> Iterator[tuple[slice, ...]]:
     """Indices of consecutive blocks of the first axis of an array of `shape`, each of at
-    most BLOCK_ELEMENTS elements (at least one index along it); the whole of a 0-d array."""
+    most `elements` elements (at least one index along it); the whole of a 0-d array."""
     if not shape:
         yield ()
         return
-    step = max(1, BLOCK_ELEMENTS // max(1, math.prod(shape[1:])))
+    step = max(1, elements // max(1, math.prod(shape[1:])))
     yield from ((slice(start, start + step),) for start in range(0, shape[0], step))
+
+
+def fine_blocks(shape: tuple[int, ...], elements: int = COMPARED_ELEMENTS) -> Iterator[tuple[slice, ...]]:
+    """Like `blocks`, but where one index of the first axis holds more than `elements`
+    elements, each index is split along the next axes in turn: for work element by element."""
+    if len(shape) <= 1 or math.prod(shape[1:]) <= elements:
+        yield from blocks(shape, elements)
+        return
+    for i in range(shape[0]):
+        yield from ((slice(i, i + 1), *rest) for rest in fine_blocks(shape[1:], elements))
+
+
+def part(a, block: tuple[slice, ...], shape: tuple[int, ...]):
+    """The part of `a`, broadcast to `shape`, that `block` (indices of shape's first axes) takes."""
+    lead = len(shape) - np.ndim(a)
+    index = tuple(block[lead + j] if lead + j < len(block) and n != 1 else slice(None)
+                  for j, n in enumerate(np.shape(a)))
+    return a[index] if index else a
 
 
 def diverges(expected: np.ndarray, got: np.ndarray, tolerance: Tolerance, slack=0.0) -> np.ndarray:
     """Whether |got − expected| > atol + rtol·|expected| + slack, element by element (NaN
-    diverges); bool, of the three's broadcast shape. Computed a block of the first axis at a
-    time (`blocks`), so that its temporaries stay small whatever the size."""
+    diverges); bool, of the three's broadcast shape (`assembled`'s view where none does).
+    Computed a block at a time (`fine_blocks`), so that its temporaries stay small whatever
+    the size."""
     shape = np.broadcast_shapes(np.shape(expected), np.shape(got), np.shape(slack))
-    if math.prod(shape) <= BLOCK_ELEMENTS:      # one block
-        return np.asarray(~(np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected) + slack))
-    diverging = np.empty(shape, dtype=bool)
-    for block in blocks(shape):
-        e, g, extra = (a[block] if 0 < np.ndim(a) == len(shape) and np.shape(a)[0] == shape[0] else a
-                       for a in (expected, got, slack))
-        diverging[block] = ~(np.abs(g - e) <= tolerance.atol + tolerance.rtol * np.abs(e) + extra)
-    return diverging
+    return assembled(shape, ((block, _diverging(part(expected, block, shape), part(got, block, shape),
+                                                part(slack, block, shape), tolerance))
+                             for block in fine_blocks(shape)))
+
+
+def assembled(shape: tuple[int, ...], parts: Iterable[tuple[tuple[slice, ...], np.ndarray]]) -> np.ndarray:
+    """The bool array of `shape` whose blocks are `parts` ((block, its values), covering it);
+    where none has a True, a read-only view of one False in that shape, so that a passing
+    comparison holds no array as large as its output (nor allocates one)."""
+    whole: np.ndarray | None = None
+    for block, values in parts:
+        if values.any():
+            if whole is None:
+                whole = np.zeros(shape, dtype=bool)
+            whole[block] = values
+    return np.broadcast_to(np.False_, shape) if whole is None else whole
+
+
+def _diverging(expected, got, slack, tolerance: Tolerance) -> np.ndarray:
+    """~(|got − expected| <= atol + rtol·|expected| + slack), the same numbers computed in
+    place where they can be, so that two temporaries as large as the operands are alive."""
+    error = np.asarray(got - expected)
+    np.abs(error, out=error)
+    bound = np.abs(expected) * tolerance.rtol
+    bound += tolerance.atol
+    if np.shape(bound) == np.broadcast_shapes(np.shape(bound), np.shape(slack)):
+        bound += slack
+    else:
+        bound = bound + slack
+    return ~(error <= bound)
 
 
 def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: Order = "backward") -> Comparison:

@@ -16,9 +16,12 @@ rtol·|dx_ref|‖₂ / σ_min(Wx) for its (n, t): a dx that matches never makes 
 from it diverge. A probed ∂L/∂s_t is the submission's own, compared with no slack: it may
 diverge where dx matches, in the directions dx cannot show.
 """
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
-from grader.compare import Comparison, blocks, diverges
+from grader.compare import COMPARED_ELEMENTS, Comparison, assembled, blocks, diverges, fine_blocks
 from grader.contracts import Exercise
 from grader.results import CallOutcome, Derivation, OutputResult
 
@@ -56,6 +59,26 @@ def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray |
     return dx[..., probe.features:], ""
 
 
+class RecoveredComparison(Comparison):
+    """The comparison of the student's ∂L/∂s_t recovered from dx, whose `got` is recovered
+    again (the same values) when first asked, then kept: grading reads only `diverging`, so a
+    submission whose parameter gradients pass never holds it whole. Pickled as a Comparison."""
+    _recover: Callable[[], np.ndarray]
+
+    def __init__(self, expected: np.ndarray, diverging: np.ndarray, time_axis: int,
+                 recover: Callable[[], np.ndarray]):
+        for name, value in (("expected", expected), ("diverging", diverging), ("time_axis", time_axis),
+                            ("order", "backward"), ("_recover", recover)):
+            object.__setattr__(self, name, value)
+
+    @functools.cached_property
+    def got(self) -> np.ndarray:
+        return self._recover()
+
+    def __reduce__(self):
+        return Comparison, (self.expected, self.got, self.diverging, self.time_axis, self.order)
+
+
 def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tolerance) -> OutputResult | None:
     """The student's ∂L/∂s_t recovered from their usable dx (in the submission's layout), or
     where that shows only part of it, from their probing call, as an output worth no points;
@@ -70,22 +93,20 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
     U, S, Vt = np.linalg.svd(input_map.Wx, full_matrices=False)
     rank = int(np.sum(np.maximum(S[0] * max(D, H) * EPS, NORMAL) < S))
     probed, unprobed = probed_dL_ds(exercise, outcome) if rank < H and outcome.probe is not None else (None, "")
+
+    def shown(batched: np.ndarray) -> np.ndarray:
+        return out.layout.to_submission(batched.reshape(np.shape(v["dL_ds"])))
+
+    comparison: Comparison
     if probed is not None:
-        got, expected, slack = probed, ds_ref, 0.0
+        comparison = Comparison(shown(ds_ref), shown(probed), shown(diverges(ds_ref, probed, tolerance)), out.time_axis)
         derivation = Derivation(dx_name, "full", f"recovered by a probing call ({PROBED}): the last H features of "
                                                  f"its {dx_name} are ∂L/∂s_t, whatever D", "probing")
     elif rank == 0:
         return None
     else:
-        row_space = Vt[:rank]                                      # (r, H), orthonormal
-        dx, got = model.batched(out.layout.to_reference(dx)), np.empty(ds_ref.shape)
-        for block in blocks(dx.shape):   # a few sequences at a time: numpy multiplies each on its own anyway
-            coefficients = dx[block] @ U[:, :rank]
-            coefficients /= S[:rank]
-            got[block] = coefficients @ row_space
-        expected = ds_ref if rank == H else ds_ref @ row_space.T @ row_space
-        slack = np.concatenate([np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1,
-                                               keepdims=True) for block in blocks(dx_ref.shape)]) / S[rank - 1]
+        comparison = _least_squares(model.batched(out.layout.to_reference(dx)), U, S, Vt[:rank], ds_ref, dx_ref,
+                                    tolerance, shown, out.time_axis)
         if rank == H:
             derivation = Derivation(dx_name, "full", f"recovered from {dx_name} {input_map.recovery}", "from_dx")
         else:
@@ -94,10 +115,35 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
                                     f"shows only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is "
                                     f"compared, and a divergence in the other {H - rank} is invisible here"
                                     + (f"; {unprobed}" if unprobed else ""), None)
-    diverging = diverges(expected, got, tolerance, slack)
-
-    def shown(batched: np.ndarray) -> np.ndarray:
-        return out.layout.to_submission(batched.reshape(np.shape(v["dL_ds"])))
-
-    comparison = Comparison(shown(expected), shown(got), shown(diverging), out.time_axis)
     return OutputResult("dL_ds", SYMBOL, 0.0, True, comparison, derivation)
+
+
+def _least_squares(dx: np.ndarray, U: np.ndarray, S: np.ndarray, row_space: np.ndarray, ds_ref: np.ndarray,
+                   dx_ref: np.ndarray, tolerance, shown: Callable[[np.ndarray], np.ndarray],
+                   time_axis: int) -> RecoveredComparison:
+    """The student's ∂L/∂s_t (its part in Wx's row space, `row_space` (r, H) orthonormal, Wx =
+    U·diag(S)·Vᵀ) from their dx against the reference's, all batched (N, T, ·); `shown` puts a
+    batched array in the submission's layout. Compared a few sequences at a time, each block
+    recovered, compared and dropped."""
+    D, rank = dx.shape[-1], len(row_space)
+
+    def recovered(block: tuple[slice, ...]) -> np.ndarray:
+        """∂L/∂s_t of the sequences of `block` (numpy multiplies each sequence on its own anyway)."""
+        coefficients = dx[block] @ U[:, :rank]
+        coefficients /= S[:rank]
+        return coefficients @ row_space
+
+    def recovered_whole() -> np.ndarray:
+        got = np.empty(ds_ref.shape)
+        for block in blocks(dx.shape):
+            got[block] = recovered(block)
+        return shown(got)
+
+    slack = np.empty((*dx_ref.shape[:-1], 1))       # dx's tolerance through least squares, per (n, t)
+    for block in fine_blocks(dx_ref.shape[:-1], max(1, COMPARED_ELEMENTS // D)):       # whole rows of dx
+        slack[block] = np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1, keepdims=True)
+    slack /= S[rank - 1]
+    expected = ds_ref if rank == ds_ref.shape[-1] else ds_ref @ row_space.T @ row_space
+    diverging = assembled(ds_ref.shape, ((block, diverges(expected[block], recovered(block), tolerance, slack[block]))
+                                         for block in blocks(dx.shape)))
+    return RecoveredComparison(shown(expected), shown(diverging), time_axis, recovered_whole)

@@ -5,7 +5,7 @@ another machine is scored here the same way."""
 import numpy as np
 
 from grader import contracts
-from grader.compare import Comparison, compare
+from grader.compare import Comparison, blocks, compare
 from grader.localization import derived_dL_ds
 from grader.problem_set import Problem
 from grader.results import FAILED_TO_GRADE, CallOutcome, OutputResult, ProblemResult, ShapeOnly, Status, Unusable
@@ -18,8 +18,8 @@ def usable_output(raw: np.ndarray, shape: tuple, time_axis: int | None = 0) -> t
         raw = raw.reshape(())
     if raw.shape != shape:
         return None, f"has shape {raw.shape}, expected {shape}"
-    bad = ~np.isfinite(raw)
-    if bad.any():
+    if not all(np.isfinite(raw[block]).all() for block in blocks(raw.shape)):     # no whole-array temporary
+        bad = ~np.isfinite(raw)
         kind = "NaN" if np.isnan(raw[bad]).any() else "infinite"
         where = ""
         if time_axis is not None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.compare import compare, first_divergence
+from grader.compare import COMPARED_ELEMENTS, compare, diverges, first_divergence
 from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome
 from grader.scoring import score_outputs, summarise, usable_output
@@ -32,6 +32,26 @@ def test_divergence_uses_atol_plus_rtol_times_expected():
 
 def test_nan_always_diverges():
     assert compare([1.0], [np.nan], Tolerance()).diverging.tolist() == [True]
+
+
+@pytest.mark.parametrize("slack_shape", [(), (3, 1, 1), (1, 70_000, 1), (2,)])
+def test_diverges_in_blocks_as_in_one_expression(slack_shape):
+    """Blocks split the first two axes here (70,000·2 numbers per index of the first); an
+    operand broadcast along a split axis is taken whole there."""
+    rng = np.random.default_rng(3)
+    expected = rng.normal(size=(3, 70_000, 2))
+    got = expected + rng.normal(scale=1e-6, size=expected.shape)
+    slack = rng.uniform(0, 2e-6, size=slack_shape)
+    tolerance = Tolerance(rtol=1e-7, atol=1e-9)
+    assert expected[0].size > COMPARED_ELEMENTS
+    whole = ~(np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected) + slack)
+    assert whole.any() and not whole.all()
+    assert np.array_equal(diverges(expected, got, tolerance, slack), whole)
+
+
+def test_a_passing_comparison_holds_no_array_of_its_size():
+    c = compare(np.ones((40, 3000)), np.ones((40, 3000)), Tolerance())
+    assert c.passed and c.diverging.shape == (40, 3000) and c.diverging.strides == (0, 0)
 
 
 def test_first_divergence_is_the_largest_t():
