@@ -71,14 +71,15 @@ def truncated_recursions(rnn: VectorRNN, f: VectorForward, reference: dict) -> V
     K = min(T - 1, max(AUDITED_K, SWEEP_ELEMENTS // (N * T * H)))
     dz = None if rnn.upstream else output_gradient(rnn, f)
     direct, dphi = _direct(rnn, f, dz), CORRECT_BPTT.state_derivative(rnn, f)
-    ds, columns = np.zeros_like(direct), []
+    ds, outputs = np.zeros_like(direct), dict[str, np.ndarray]()
     for k in range(1, K + 1):
         dh = direct.copy()
         dh[:, :-1] += ds[:, 1:] @ f.params.Wh.T
         ds = dh * dphi
-        columns += [gradients(f, CORRECT_BPTT, ds, dh, dz)] if k >= 2 else []
-    return Variants(tuple({"k": k} for k in range(2, K + 1)),
-                    {name: np.stack([c[name] for c in columns], axis=-1) for name in columns[0]} if columns else {})
+        for name, value in (gradients(f, CORRECT_BPTT, ds, dh, dz) if k >= 2 else {}).items():
+            # each k's gradients written into their column as they come: never a second copy of them all
+            outputs.setdefault(name, np.empty((*np.shape(value), K - 1)))[..., k - 2] = value
+    return Variants(tuple({"k": k} for k in range(2, K + 1)), outputs)
 
 
 register(Mistake(
