@@ -16,7 +16,6 @@ package unimportable: it may import only the standard library and numpy.
 """
 import collections
 import copy
-import hashlib
 import pickle
 import types
 
@@ -63,6 +62,7 @@ class _Hashing:
     however large its arrays, takes no memory of its own."""
 
     def __init__(self) -> None:
+        import hashlib  # here: only calls that pass a cache pay for it (_hashlib loads OpenSSL)
         self.hash = hashlib.blake2b()
 
     def write(self, data) -> int:
