@@ -5,7 +5,8 @@ with its hidden problems) graded by `bptt-grade batch` five ways, each a fresh p
 the local pool with 1 and 2 jobs, `--scheduler local` with 1 and 2 workers, and an
 external `dask scheduler` with two `dask worker --nworkers 1 --nthreads 1 --memory-limit 0`
 processes on 127.0.0.1, started with the configuration the README gives for grading
-workers (grader.cluster.QUIET_WORKERS). Each way runs R times, the ways in turn.
+workers (grader.cluster.QUIET_WORKERS, in a DASK_CONFIG file). Each way runs R times, the
+ways in turn.
 
 Two figures per way and run, both over the steady part (between the 10th and the 90th
 percentile of the record's `graded` timestamps, start-up apart: it is shown as a note):
@@ -40,6 +41,7 @@ sys.path[:] = [os.path.dirname(HERE), *(p for p in sys.path if os.path.abspath(p
 
 import distributed  # noqa: E402
 import psutil  # noqa: E402
+import yaml  # noqa: E402
 
 from bench.batch_throughput import ROOT, SHIPPED_SET, make_class  # noqa: E402
 from bench.table import Row, render  # noqa: E402
@@ -52,9 +54,19 @@ WAYS = {"pool-1": ("--jobs", "1"), "pool-2": ("--jobs", "2"), "local-1": ("--sch
         "local-2": ("--scheduler", "local", "--jobs", "2"), "external-2": ()}
 
 
-def dask_environment(config: dict) -> dict[str, str]:
-    """Dask configuration as the environment variables that set it."""
-    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value) for key, value in config.items()}
+def dask_config_file(folder: Path, config: dict) -> Path:
+    """Dask configuration (dotted keys) as a YAML file in `folder`, for DASK_CONFIG: a file,
+    not environment variables, as those cannot unset a key (their names are lower-cased)."""
+    nested: dict = {}
+    for key, value in config.items():
+        *parents, last = key.split(".")
+        inner = nested
+        for parent in parents:
+            inner = inner.setdefault(parent, {})
+        inner[last] = value
+    file = folder / "dask.yaml"
+    file.write_text(yaml.safe_dump(nested))
+    return file
 
 
 @contextmanager
@@ -64,7 +76,7 @@ def external_cluster(folder: Path, workers: int):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "TMPDIR": str(folder), **dask_environment(QUIET_WORKERS)}
+    env = {**os.environ, "TMPDIR": str(folder), "DASK_CONFIG": str(dask_config_file(folder, QUIET_WORKERS))}
 
     def start(*command: str) -> subprocess.Popen:
         return subprocess.Popen([str(BIN / "dask"), *command], env=env, cwd=folder, stdout=subprocess.DEVNULL,

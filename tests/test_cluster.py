@@ -297,6 +297,16 @@ def test_the_bench_times_recording_a_batch_s_results(small_class):
         p.name for p in (small_class / "out" / "json").iterdir())
 
 
+def test_the_bench_s_external_workers_read_the_quiet_settings_from_a_file_that_can_unset_malloc_s_trim(tmp_path):
+    import dask.config
+
+    from bench.distributed import dask_config_file
+    read = dask.config.collect([str(dask_config_file(tmp_path, grader.cluster.QUIET_WORKERS))], env={})
+    assert {key: dask.config.get(key, config=read) for key in grader.cluster.QUIET_WORKERS} == \
+        grader.cluster.QUIET_WORKERS
+    assert read["distributed"]["nanny"]["pre-spawn-environ"] == {"MALLOC_TRIM_THRESHOLD_": None}
+
+
 # ---------------------------------------------------------------------------- clusters
 
 
@@ -310,6 +320,16 @@ def test_a_local_cluster_grades_as_a_local_batch_and_leaves_no_submission_behind
     assert (small_class / "there" / "gradebook.csv").read_text() == (small_class / "here" / "gradebook.csv").read_text()
     assert reports(small_class / "there") == reports(small_class / "here")
     assert [p.name for p in (small_class / "tmp").iterdir() if p.name.startswith("bptt-grade")] == []
+
+
+@pytest.mark.slow
+def test_a_local_cluster_s_workers_run_without_the_profiler_and_with_glibc_s_own_heap_trimming():
+    import dask.config
+
+    def settings() -> tuple:
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+    with grader.cluster.connected(grader.cluster.LOCAL, 1) as client:
+        assert list(client.run(settings).values()) == [(None, False)]
 
 
 @pytest.mark.slow
