@@ -49,7 +49,8 @@ def test_grading_imports_no_batch_audit_export_scaffold_reference_check_jsonsche
     graded = imported_by(f"from grader.cli import main\nassert main({command!r}) == 0")
     assert graded & {"grader.batch", "grader.audit", "grader.export", "grader.scaffold",
                      "grader.reference_check", "jsonschema", "reference.finite_diff",
-                     "reference.vector_finite_diff"} == set()
+                     "reference.vector_finite_diff", "grader.reports.gradescope", "grader.reports.junit",
+                     "grader.reports.prairielearn", "xml.etree.ElementTree"} == set()
 
 
 def test_an_invalid_problem_set_is_worded_by_jsonschema_which_it_then_imports(tmp_path):
