@@ -8,6 +8,7 @@ Anything else is refused: a folder, a block device, and a symbolic link to a reg
 else could have planted could overwrite whatever it points to).
 """
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,17 @@ def written_through(path: str | os.PathLike) -> bool:
 
 
 Writer = Callable[[BinaryIO], object]     # writes the content to the binary file it is given
+TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}")     # the name _replace writes under before its rename
+
+
+def remove_unfinished(folder: Path) -> None:
+    """Remove the temporary files that writers killed midway (SIGKILL: no clean-up ran) left
+    in `folder` and the folders in it: regular files named as _replace names them."""
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            if TEMPORARY.fullmatch(name) and stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
 
 
 def write_atomically(path: str | os.PathLike, content: str | bytes | Writer, parents: bool = False) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import loader
-from grader.atomic import write_atomically
+from grader.atomic import remove_unfinished, write_atomically
 from grader.diagnosis import MistakeRuns
 from grader.errors import SubmissionMissing, UsageError
 from grader.grading import prepare_exercises
@@ -440,6 +440,7 @@ def run_batch(problem_set_path: str, submissions_dir: str, options: Options, job
     sandbox = sandbox_for(problem_set_path, options.isolation, (*options.hide, str(options.out_dir))) \
         if scheduler is None else None
     store = Store(options.out_dir / STORE, digest, regrade_all=regrade and only is None)
+    remove_unfinished(options.out_dir)      # reports a batch killed midway was writing
     workers = None
     try:
         if regrade and only is not None:

@@ -143,6 +143,20 @@ def test_a_second_run_grades_nothing_already_recorded(small_class):
     assert recorded(small_class) == first
 
 
+def test_a_rerun_removes_what_writers_killed_midway_left_and_nothing_else(small_class):
+    """A batch SIGKILLed while writing a report leaves its temporary `.NAME.HEX12`; the next run removes it."""
+    assert batch(small_class) == 0
+    unfinished = [small_class / "out" / "json" / ".ada.json.0123456789ab",
+                  small_class / "out" / ".gradebook.csv.abcdefabcdef"]
+    kept = [small_class / "out" / "json" / ".ada.json.notrandomhex1", small_class / "out" / "notes.txt"]
+    for path in unfinished + kept:
+        path.write_text("{")
+    assert batch(small_class) == 0
+    assert [path.exists() for path in unfinished + kept] == [False, False, True, True]
+    assert sorted(p.name for p in (small_class / "out" / "json").iterdir()) == [
+        ".ada.json.notrandomhex1", "ada.json", "bob.json", "cy.json", "dee.json"]
+
+
 def test_regrade_only_grades_the_named_students_again(small_class):
     batch(small_class)
     first = recorded(small_class)
