@@ -100,17 +100,17 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
     comparison: Comparison
     if probed is not None:
         comparison = Comparison(shown(ds_ref), shown(probed), shown(diverges(ds_ref, probed, tolerance)), out.time_axis)
-        derivation = Derivation(dx_name, "full", f"recovered by a probing call ({PROBED}): the last H features of "
-                                                 f"its {dx_name} are ∂L/∂s_t, whatever D", "probing")
+        derivation = Derivation(dx_name, f"recovered by a probing call ({PROBED}): the last H features of "
+                                         f"its {dx_name} are ∂L/∂s_t, whatever D", "probing")
     elif rank == 0:
         return None
     else:
         comparison = _least_squares(model.batched(out.layout.to_reference(dx)), U, S, Vt[:rank], ds_ref, dx_ref,
                                     tolerance, shown, out.time_axis)
         if rank == H:
-            derivation = Derivation(dx_name, "full", f"recovered from {dx_name} {input_map.recovery}", "from_dx")
+            derivation = Derivation(dx_name, f"recovered from {dx_name} {input_map.recovery}", "from_dx")
         else:
-            derivation = Derivation(dx_name, "partial",
+            derivation = Derivation(dx_name,
                                     f"partial: Wx (D = {D}, H = {H}) has rank {rank} < H, so dx_t = ∂L/∂s_t·Wxᵀ "
                                     f"shows only the part of ∂L/∂s_t in {rank} of its {H} directions; that part is "
                                     f"compared, and a divergence in the other {H - rank} is invisible here"

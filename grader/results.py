@@ -53,9 +53,12 @@ class Derivation:
     (∂L/∂s_t from dx): worth no points, and "partial" where only part of it shows (`method`
     None: neither dx nor a probing call showed all of it)."""
     source: str                        # e.g. "dx"
-    localization: Localization
     note: str                          # how it was derived, in a sentence
     method: DLdsMethod | None          # how all of it was recovered (from_dx, probing); None where partial
+
+    @property
+    def localization(self) -> Localization:
+        return "partial" if self.method is None else "full"
 
     @property
     def described(self) -> str:
@@ -79,14 +82,14 @@ class ShapeOnly:
 
 @dataclass(frozen=True)
 class TermCheck:
-    """A parameter gradient against the sums of the submission's own ∂L/∂s_t (`method`: how
-    that was obtained, in a phrase; `source`: as a DLdsMethod): whether it is consistent with
+    """A parameter gradient against the sums of the submission's own ∂L/∂s_t (`used`: how
+    that was obtained, in a phrase; `method`: as a DLdsMethod): whether it is consistent with
     them, or the one term (t, what it uses, what belongs there) whose change explains it.
-    consistent and source are None where ∂L/∂s_t could not be recovered (`method` says why)."""
-    method: str
+    consistent and method are None where ∂L/∂s_t could not be recovered (`used` says why)."""
+    used: str
     consistent: bool | None
     wrong_term: tuple[int, str, str] | None = None
-    source: DLdsMethod | None = None
+    method: DLdsMethod | None = None
 
 
 @dataclass(frozen=True)

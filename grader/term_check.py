@@ -52,20 +52,20 @@ def with_terms(exercise: Exercise, outputs: tuple[OutputResult, ...]) -> tuple[O
     forward_wrong = any(call.outputs[o.name].forward and not o.passed for o in outputs if o.name in call.outputs)
     if not failing or forward_wrong:
         return outputs
-    ds, obtained, method = submission_dL_ds(exercise, outputs)
+    ds, method, used = submission_dL_ds(exercise, outputs)
     sums = {} if ds is None else problem.model.term_alternatives(exercise.forward(), ds)
     checked = {}
     for o in failing:
         if ds is None:
-            checked[o.name] = TermCheck(method, None, source=obtained)
+            checked[o.name] = TermCheck(used, None)
             continue
         alternatives = sums[call.outputs[o.name].source]
         assert isinstance(o.found, Comparison)      # failing above
         got = call.outputs[o.name].layout.to_reference(o.found.got)
         if _within(got, alternatives.value[None], problem.tolerance)[0]:
-            checked[o.name] = TermCheck(method, True, source=obtained)
+            checked[o.name] = TermCheck(used, True, method=method)
             continue
         hits = _within(got, alternatives.alternatives, problem.tolerance)
         explaining = [alternatives.labels[int(i)] for i in np.flatnonzero(hits)]
-        checked[o.name] = TermCheck(method, False, explaining[0] if len(explaining) == 1 else None, obtained)
+        checked[o.name] = TermCheck(used, False, explaining[0] if len(explaining) == 1 else None, method)
     return tuple(replace(o, terms=checked[o.name]) if o.name in checked else o for o in outputs)

@@ -21,8 +21,8 @@ def output_json(o: OutputResult) -> dict:
         data.update(first_divergence=None if t is None else {"t": t, "order": c.order},
                     diverging_timesteps=c.diverging_timesteps[:MAX_INLINE_NUMBERS])
     if o.terms:
-        data.update(consistent_with_your_dL_ds=o.terms.consistent, dL_ds_used=o.terms.method,
-                    dL_ds_method=o.terms.source)
+        data.update(consistent_with_your_dL_ds=o.terms.consistent, dL_ds_used=o.terms.used,
+                    dL_ds_method=o.terms.method)
         if o.terms.wrong_term:
             t, uses, expected = o.terms.wrong_term
             data["wrong_term"] = {"t": t, "uses": uses, "expected": expected}

@@ -82,17 +82,17 @@ def difference(symbol: str, c: Comparison) -> str:
 def term_sentence(o: OutputResult, check: TermCheck) -> str:
     """What the per-term check of parameter gradient `o` found (grader/term_check.py)."""
     if check.consistent is None:
-        return f"Not checked term by term: {check.method}."
+        return f"Not checked term by term: {check.used}."
     if check.consistent:
-        return f"{o.symbol} is the right sum of {check.method}: ∂L/∂s_t is what is wrong, not the sum."
+        return f"{o.symbol} is the right sum of {check.used}: ∂L/∂s_t is what is wrong, not the sum."
     if check.wrong_term:
         t, uses, expected = check.wrong_term
         if uses == "only this term":
-            return (f"{o.symbol} is only its term t = {t} (from {check.method}), where {expected} belongs: "
+            return (f"{o.symbol} is only its term t = {t} (from {check.used}), where {expected} belongs: "
                     "= instead of += in the loop?")
         used = "is missing" if uses == "nothing" else f"uses {uses} where {expected} belongs"
-        return f"{o.symbol} is not the sum of {check.method}: its term t = {t} {used}."
-    return f"{o.symbol} is not the sum of {check.method}, and no one term explains it."
+        return f"{o.symbol} is not the sum of {check.used}: its term t = {t} {used}."
+    return f"{o.symbol} is not the sum of {check.used}, and no one term explains it."
 
 
 def _table_shown(o: OutputResult, c: Comparison, outputs: tuple[OutputResult, ...]) -> bool:
