@@ -33,9 +33,12 @@ from grader import loader
 from grader.contracts import Exercise, exercise
 from grader.reports import render
 from grader.submissions import grade_path
+from reference import vector
+from reference.step_sums import summed_products
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSION = ROOT / "examples" / "cs231n" / "rnn_layers.py"
+WRONG = ROOT / "examples" / "cs231n" / "dprev_h_not_carried.py"     # every gradient wrong: all of diagnosis runs
 LARGEST = {"N": 8, "T": 1000, "D": 256, "H": 256}
 SAMPLE_SECONDS = 0.002     # between two looks at the sandbox's peak RSS
 PROBLEM_SET = """\
@@ -149,6 +152,17 @@ def measured(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[flo
                    max(int(run[2]) for run in each) / 1024) for name, each in runs.items()}
 
 
+def parameter_sums(problem, repeat: int) -> tuple[float, float]:
+    """Seconds for ∂L/∂Wx and ∂L/∂Wh's sums over the batch and the steps on `problem`'s forward
+    pass and ∂L/∂s_t: by summed_products, and by np.einsum as the reference had them."""
+    f = problem.forward()
+    ds = vector.backward(problem.rnn, f)["dL_ds"]
+    ours = best_time(lambda: (summed_products(f.x, ds), summed_products(f.h[:, :-1], ds)), repeat)
+    einsum = best_time(lambda: (np.einsum("ntd,nth->dh", f.x, ds), np.einsum("ntk,nth->kh", f.h[:, :-1], ds)),
+                       repeat)
+    return ours, einsum
+
+
 def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
     sizes = sizes or LARGEST
     with tempfile.TemporaryDirectory() as temporary:
@@ -170,6 +184,8 @@ def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
         imported_mb, grader_mb, sandbox_mb = peaks_apart(problem_set, caps)
         graded = []
         grading_s = best_time(lambda: graded.append(grade_path(loader.load(problem_set, caps), SUBMISSION)), 1)
+        wrong_s = best_time(lambda: grade_path(loader.load(problem_set, caps), WRONG), 1)
+        sums_s, einsum_s = parameter_sums(loader.load(problem_set, caps).problems[0], repeat)
     rendering_s = {name: best_time(lambda name=name: render(name, graded[0]), repeat) for name in ("json", "text")}
     figure = "Grading the largest vector problem"
     size = ", ".join(f"{k} = {v:,}" for k, v in sizes.items())
@@ -189,6 +205,11 @@ def rows(sizes: dict | None = None, repeat: int = 3) -> list[Row]:
                 f"{sandbox_mb / arrays_mb:.2f}× the arrays: the CS231n example's own arrays included", unit=" MB"),
             Row(figure + ", JSON report", size, report_mb, "the arrays whole (--full-arrays' .npz)", npz_mb,
                 "≤ 1 MB", unit=" MB"),
+            Row(figure + ", a wrong submission", size, wrong_s, "the correct one (grade_path), in-process", grading_s,
+                "", f"{WRONG.name}: every gradient wrong, every catalogue mistake run"),
+            Row(figure + ", the reference's sums Σ_t x_tᵀ·∂L/∂s_t and Σ_t h_{t−1}ᵀ·∂L/∂s_t", size, sums_s,
+                "np.einsum (no BLAS), what they were", einsum_s, "",
+                "step_sums.summed_products; each mistake's run and the term check compute them again"),
             *(Row(figure + f", rendering the {name} report", size, seconds, "the grading (grade_path), in-process",
                   grading_s, "", "in this process") for name, seconds in rendering_s.items())]
 

@@ -18,6 +18,7 @@ import numpy as np
 
 Sum = Literal["recurrent", "input", "bias", "initial_state"]
 TERM_BUDGET = 5_000_000     # one-term alternatives are built up to this many elements (T·K terms of F×H)
+PRODUCT_ELEMENTS = 1 << 18  # of an operand of summed_products worked on at a time (2 MiB)
 NOTHING, ALONE = -1, -2     # codes of TermLabels.uses: the term dropped; the term alone (assigned, not accumulated)
 
 
@@ -60,6 +61,20 @@ class TermAlternatives:
         return TermAlternatives(self.value.reshape(shape), self.alternatives.reshape((-1,) + shape), self.labels)
 
 
+def summed_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_n Σ_t a[n, t]ᵀ·b[n, t], (F, H), of a (N, T, F) and b (N, T, H): a parameter
+    gradient's sum over the batch and the steps, as matrix products (BLAS), a few whole
+    sequences at a time, so that a strided view (h[:, :-1]) is copied a block at a time
+    only. Summed in another order than one product over all N·T rows: the same up to rounding."""
+    N, T, F = a.shape
+    per_block = max(1, PRODUCT_ELEMENTS // max(1, T * max(F, b.shape[2])))
+    total = np.zeros((F, b.shape[2]))
+    for n in range(0, N, per_block):
+        rows = slice(n, n + per_block)
+        total += a[rows].reshape(-1, F).T @ b[rows].reshape(-1, b.shape[2])
+    return total
+
+
 def _state(k: int, T: int) -> str:
     return "h_T" if k == T else f"h_{k}"
 
@@ -71,7 +86,7 @@ def _one_term_changed(factors: np.ndarray, ds: np.ndarray, used: np.ndarray,
     indices into K; name(k) is the notation of factors[:, k]."""
     T, K = ds.shape[1], factors.shape[1]
     if T * K * factors.shape[2] * ds.shape[2] > TERM_BUDGET:        # the sum only: no alternatives
-        value = np.einsum("ntf,nth->fh", factors[:, used], ds)
+        value = summed_products(factors[:, used], ds)
         return TermAlternatives(value, np.empty((0,) + value.shape), NO_LABELS)
     terms = np.einsum("nkf,nth->tkfh", factors, ds)                 # terms[t-1, k] = factors_kᵀ·∂L/∂s_t
     right = terms[np.arange(T), used]                               # (T, F, H)

@@ -20,6 +20,7 @@ import numpy as np
 
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss, softmax
+from reference.step_sums import summed_products
 
 UPSTREAM = "upstream"
 
@@ -163,8 +164,8 @@ class BPTT:
     recurrent: Callable = lambda f: f.params.Wh.T       # ∂s_{t+1}/∂h_t, applied as ∂L/∂s_{t+1}·Whᵀ
     boundary: float = 0.0                               # ∂L/∂s_{T+1}, every element
     dL_dx: Callable = lambda f, ds: ds @ f.params.Wx.T                            # ∂L/∂s_t·Wxᵀ per step
-    dL_dWx: Callable = lambda f, ds: np.einsum("ntd,nth->dh", f.x, ds)           # Σ_t x_tᵀ·∂L/∂s_t
-    dL_dWh: Callable = lambda f, ds, dh: np.einsum("ntk,nth->kh", f.h[:, :-1], ds)   # Σ_t h_{t−1}ᵀ·∂L/∂s_t
+    dL_dWx: Callable = lambda f, ds: summed_products(f.x, ds)                   # Σ_t x_tᵀ·∂L/∂s_t
+    dL_dWh: Callable = lambda f, ds, dh: summed_products(f.h[:, :-1], ds)       # Σ_t h_{t−1}ᵀ·∂L/∂s_t
     dL_db: Callable = lambda f, ds: ds.sum(axis=(0, 1))                          # Σ_t Σ_n ∂L/∂s_t
     dL_dh0: Callable = lambda f, ds: ds[:, 0] @ f.params.Wh.T                    # ∂L/∂s_1·Whᵀ
 
@@ -210,6 +211,6 @@ def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray, dz: 
     result = {"dL_ds": ds, "dL_dh": dh, "dL_dx": bptt.dL_dx(f, ds), "dL_dWx": bptt.dL_dWx(f, ds),
               "dL_dWh": bptt.dL_dWh(f, ds, dh), "dL_db": bptt.dL_db(f, ds), "dL_dh0": bptt.dL_dh0(f, ds)}
     if dz is not None:
-        result["dL_dWy"] = np.einsum("nth,nto->ho", f.h[:, 1:], dz)
+        result["dL_dWy"] = summed_products(f.h[:, 1:], dz)
         result["dL_dby"] = dz.sum(axis=(0, 1))
     return result

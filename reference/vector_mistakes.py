@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from reference.mistakes import AUDITED_K, SWEEP_ELEMENTS, Mistake, Variants, first_reason
+from reference.step_sums import summed_products
 from reference.vector import (
     CORRECT_BPTT,
     GRADIENT_SHAPES,
@@ -117,7 +118,7 @@ register(Mistake(
 
 register(Mistake(
     "dWh_uses_h_t", "Σ_t h_tᵀ·∂L/∂s_t for ∂L/∂Wh", ("dL_dWh",),
-    one_change(dL_dWh=lambda f, ds, dh: np.einsum("ntk,nth->kh", f.h[:, 1:], ds)),
+    one_change(dL_dWh=lambda f, ds, dh: summed_products(f.h[:, 1:], ds)),
     "In s_t = x_t·Wx + h_{t−1}·Wh + b, Wh multiplies h_{t−1}, so ∂L/∂Wh = Σ_t h_{t−1}ᵀ·∂L/∂s_t. "
     "Your ∂L/∂Wh matches the sum with h_t instead: the state is off by one step (the cache of "
     "step t holds prev_h = h_{t−1}, not next_h)."))
@@ -240,7 +241,7 @@ register(Mistake(
 
 register(Mistake(
     "dW_uses_gradient_for_state", "Σ_t (∂L/∂h_t)ᵀ·∂L/∂s_t for ∂L/∂Wh", ("dL_dWh",),
-    one_change(dL_dWh=lambda f, ds, dh: np.einsum("ntk,nth->kh", dh, ds)),
+    one_change(dL_dWh=lambda f, ds, dh: summed_products(dh, ds)),
     "In s_t = x_t·Wx + h_{t−1}·Wh + b, Wh multiplies the state h_{t−1}, so ∂L/∂Wh = "
     "Σ_t h_{t−1}ᵀ·∂L/∂s_t. Your ∂L/∂Wh matches the sum with the gradient ∂L/∂h_t (the step's "
     "incoming gradient) where the previous state h_{t−1} belongs."))

@@ -203,3 +203,17 @@ def test_the_tangent_complex_step_agrees_with_the_whole_forward_complex_step(phi
 def test_every_gradient_has_a_quantity_to_perturb():
     rnn, f = instance("tanh", "squared_error", "identity", 1, 2, 1, 1, 1, seed=0)
     assert set(backward(rnn, f)) == set(QUANTITIES) == set(checkable(rnn))
+
+
+@pytest.mark.parametrize("per_block_elements", [1 << 18, 7])
+def test_summed_products_is_the_sum_over_batch_and_steps_of_each_steps_outer_product(monkeypatch, per_block_elements):
+    """Σ_n Σ_t a[n, t]ᵀ·b[n, t] as the reference's einsum had it, up to rounding, from a strided
+    view (h[:, :-1]) too, in one block or one sequence at a time (7 elements: every block one sequence)."""
+    from reference import step_sums
+    monkeypatch.setattr(step_sums, "PRODUCT_ELEMENTS", per_block_elements)
+    rng = np.random.default_rng(5)
+    h, ds = rng.standard_normal((5, 8, 3)), rng.standard_normal((5, 7, 4))
+    got = step_sums.summed_products(h[:, :-1], ds)
+    assert got.shape == (3, 4)
+    np.testing.assert_allclose(got, np.einsum("ntk,nth->kh", h[:, :-1], ds), rtol=1e-13, atol=1e-14)
+    assert step_sums.summed_products(h[:, :1, :1], ds[:, :1, :1])[0, 0] == pytest.approx(h[:, 0, 0] @ ds[:, 0, 0])
