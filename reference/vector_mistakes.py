@@ -11,6 +11,7 @@ but truncated_recursion (one per k) and recurrence_uses_Wx (none where D ≠ H: 
 """
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from reference.vector import (
 )
 
 EVERY_OUTPUT = tuple(GRADIENT_SHAPES)
+SUMS = ("dL_dx", "dL_dWx", "dL_dWh", "dL_db", "dL_dh0")     # the pieces of BPTT that sum ∂L/∂s_t after the recursion
 
 VECTOR_MISTAKES: dict[str, Mistake] = {}
 
@@ -37,8 +39,19 @@ def register(mistake: Mistake) -> Mistake:
 
 
 def one_change(**pieces) -> Callable[[VectorRNN, VectorForward, dict], Variants]:
-    """The variant of reference.vector's BPTT with `pieces` (of reference.vector.BPTT) replaced."""
+    """The variant of reference.vector's BPTT with `pieces` (of reference.vector.BPTT) replaced;
+    where they are sums only, taken of the correct ∂L/∂s_t and ∂L/∂h_t, beside the correct
+    other sums (`reference`'s): neither the recursion nor an unchanged sum is computed again."""
     bptt = replace(CORRECT_BPTT, **pieces)
+
+    def sums_changed(rnn: VectorRNN, f: VectorForward, reference: dict) -> Variants:
+        correct: dict[str, Any] = {name: (lambda *_, value=reference[name]: value)
+                                   for name in SUMS if name not in pieces}
+        dz = None if rnn.upstream else output_gradient(rnn, f)
+        return Variants.single(gradients(f, replace(bptt, **correct), reference["dL_ds"], reference["dL_dh"], dz))
+
+    if set(pieces) <= set(SUMS):
+        return sums_changed
     return lambda rnn, f, reference: Variants.single(backward(rnn, f, bptt))
 
 
