@@ -2,6 +2,7 @@
 returned as a submission under each contract would return them, are diagnosed as that
 mistake wherever they fail; and the audit of every shipped vector set catches each one."""
 import json
+from dataclasses import replace
 from importlib import resources
 
 import jsonschema
@@ -17,6 +18,7 @@ from grader.diagnosis import MistakeRuns, diagnose
 from grader.problem_set import VectorProblem
 from grader.results import CallOutcome
 from grader.scoring import localized, score_outputs
+from reference import vector, vector_mistakes
 from reference.vector import UPSTREAM, Params
 from reference.vector_mistakes import VECTOR_MISTAKES
 from tests.conftest import ROOT
@@ -121,3 +123,25 @@ def test_each_vector_mistake_runs_once_per_problem(monkeypatch):
         raise AssertionError("ran again")
     monkeypatch.setattr(type(VECTOR_MISTAKES["dWh_uses_h_t"]), "run", must_not_run)
     assert diagnose(ex, graded, runs) == first
+
+
+
+@pytest.mark.parametrize("contract", ["cs231n", "min-char-rnn"])       # the upstream loss; an output layer
+@pytest.mark.parametrize("sum_piece", vector_mistakes.SUMS)
+def test_a_mistake_in_one_sum_gives_the_whole_backwards_values_without_running_the_recursion_again(
+        monkeypatch, contract, sum_piece):
+    ex = exercise(problem(contract, "tanh", 4, seed=8), "backward")
+    f, reference = ex.reference()
+    correct = getattr(vector.CORRECT_BPTT, sum_piece)
+    doubled = (lambda f, ds, dh: 2 * correct(f, ds, dh)) if sum_piece == "dL_dWh" else \
+        (lambda f, ds: 2 * correct(f, ds))
+    whole = vector.backward(ex.problem.rnn, f, replace(vector.CORRECT_BPTT, **{sum_piece: doubled}))
+
+    def must_not_run(*args):
+        raise AssertionError("the recursion ran again")
+    monkeypatch.setattr(vector, "through_time", must_not_run)
+    variant = vector_mistakes.one_change(**{sum_piece: doubled})(ex.problem.rnn, f, reference).of({})
+    assert variant is not None and variant.keys() == whole.keys()
+    for name, value in whole.items():
+        np.testing.assert_array_equal(variant[name], value, err_msg=name)     # bit for bit
+    assert not np.array_equal(variant[sum_piece], reference[sum_piece])
