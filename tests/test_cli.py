@@ -1,5 +1,6 @@
 """The command line from the outside: exit codes, messages, and the JSON report's schema."""
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -175,10 +176,15 @@ def test_check_reference_refuses_a_negative_number_of_directions():
         "bptt-grade check-reference: error: argument --directions: '-1' is not a whole number of at least 0")
 
 
-def test_console_script_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(SHIPPED_SET),
-                           str(EXAMPLES / "correct.py")], capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.rstrip().endswith("Score: 54/54")
+@pytest.mark.parametrize(("submission", "code", "score"), [("correct.py", 0, "54/54"),
+                                                        ("missing_recurrent_term.py", 1, "4/54")])
+def test_console_script_runs_as_a_module(submission, code, score):
+    """grade ends without the interpreter's teardown (cli.console): its report is flushed
+    first, stdout being a pipe (block-buffered: PYTHONUNBUFFERED left out), and its exit code kept."""
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(SHIPPED_SET), str(EXAMPLES / submission)],
+                          capture_output=True, text=True, env=environment)
+    assert done.returncode == code and done.stdout.rstrip().endswith(f"Score: {score}")
 
 
 def test_usage_error_exits_2_without_traceback():
