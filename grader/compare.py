@@ -29,12 +29,24 @@ class Comparison:
     time_axis: int = 0             # where t runs, for a per-timestep output
     order: Order = "backward"
 
-    @property
-    def abs_error(self) -> np.ndarray:
-        """|got − expected|, computed when asked: never kept, as it is as large as the output.
-        (Laid out in memory as numpy lays out got − expected: sums over it add in that order.)"""
-        error = np.asarray(self.got - self.expected)
-        return np.abs(error, out=error)
+    def index(self, block: tuple[slice, ...]) -> tuple[slice, ...]:
+        """The index, in the output's layout, of `block`: () (the whole) or (a slice of rows
+        along the time axis,), i.e. of steps t = start + 1 … for a per-timestep output."""
+        return (slice(None),) * self.time_axis + block if block else ()
+
+    def got_part(self, block: tuple[slice, ...]) -> np.ndarray:
+        """got's rows of `block` (`index`), in got's layout."""
+        return self.got[self.index(block)]
+
+    def abs_error_parts(self) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+        """(index, |got − expected| there) for consecutive blocks of rows along the time axis
+        (`blocks`: at most COMPARED_ELEMENTS elements, at least one row), covering the output
+        in order: |error| is never whole, as it is as large as the output."""
+        shape = np.moveaxis(self.expected, self.time_axis, 0).shape if self.expected.ndim else ()
+        for block in blocks(shape, COMPARED_ELEMENTS):
+            index = self.index(block)
+            error = np.asarray(self.got_part(block) - self.expected[index])
+            yield index, np.abs(error, out=error)
 
     @property
     def passed(self) -> bool:
@@ -45,12 +57,17 @@ class Comparison:
         return float(np.max(self.step_errors, initial=0.0))
 
     def step(self, array: np.ndarray, t: int) -> np.ndarray:
-        """Step t of `array` (index t-1 along the time axis), its other axes flattened in C order."""
-        return np.take(array, t - 1, axis=self.time_axis).ravel()
+        """Step t of `array` (index t-1 along the time axis), its other axes flattened in C order:
+        a copy of that step alone, whatever `array`'s strides (np.take would copy it whole)."""
+        return np.moveaxis(array, self.time_axis, 0)[t - 1].ravel()
+
+    def step_got(self, t: int) -> np.ndarray:
+        """Step t of got, as `step` lays it out: of that step alone."""
+        return self.step(self.got_part((slice(t - 1, t),)), 1)
 
     def step_abs_error(self, t: int) -> np.ndarray:
         """|got − expected| at step t, as `step` lays it out: of that step alone."""
-        return np.abs(self.step(self.got, t) - self.step(self.expected, t))
+        return np.abs(self.step_got(t) - self.step(self.expected, t))
 
     @property
     def _other_axes(self) -> tuple[int, ...]:
@@ -65,7 +82,8 @@ class Comparison:
     def step_errors(self) -> np.ndarray:
         """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN.
         Kept once asked (T numbers), unlike |error| itself."""
-        return np.max(self.abs_error, axis=self._other_axes) if self._other_axes else self.abs_error
+        largest_of_steps = [np.max(error, axis=self._other_axes) for _, error in self.abs_error_parts()]
+        return np.concatenate(largest_of_steps) if self.expected.ndim else largest_of_steps[0]
 
     @property
     def diverging_timesteps(self) -> list[int]:
@@ -83,9 +101,10 @@ class Comparison:
     def at_step(self, t: int) -> tuple[float, float, float]:
         """(expected, got, |error|) at step t: the element itself for (T,) arrays, else the
         element of step t with the largest error."""
-        i = self._worst(t)
-        return (float(self.step(self.expected, t)[i]), float(self.step(self.got, t)[i]),
-                float(self.step_abs_error(t)[i]))
+        expected, got = self.step(self.expected, t), self.step_got(t)
+        errors = np.abs(got - expected)
+        i = largest(errors)
+        return float(expected[i]), float(got[i]), float(errors[i])
 
     def _worst(self, t: int) -> int:
         """The flat index, within step t, of its element with the largest error (NaN first)."""
@@ -98,6 +117,20 @@ class Comparison:
             return ()
         shape = np.moveaxis(self.expected, self.time_axis, 0).shape[1:]
         return tuple(int(i) for i in np.unravel_index(self._worst(t), shape))
+
+    def largest_error_at(self) -> tuple[int, ...]:
+        """The index of the element with the largest error (NaN first; among equal ones the
+        first in C order, for an output whose time axis is its first)."""
+        at: tuple[int, ...] = ()
+        largest_error = -np.inf
+        for index, errors in self.abs_error_parts():
+            i = np.unravel_index(largest(errors), errors.shape)
+            error = np.inf if np.isnan(errors[i]) else errors[i]
+            if error > largest_error:
+                start = index[self.time_axis].start if index else 0
+                at, largest_error = tuple(int(n) + (start if axis == self.time_axis else 0)
+                                          for axis, n in enumerate(i)), error
+        return at
 
 
 def largest(errors: np.ndarray) -> int:

@@ -61,19 +61,25 @@ def probed_dL_ds(exercise: Exercise, outcome: CallOutcome) -> tuple[np.ndarray |
 
 class RecoveredComparison(Comparison):
     """The comparison of the student's ∂L/∂s_t recovered from dx, whose `got` is recovered
-    again (the same values) when first asked, then kept: grading reads only `diverging`, so a
+    again (the same values) when asked: a block of steps at a time for what reads it in parts
+    (`got_part`: a report's rows and statistics), whole (then kept) only for what needs it
+    whole (the term check, the diagnosis, --full-arrays). Grading reads only `diverging`, so a
     submission whose parameter gradients pass never holds it whole. Pickled as a Comparison."""
     _recover: Callable[[], np.ndarray]
+    _recover_steps: Callable[[slice], np.ndarray]
 
     def __init__(self, expected: np.ndarray, diverging: np.ndarray, time_axis: int,
-                 recover: Callable[[], np.ndarray]):
+                 recover: Callable[[], np.ndarray], recover_steps: Callable[[slice], np.ndarray]):
         for name, value in (("expected", expected), ("diverging", diverging), ("time_axis", time_axis),
-                            ("order", "backward"), ("_recover", recover)):
+                            ("order", "backward"), ("_recover", recover), ("_recover_steps", recover_steps)):
             object.__setattr__(self, name, value)
 
     @functools.cached_property
     def got(self) -> np.ndarray:
         return self._recover()
+
+    def got_part(self, block: tuple[slice, ...]) -> np.ndarray:
+        return super().got_part(block) if "got" in vars(self) else self._recover_steps(*block)
 
     def __reduce__(self):
         return Comparison, (self.expected, self.got, self.diverging, self.time_axis, self.order)
@@ -95,7 +101,7 @@ def derived_dL_ds(exercise: Exercise, outcome: CallOutcome, dx: np.ndarray, tole
     probed, unprobed = probed_dL_ds(exercise, outcome) if rank < H and outcome.probe is not None else (None, "")
 
     def shown(batched: np.ndarray) -> np.ndarray:
-        return out.layout.to_submission(batched.reshape(np.shape(v["dL_ds"])))
+        return out.layout.to_submission(model.unbatched(batched))
 
     comparison: Comparison
     if probed is not None:
@@ -139,6 +145,16 @@ def _least_squares(dx: np.ndarray, U: np.ndarray, S: np.ndarray, row_space: np.n
             got[block] = recovered(block)
         return shown(got)
 
+    def recovered_steps(steps: slice) -> np.ndarray:
+        """Steps `steps` (0-based) of ∂L/∂s_t, in the submission's layout: of two steps at
+        least, as a product of one step takes BLAS's matrix–vector path, whose sums round
+        otherwise than the matrix–matrix path `recovered_whole` (and grading) took."""
+        T = dx.shape[1]
+        start, stop, _ = steps.indices(T)
+        first = max(0, min(start, T - 2))
+        widened = shown(recovered((slice(None), slice(first, max(stop, min(T, start + 2))))))
+        return widened[(slice(None),) * time_axis + (slice(start - first, stop - first),)]
+
     slack = np.empty((*dx_ref.shape[:-1], 1))       # dx's tolerance through least squares, per (n, t)
     for block in fine_blocks(dx_ref.shape[:-1], max(1, COMPARED_ELEMENTS // D)):       # whole rows of dx
         slack[block] = np.linalg.norm(tolerance.atol + tolerance.rtol * np.abs(dx_ref[block]), axis=-1, keepdims=True)
@@ -146,4 +162,4 @@ def _least_squares(dx: np.ndarray, U: np.ndarray, S: np.ndarray, row_space: np.n
     expected = ds_ref if rank == ds_ref.shape[-1] else ds_ref @ row_space.T @ row_space
     diverging = assembled(ds_ref.shape, ((block, diverges(expected[block], recovered(block), tolerance, slack[block]))
                                          for block in blocks(dx.shape)))
-    return RecoveredComparison(shown(expected), shown(diverging), time_axis, recovered_whole)
+    return RecoveredComparison(shown(expected), shown(diverging), time_axis, recovered_whole, recovered_steps)

@@ -73,6 +73,9 @@ class Model(Protocol):
         """A per-step value shaped as the model holds it (dL_ds, dL_dx, x, h) batch-first
         with its features last, (N, T, K) (the scalar model's (T,) as (1, T, 1))."""
 
+    def unbatched(self, batched: np.ndarray) -> np.ndarray:
+        """`batched`'s inverse, for any number of steps: (N, T′, K) as the model holds a per-step value."""
+
     def input_map(self, values: dict) -> InputMap:
         """How ∂L/∂x_t comes from ∂L/∂s_t, from the reference values (Model.values)."""
 
@@ -128,6 +131,9 @@ class ScalarModel:
 
     def batched(self, per_step: np.ndarray) -> np.ndarray:
         return per_step[None, :, None]
+
+    def unbatched(self, batched: np.ndarray) -> np.ndarray:
+        return batched[0, :, 0]
 
     def input_map(self, values: dict) -> InputMap:
         return InputMap(np.array([[values["v"]]]), "as ∂L/∂x_t / v: ∂L/∂x_t = v·∂L/∂s_t and v ≠ 0")
@@ -187,6 +193,9 @@ class VectorModel:
 
     def batched(self, per_step: np.ndarray) -> np.ndarray:
         return per_step
+
+    def unbatched(self, batched: np.ndarray) -> np.ndarray:
+        return batched
 
     def input_map(self, values: dict) -> InputMap:
         return InputMap(values["Wx"], "by least squares: dx_t = ∂L/∂s_t·Wxᵀ and Wx has full column rank")

@@ -49,6 +49,23 @@ def test_diverges_in_blocks_as_in_one_expression(slack_shape):
     assert np.array_equal(diverges(expected, got, tolerance, slack), whole)
 
 
+@pytest.mark.parametrize("time_axis", [0, 1, 2])
+def test_errors_read_in_blocks_are_those_of_one_expression(time_axis):
+    """|error| comes a block of rows of the time axis at a time (70,000·2 numbers in all
+    along it, several blocks): the largest error of each step, NaN where a step has one, and
+    the element of largest error (NaN first, then the first of equal ones) are the whole's."""
+    rng = np.random.default_rng(4)
+    expected = rng.normal(size=(3, 70_000, 2))
+    got = expected + rng.normal(size=expected.shape)
+    got[1, 5, 0] = got[2, 60_000, 1] = np.nan
+    c = compare(np.moveaxis(expected, 1, time_axis), np.moveaxis(got, 1, time_axis), Tolerance(), time_axis)
+    errors = np.moveaxis(np.abs(got - expected), 1, time_axis)
+    assert len(list(c.abs_error_parts())) > 2
+    other_axes = tuple(axis for axis in range(3) if axis != time_axis)
+    assert np.array_equal(c.step_errors, np.max(errors, axis=other_axes), equal_nan=True)
+    assert c.largest_error_at() == tuple(np.unravel_index(np.argmax(np.isnan(errors)), errors.shape))
+
+
 def test_a_passing_comparison_holds_no_array_of_its_size():
     c = compare(np.ones((40, 3000)), np.ones((40, 3000)), Tolerance())
     assert c.passed and c.diverging.shape == (40, 3000) and c.diverging.strides == (0, 0)

@@ -10,20 +10,31 @@ before tracing starts; the reference's other values while it is computed peak at
 recovered from dx a few sequences at a time and compared as it is, never whole; a passing
 comparison keeps no bool array of its size; comparisons work in blocks of 2¹⁶ numbers. One
 whole (N, T, H) array more is 0.24× the arrays, so the bound, 1.7×, fails on any one coming
-back."""
+back.
+
+Rendering a report (every shipped format) reads each output a block of COMPARED_ELEMENTS
+numbers at a time (|error|, and the student's ∂L/∂s_t recovered from dx for that block): about
+three blocks alive at once, 1.5 MiB, 0.19× one (N, T, H) output of RENDERED_SIZE; main before
+this peaked at 2.1× (the recovered ∂L/∂s_t and |error| whole) and kept the recovered ∂L/∂s_t.
+What stays behind is T numbers per output (Comparison.step_errors)."""
 import pickle
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from bench.largest_problem import PROBLEM_SET, SUBMISSION, problem_arrays_bytes
 from grader import channel, loader
 from grader.compare import Comparison
 from grader.contracts import exercise
 from grader.grading import grade
+from grader.reports import registry
 
 MID_SIZE = {"N": 8, "T": 1000, "D": 64, "H": 64}      # 15.8 MiB of arrays
 PEAK_OVER_ARRAYS = 1.7
+RENDERED_SIZE = {"N": 32, "T": 1000, "D": 32, "H": 32}    # an (N, T, H) output: 7.8 MiB; dWx inline
+RENDER_PEAK_OVER_OUTPUT = 0.5       # an output-sized temporary is 1×
+HELD_OVER_OUTPUT = 0.01             # T numbers per output: 0.006×
 
 
 def test_grading_a_mid_size_problem_peaks_below_1_7_times_its_arrays(tmp_path):
@@ -40,14 +51,16 @@ def test_grading_a_mid_size_problem_peaks_below_1_7_times_its_arrays(tmp_path):
     assert peak < PEAK_OVER_ARRAYS * problem_arrays_bytes(exercise(problem_set.problems[0], "backward"))
 
 
-def test_the_students_dL_ds_is_recovered_from_dx_only_when_asked(tmp_path):
+def test_the_students_dL_ds_is_recovered_from_dx_only_when_asked_the_same_by_steps(tmp_path):
     path = tmp_path / "small.yaml"
     path.write_text(PROBLEM_SET.format(N=2, T=5, D=4, H=3))
     problem_set = loader.load(path)
     report = grade(problem_set, SUBMISSION.resolve(), diagnosis=False)
     derived = next(o for o in report.problems[0].outputs if o.name == "dL_ds")
+    steps = [derived.comparison.got_part((slice(t, t + 1),)) for t in range(5)]
     assert "got" not in vars(derived.comparison)
     assert derived.passed and np.allclose(derived.comparison.got, derived.comparison.expected, rtol=1e-9, atol=1e-12)
+    assert all(np.array_equal(step, derived.comparison.got[:, t:t + 1]) for t, step in enumerate(steps))
     again = pickle.loads(pickle.dumps(derived.comparison))
     assert type(again) is Comparison and np.array_equal(again.got, derived.comparison.got)
 
@@ -56,3 +69,46 @@ def test_an_array_is_sent_from_its_own_memory():
     array = np.arange(12.0).reshape(3, 4)
     _, sent = channel.encoded_parts({"a": array})
     assert np.shares_memory(np.frombuffer(sent, dtype=np.float64), array)
+
+
+@pytest.fixture(scope="module")
+def rendered_reports(tmp_path_factory) -> dict:
+    """{submission's name: its report on a problem of RENDERED_SIZE}, graded once."""
+    path = tmp_path_factory.mktemp("rendered") / "rendered.yaml"
+    path.write_text(PROBLEM_SET.format(**RENDERED_SIZE))
+    problem_set = loader.load(path)
+    return {name: grade(problem_set, (SUBMISSION.parent / name).resolve())
+            for name in (SUBMISSION.name, "wrong_tanh_derivative.py")}
+
+
+def traced_rendering(report) -> tuple[int, int]:
+    """(bytes still traced, the traced peak) of rendering `report` in every shipped format."""
+    registry.load_shipped()
+    tracemalloc.start()
+    try:
+        for name in registry.SHIPPED:
+            registry.render(name, report)
+        return tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+
+def dL_ds(report) -> Comparison:
+    return next(o.comparison for o in report.problems[0].outputs if o.name == "dL_ds")
+
+
+@pytest.mark.parametrize("submission", [SUBMISSION.name, "wrong_tanh_derivative.py"])
+def test_rendering_every_format_peaks_below_half_an_output(rendered_reports, submission):
+    report = rendered_reports[submission]
+    output_bytes = dL_ds(report).expected.nbytes
+    _, peak = traced_rendering(report)
+    assert report.problems[0].status == ("passed" if submission == SUBMISSION.name else "failed")
+    assert peak < RENDER_PEAK_OVER_OUTPUT * output_bytes
+
+
+def test_rendering_leaves_nothing_whole_behind(rendered_reports):
+    report = rendered_reports[SUBMISSION.name]
+    derived = dL_ds(report)
+    held, _ = traced_rendering(report)
+    assert "got" not in vars(derived)
+    assert held < HELD_OVER_OUTPUT * derived.expected.nbytes

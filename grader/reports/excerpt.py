@@ -34,7 +34,7 @@ def numbers(array: np.ndarray):
 def values_json(c: Comparison, per_timestep: bool) -> dict:
     """The output's `expected` and `got` whole, or, above MAX_INLINE_NUMBERS numbers in the
     two, the excerpt: {"truncated": true, "shape", "axis", "rows", "statistics"}."""
-    if c.expected.size + c.got.size <= MAX_INLINE_NUMBERS:
+    if 2 * c.expected.size <= MAX_INLINE_NUMBERS:       # got is as large (of the same shape)
         return {"expected": numbers(c.expected), "got": numbers(c.got)}
     return {"truncated": True, "shape": list(c.expected.shape), "axis": c.time_axis,
             "rows": [row_json(c, r, per_timestep) for r in kept_rows(c, per_timestep)],
@@ -67,15 +67,18 @@ def row_json(c: Comparison, r: int, per_timestep: bool) -> dict:
     kept = slice(start, start + ROW_NUMBERS)
     where = {"t": r + 1} if per_timestep else {"index": r}
     return {**where, "start": start, "expected": numbers(c.step(c.expected, r + 1)[kept]),
-            "got": numbers(c.step(c.got, r + 1)[kept])}
+            "got": numbers(c.step_got(r + 1)[kept])}
 
 
 def statistics(c: Comparison, per_timestep: bool) -> dict:
     """Over every element: how many there are, how many diverge, the mean |error| over the
-    finite ones (null when none is), and for a per-timestep output how many steps diverge."""
-    errors = c.abs_error
-    finite = np.isfinite(errors)
-    count = int(np.count_nonzero(finite))
+    finite ones (null when none is), and for a per-timestep output how many steps diverge.
+    Summed a block of rows at a time (Comparison.abs_error_parts)."""
+    count, total = 0, 0.0
+    for _, errors in c.abs_error_parts():
+        finite = np.isfinite(errors)
+        count += int(np.count_nonzero(finite))
+        total += float(np.sum(errors, where=finite))
     steps = {"diverging_steps": int(np.count_nonzero(c.diverging_steps))} if per_timestep else {}
-    return {"elements": int(errors.size), "diverging": int(np.count_nonzero(c.diverging)), **steps,
-            "mean_abs_error": float(np.sum(errors, where=finite)) / count if count else None}
+    return {"elements": int(c.expected.size), "diverging": int(np.count_nonzero(c.diverging)), **steps,
+            "mean_abs_error": total / count if count else None}

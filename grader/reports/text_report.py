@@ -7,9 +7,7 @@ problem shows its first line only (grader/reports/student_view.py); control char
 escaped (grader/text_safety.py)."""
 import textwrap
 
-import numpy as np
-
-from grader.compare import Comparison, largest
+from grader.compare import Comparison
 from grader.reports.registry import register
 from grader.reports.student_view import student_report
 from grader.results import OutputResult, ProblemResult, Report, TermCheck
@@ -72,8 +70,7 @@ def difference(symbol: str, c: Comparison) -> str:
     """One line for an output without timesteps: its value, or for an array its worst element."""
     if c.expected.ndim == 0:
         return f"  {symbol}: expected {_number(c.expected).strip()}, got {_number(c.got).strip()}"
-    errors = c.abs_error
-    worst = np.unravel_index(largest(errors), errors.shape)
+    worst = c.largest_error_at()
     where = ", ".join(map(str, worst))
     return (f"  {symbol}: {int(c.diverging.sum())} of {c.diverging.size} elements differ; the largest error is at "
             f"[{where}]: expected {_number(c.expected[worst]).strip()}, got {_number(c.got[worst]).strip()}")
