@@ -22,6 +22,14 @@ COMPARED_ELEMENTS = 1 << 16    # of an array compared at a time, element by elem
 
 
 @dataclass(frozen=True)
+class Errors:
+    """What one pass over |got − expected| gives, kept in place of it (T numbers)."""
+    steps: np.ndarray       # (T,): the largest |error| of step t (index t-1), NaN where the step has a NaN
+    finite: int             # how many elements have a finite |error|
+    finite_sum: float       # the sum of those, added a block of rows at a time
+
+
+@dataclass(frozen=True)
 class Comparison:
     expected: np.ndarray
     got: np.ndarray
@@ -79,11 +87,21 @@ class Comparison:
         return np.asarray(self.diverging.any(axis=self._other_axes)) if self._other_axes else self.diverging
 
     @functools.cached_property
+    def errors(self) -> Errors:
+        """|error| summed up in one pass, a block of rows at a time (`abs_error_parts`); kept
+        once asked, unlike |error| itself."""
+        steps, finite, finite_sum = [], 0, 0.0
+        for _, error in self.abs_error_parts():
+            steps.append(np.max(error, axis=self._other_axes))
+            counted = np.isfinite(error)
+            finite += int(np.count_nonzero(counted))
+            finite_sum += float(np.sum(error, where=counted))
+        return Errors(np.concatenate(steps) if self.expected.ndim else steps[0], finite, finite_sum)
+
+    @property
     def step_errors(self) -> np.ndarray:
-        """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN.
-        Kept once asked (T numbers), unlike |error| itself."""
-        largest_of_steps = [np.max(error, axis=self._other_axes) for _, error in self.abs_error_parts()]
-        return np.concatenate(largest_of_steps) if self.expected.ndim else largest_of_steps[0]
+        """(T,): the largest |error| of step t (index t-1), NaN where the step has a NaN."""
+        return self.errors.steps
 
     @property
     def diverging_timesteps(self) -> list[int]:

@@ -16,7 +16,7 @@ Rendering a report (every shipped format) reads each output a block of COMPARED_
 numbers at a time (|error|, and the student's ∂L/∂s_t recovered from dx for that block): about
 three blocks alive at once, 1.5 MiB, 0.19× one (N, T, H) output of RENDERED_SIZE; main before
 this peaked at 2.1× (the recovered ∂L/∂s_t and |error| whole) and kept the recovered ∂L/∂s_t.
-What stays behind is T numbers per output (Comparison.step_errors)."""
+What stays behind is T numbers per output (Comparison.errors)."""
 import pickle
 import tracemalloc
 

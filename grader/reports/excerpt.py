@@ -72,13 +72,8 @@ def row_json(c: Comparison, r: int, per_timestep: bool) -> dict:
 
 def statistics(c: Comparison, per_timestep: bool) -> dict:
     """Over every element: how many there are, how many diverge, the mean |error| over the
-    finite ones (null when none is), and for a per-timestep output how many steps diverge.
-    Summed a block of rows at a time (Comparison.abs_error_parts)."""
-    count, total = 0, 0.0
-    for _, errors in c.abs_error_parts():
-        finite = np.isfinite(errors)
-        count += int(np.count_nonzero(finite))
-        total += float(np.sum(errors, where=finite))
+    finite ones (null when none is), and for a per-timestep output how many steps diverge."""
+    errors = c.errors
     steps = {"diverging_steps": int(np.count_nonzero(c.diverging_steps))} if per_timestep else {}
     return {"elements": int(c.expected.size), "diverging": int(np.count_nonzero(c.diverging)), **steps,
-            "mean_abs_error": total / count if count else None}
+            "mean_abs_error": errors.finite_sum / errors.finite if errors.finite else None}
