@@ -31,21 +31,24 @@ def encoded_parts(obj) -> list:
     """The message serialising a tree of dicts, lists, str, bool, None, numbers and float64
     arrays, in parts to send in turn: the length and header, then each array's bytes (a view
     of the array itself where it is contiguous little-endian float64: never a copy of it)."""
-    buffers = []
-
-    def strip(value):
-        if isinstance(value, np.ndarray):
-            contiguous = np.ascontiguousarray(value, dtype="<f8")
-            buffers.append(contiguous.reshape(-1).view(np.uint8).data)
-            return {"$array": len(buffers) - 1, "shape": list(value.shape)}
-        if isinstance(value, dict):
-            return {str(k): strip(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [strip(v) for v in value]
-        return value
-
-    header = json.dumps(strip(obj), allow_nan=True).encode()
+    buffers: list[memoryview] = []
+    header = json.dumps(_stripped(obj, buffers), allow_nan=True).encode()
     return [HEADER.pack(len(header)) + header, *buffers]
+
+
+def _stripped(value, buffers: list[memoryview]):
+    """`value` with each array replaced by {"$array": i, "shape": [...]}, its bytes appended
+    to `buffers` as buffer i. (Not a closure over `buffers`: a recursive closure is a cycle,
+    which would keep a copied array alive until the garbage collector ran.)"""
+    if isinstance(value, np.ndarray):
+        contiguous = np.ascontiguousarray(value, dtype="<f8")
+        buffers.append(contiguous.reshape(-1).view(np.uint8).data)
+        return {"$array": len(buffers) - 1, "shape": list(value.shape)}
+    if isinstance(value, dict):
+        return {str(k): _stripped(v, buffers) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stripped(v, buffers) for v in value]
+    return value
 
 
 def encode(obj) -> bytes:

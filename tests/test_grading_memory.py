@@ -17,6 +17,7 @@ numbers at a time (|error|, and the student's ∂L/∂s_t recovered from dx for 
 three blocks alive at once, 1.5 MiB, 0.19× one (N, T, H) output of RENDERED_SIZE; main before
 this peaked at 2.1× (the recovered ∂L/∂s_t and |error| whole) and kept the recovered ∂L/∂s_t.
 What stays behind is T numbers per output (Comparison.errors)."""
+import gc
 import pickle
 import tracemalloc
 
@@ -112,3 +113,14 @@ def test_rendering_leaves_nothing_whole_behind(rendered_reports):
     held, _ = traced_rendering(report)
     assert "got" not in vars(derived)
     assert held < HELD_OVER_OUTPUT * derived.expected.nbytes
+
+
+def test_encoding_a_message_leaves_no_cycle_behind():
+    """Its buffers go with the last reference to them, not at the garbage collector's next run."""
+    gc.collect()
+    gc.disable()
+    try:
+        channel.encoded_parts({"a": np.arange(12.0), "nested": [{"b": np.ones(3)}], "n": 1})
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
