@@ -520,7 +520,8 @@ def test_a_rlimits_submission_reads_its_own_files_and_not_those_of_one_graded_at
     (traversable_tmp / "rendezvous").chmod(0o1777)
     cluster = clusters(workers=2, env={"TMPDIR": str(traversable_tmp)})
     assert rlimits_batch(tmp_path, "spies_on_a_classmate", "--scheduler", cluster.address, "--timeout", "60") == 0
-    assert {path.stem: json.loads(path.read_text())["problems"][0]["submission_output"]
-            for path in (tmp_path / "out" / "json").iterdir()} == {"ada": SPY_OUTPUT, "bob": SPY_OUTPUT}
+    spied = {path.stem: json.loads(path.read_text())["problems"][0] for path in (tmp_path / "out" / "json").iterdir()}
+    assert {who: (p["message"], p["submission_output"]) for who, p in spied.items()} == {
+        "ada": ("every graded output matches", SPY_OUTPUT), "bob": ("every graded output matches", SPY_OUTPUT)}
     uids = classmates_tried(traversable_tmp / "rendezvous")
     assert len(uids) == 2 and uids <= set(UID_POOL)

@@ -23,6 +23,13 @@ def wait_for(rendezvous: Path, stage: str) -> list[Path]:
     return found
 
 
+def publish(rendezvous: Path, name: str, text: str) -> None:
+    """Leave `text` as rendezvous/NAME whole: a classmate polling for it never reads it half written."""
+    draft = rendezvous / f".{name}"
+    draft.write_text(text)
+    draft.rename(rendezvous / name)
+
+
 def attempt(action) -> str:
     try:
         return repr(action())
@@ -36,7 +43,7 @@ def backward(trace):
     if trace["T"] == 4 and not (rendezvous / f"tried-{uid}").exists():       # once
         print("own folder:", sorted(os.listdir(me.parent)))
         print("own file:", attempt(lambda: len(me.read_bytes())))
-        (rendezvous / f"ready-{uid}").write_text(str(me))
+        publish(rendezvous, f"ready-{uid}", str(me))
         classmates = [path for path in wait_for(rendezvous, "ready") if path.name != f"ready-{uid}"]
         if not classmates:
             print("no classmate")
@@ -45,6 +52,6 @@ def backward(trace):
             print("classmate's task folder:", attempt(lambda: os.listdir(file.parents[1])))
             print("classmate's folder:", attempt(lambda: os.listdir(file.parent)))
             print("classmate's file:", attempt(lambda: len(file.read_bytes())))
-        (rendezvous / f"tried-{uid}").write_text("")
+        publish(rendezvous, f"tried-{uid}", "")
         wait_for(rendezvous, "tried")
     return honest(trace)

@@ -188,8 +188,8 @@ def test_at_the_rlimits_level_a_job_reads_its_own_upload_and_not_that_of_one_gra
         service.publish(patient)
         bodies = wait_until_settled(service, [service.submit(who, hostile_upload("spies_on_a_classmate")).json()
                                               ["report_url"] for who in (service.alice, service.bob)])
-    assert [(b["status"], b["report"]["problems"][0]["submission_output"]) for b in bodies] == [
-        ("graded", test_cluster.SPY_OUTPUT)] * 2
+    assert [(b["status"], b["report"]["problems"][0]["message"], b["report"]["problems"][0]["submission_output"])
+            for b in bodies] == [("graded", "every graded output matches", test_cluster.SPY_OUTPUT)] * 2
     uids = test_cluster.classmates_tried(traversable_tmp / "rendezvous")
     assert len(uids) == 2 and uids <= set(UID_POOL)
 
