@@ -31,7 +31,7 @@ from grader.cli import main  # noqa: E402
 from grader.cluster import MAX_CHUNK, Packed, chunk_size, describe_levels, level_used, pack, unpack  # noqa: E402
 from grader.uid_pool import UID_POOL  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
-from tests.test_batch import SET, leftover_processes, recorded, recorded_so_far  # noqa: E402
+from tests.test_batch import SET, kill_leftover_processes, recorded, recorded_so_far  # noqa: E402
 from tests.test_batch import write_submission as write_example  # noqa: E402
 from tests.test_hardening import ROOT_ONLY, printed_uids, rlimits_batch  # noqa: E402
 from tests.test_uid_pool import owned_by  # noqa: E402
@@ -103,8 +103,7 @@ class Cluster:
     def stop(self) -> None:
         for process in [*self.workers, self.scheduler]:
             self.kill(process)
-        for pid in leftover_processes(self.folder):       # sandboxes of a killed worker (their own sessions)
-            os.kill(pid, signal.SIGKILL)
+        kill_leftover_processes(self.folder)      # sandboxes of a killed worker (their own sessions)
 
     def restart(self) -> None:
         """Start the scheduler and as many workers as before again, at the same address."""
