@@ -69,6 +69,15 @@ class Model(Protocol):
         values, sizes, the registries' names and every gradient (grader.contracts builds the
         submission's arguments and expected outputs from these)."""
 
+    def inputs(self, f) -> tuple[np.ndarray, np.ndarray]:
+        """The problem's inputs in forward pass `f`, (x, target), the arrays `forward` was given
+        (where float64): the values of `values` that are these very arrays are the inputs'."""
+
+    def graded_values(self, rnn, f) -> dict[str, Any]:
+        """`values` but s and ∂L/∂h_t (only a trace of the forward pass shows them), in less
+        memory: it may write over the arrays of `f`, which it spends (for a forward pass
+        nothing else holds)."""
+
     def batched(self, per_step: np.ndarray) -> np.ndarray:
         """A per-step value shaped as the model holds it (dL_ds, dL_dx, x, h) batch-first
         with its features last, (N, T, K) (the scalar model's (T,) as (1, T, 1))."""
@@ -129,6 +138,12 @@ class ScalarModel:
                  "T": len(f.x), "phi": rnn.phi.name, "theta": rnn.theta.name, "loss": rnn.loss.name}
         return {**trace, **scalar.backward(rnn, f)}
 
+    def inputs(self, f: scalar.Forward) -> tuple[np.ndarray, np.ndarray]:
+        return f.x, f.y
+
+    def graded_values(self, rnn: scalar.ScalarRNN, f: scalar.Forward) -> dict[str, Any]:
+        return self.values(rnn, f)          # (T,) arrays: nothing to save
+
     def batched(self, per_step: np.ndarray) -> np.ndarray:
         return per_step[None, :, None]
 
@@ -182,11 +197,21 @@ class VectorModel:
         return "(∂L/∂z_T·Wyᵀ) ⊙ φ'(s_T)"
 
     def values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
+        return {**self._forward_values(rnn, f), "s": f.s, "dh_direct": vector.direct_dh(rnn, f),
+                **vector.backward(rnn, f)}
+
+    def inputs(self, f: vector.VectorForward) -> tuple[np.ndarray, np.ndarray]:
+        return f.x, f.target
+
+    def graded_values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
+        return {**self._forward_values(rnn, f), **vector.backward_over_states(rnn, f)}
+
+    def _forward_values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
+        """The values of the inputs, parameters and forward pass but s, sizes and names."""
         p, z = f.params, f.sizes
         target = "dh" if rnn.upstream else "y"
         return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
-                "s": f.s, "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
-                "dh_direct": vector.direct_dh(rnn, f), **vector.backward(rnn, f),
+                "h": f.h, "h_t": f.h[:, 1:], "y_hat": f.y_hat, "y_pred": f.y_pred,
                 "L": f.L, "T": z.T, "N": z.N, "D": z.D, "H": z.H, "O": z.O, "phi": rnn.phi.name,
                 "theta": None if rnn.theta is None else rnn.theta.name,
                 "loss": vector.UPSTREAM if rnn.loss is None else rnn.loss.name}

@@ -20,9 +20,11 @@ import numpy as np
 
 from reference.activations import ACTIVATIONS, Activation
 from reference.losses import LOSSES, Loss, softmax
+from reference.step_product import StepProduct
 from reference.step_sums import summed_products
 
 UPSTREAM = "upstream"
+BLOCK_ELEMENTS = 1 << 18    # of an (N, T, H) array worked on at a time where no whole temporary is made (2 MiB)
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,16 @@ class VectorForward:
 
 
 def loss_value(rnn: VectorRNN, h: np.ndarray, y_hat, target: np.ndarray) -> float:
-    """L from the states h_1..h_T (N, T, H) or the predictions ŷ (N, T, O)."""
+    """L from the states h_1..h_T (N, T, H) or the predictions ŷ (N, T, O), a block of steps
+    at a time (no temporary as large as them)."""
     N, T = target.shape[:2]
-    terms = target * h if rnn.loss is None else rnn.loss.term(y_hat, target)
-    return float(step_weights(rnn, T) @ terms.reshape(N, T, -1).sum(axis=(0, 2)))
+    per_block = max(1, BLOCK_ELEMENTS // max(1, target[:, :1].size))
+    step_terms = []
+    for start in range(0, T, per_block):
+        steps = slice(start, start + per_block)
+        terms = target[:, steps] * h[:, steps] if rnn.loss is None else rnn.loss.term(y_hat[:, steps], target[:, steps])
+        step_terms.append(terms.reshape(N, terms.shape[1], -1).sum(axis=(0, 2)))
+    return float(step_weights(rnn, T) @ np.concatenate(step_terms))
 
 
 def step_weights(rnn: VectorRNN, T: int) -> np.ndarray:
@@ -131,12 +139,12 @@ def step_weights(rnn: VectorRNN, T: int) -> np.ndarray:
 def forward(rnn: VectorRNN, params: Params, x, target) -> VectorForward:
     x, target = np.asarray(x, dtype=np.float64), np.asarray(target, dtype=np.float64)
     N, T, _ = x.shape
-    xw = x @ params.Wx + params.b                  # x_t·Wx + b for every t at once
-    s = np.empty((N, T, params.Wh.shape[0]))
+    s = x @ params.Wx                              # x_t·Wx + b for every t at once, then + h_{t−1}·Wh in turn
+    s += params.b
     h = np.empty((N, T + 1, params.Wh.shape[0]))
     h[:, 0] = params.h0
     for t in range(1, T + 1):
-        s[:, t - 1] = xw[:, t - 1] + h[:, t - 1] @ params.Wh
+        s[:, t - 1] += h[:, t - 1] @ params.Wh
         h[:, t] = rnn.phi.value(s[:, t - 1])
     z = None if params.Wy is None else h[:, 1:] @ params.Wy + params.by
     y_hat = None if rnn.theta is None or z is None else rnn.theta.value(z)
@@ -171,6 +179,7 @@ class BPTT:
 
 
 CORRECT_BPTT = BPTT()
+KEPT_PRODUCT_BPTT = BPTT(dL_dx=lambda f, ds: StepProduct(ds, f.params.Wx))     # ∂L/∂x_t not made whole
 
 
 def direct_dh(rnn: VectorRNN, f: VectorForward) -> np.ndarray:
@@ -191,23 +200,47 @@ def backward(rnn: VectorRNN, f: VectorForward, bptt: BPTT = CORRECT_BPTT) -> dic
 
 
 def through_time(dh_direct: np.ndarray, dphi: np.ndarray, recurrent: np.ndarray,
-                 boundary: float) -> tuple[np.ndarray, np.ndarray]:
+                 boundary: float, in_place: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """(∂L/∂s_t, ∂L/∂h_t), each (N, T, H), from ∂L/∂h_t|direct and φ'(s_t) (N, T, H), the
     recurrent matrix (H, H) and ∂L/∂s_{T+1} = boundary (every element). Its own function so
-    that φ'(s_t) is freed before the sums: the largest problems' peak memory."""
+    that φ'(s_t) is freed before the sums: the largest problems' peak memory. `in_place`:
+    ∂L/∂s_t is written over φ'(s_t) (each step reads it first) and ∂L/∂h_t is not kept (None)."""
     N, T, H = dphi.shape
-    ds, dh = np.empty((N, T, H)), np.empty((N, T, H))
+    ds = dphi if in_place else np.empty((N, T, H))
+    dh = None if in_place else np.empty((N, T, H))
     ds_next = np.full((N, H), boundary)                 # ∂L/∂s_{T+1}
     for t in range(T, 0, -1):
-        dh[:, t - 1] = dh_direct[:, t - 1] + ds_next @ recurrent
-        ds[:, t - 1] = dh[:, t - 1] * dphi[:, t - 1]
+        dh_t = dh_direct[:, t - 1] + ds_next @ recurrent
+        if dh is not None:
+            dh[:, t - 1] = dh_t
+        ds[:, t - 1] = dh_t * dphi[:, t - 1]
         ds_next = ds[:, t - 1]
     return ds, dh
 
 
-def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray, dz: np.ndarray | None) -> dict:
-    """Every gradient of GRADIENT_SHAPES from ∂L/∂s_t and ∂L/∂h_t (N, T, H), and ∂L/∂z_t
-    (N, T, O) or None without an output layer, by `bptt`'s sums."""
+def backward_over_states(rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarray]:
+    """The correct BPTT's gradients but ∂L/∂h_t, and ∂L/∂h_t|direct ("dh_direct"), in less
+    memory than `backward`: φ'(s_t), then ∂L/∂s_t, are written over f.s (a block of steps at
+    a time), so that the only new (N, T, ·) arrays are ∂L/∂x_t and, with an output layer,
+    ∂L/∂z_t and ∂L/∂h_t|direct; ∂L/∂x_t is kept as the product it is (a StepProduct of
+    reference.step_product). It spends `f`: for a forward pass nothing else holds."""
+    dz = None if rnn.upstream else output_gradient(rnn, f)
+    dh_direct = CORRECT_BPTT.direct(rnn, f, dz)
+    N, T, H = f.s.shape
+    per_block = max(1, BLOCK_ELEMENTS // (N * H))
+    for start in range(0, T, per_block):
+        steps = slice(start, start + per_block)
+        f.s[:, steps] = rnn.phi.derivative(f.s[:, steps])
+    ds, _ = through_time(dh_direct, f.s, CORRECT_BPTT.recurrent(f), CORRECT_BPTT.boundary, in_place=True)
+    result = gradients(f, KEPT_PRODUCT_BPTT, ds, None, dz)
+    del result["dL_dh"]
+    return {**result, "dh_direct": dh_direct}
+
+
+def gradients(f: VectorForward, bptt: BPTT, ds: np.ndarray, dh: np.ndarray | None, dz: np.ndarray | None) -> dict:
+    """Every gradient of GRADIENT_SHAPES from ∂L/∂s_t and ∂L/∂h_t (N, T, H; None where not
+    kept, for sums that do not read it), and ∂L/∂z_t (N, T, O) or None without an output
+    layer, by `bptt`'s sums."""
     result = {"dL_ds": ds, "dL_dh": dh, "dL_dx": bptt.dL_dx(f, ds), "dL_dWx": bptt.dL_dWx(f, ds),
               "dL_dWh": bptt.dL_dWh(f, ds, dh), "dL_db": bptt.dL_db(f, ds), "dL_dh0": bptt.dL_dh0(f, ds)}
     if dz is not None:

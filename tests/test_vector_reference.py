@@ -217,3 +217,52 @@ def test_summed_products_is_the_sum_over_batch_and_steps_of_each_steps_outer_pro
     assert got.shape == (3, 4)
     np.testing.assert_allclose(got, np.einsum("ntk,nth->kh", h[:, :-1], ds), rtol=1e-13, atol=1e-14)
     assert step_sums.summed_products(h[:, :1, :1], ds[:, :1, :1])[0, 0] == pytest.approx(h[:, 0, 0] @ ds[:, 0, 0])
+
+
+@pytest.mark.parametrize("phi", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("loss", [UPSTREAM, "squared_error", "softmax_cross_entropy"])
+@pytest.mark.parametrize("block_elements", [1 << 18, 5])
+def test_graded_values_are_the_values_bit_for_bit_but_s_dL_dh_and_dL_dx_kept_as_a_product(
+        monkeypatch, phi, loss, block_elements):
+    """What an exercise of a large problem computes over the states (φ'(s_t), then ∂L/∂s_t, in
+    place of s_t), in one block of steps or one step at a time (5 elements: N·H = 6 per step),
+    is every value the whole reference gives, bit for bit, without s and ∂L/∂h_t; ∂L/∂x_t is
+    its ∂L/∂s_t·Wxᵀ kept as that product, the same up to rounding."""
+    from reference import vector
+    from reference.models import VECTOR
+    from reference.step_product import StepProduct
+    monkeypatch.setattr(vector, "BLOCK_ELEMENTS", block_elements)
+    rnn, f = instance(phi, loss, "tanh", N=2, T=6, D=4, H=3, O=5, seed=3)
+    whole = VECTOR.values(rnn, f)
+    _, spent = instance(phi, loss, "tanh", N=2, T=6, D=4, H=3, O=5, seed=3)
+    graded = VECTOR.graded_values(rnn, spent)
+    assert set(whole) - set(graded) == {"s", "dL_dh"} and set(graded) <= set(whole)
+    dx = graded.pop("dL_dx")
+    assert isinstance(dx, StepProduct) and dx.factor is graded["dL_ds"]
+    np.testing.assert_allclose(np.asarray(dx), whole["dL_dx"], rtol=1e-14, atol=1e-15)
+    for name, value in graded.items():
+        same = np.array_equal(value, whole[name]) if isinstance(value, np.ndarray) else value == whole[name]
+        assert same, name
+
+
+@pytest.mark.parametrize("chunk_steps", [64, 3])
+def test_a_step_product_reads_the_same_numbers_whatever_part_is_read(monkeypatch, chunk_steps):
+    """Each element comes from its own chunk of steps, so a part read alone (a step, a block
+    of steps across sequences, one element, from the end) is that part of the whole, bit for
+    bit; the whole is ∂L/∂s_t·Wxᵀ up to rounding, and numpy's shape functions need no product."""
+    from reference import step_product
+    monkeypatch.setattr(step_product, "CHUNK_STEPS", chunk_steps)
+    rng = np.random.default_rng(4)
+    ds, Wx = rng.normal(size=(3, 70, 7)), rng.normal(size=(5, 7))
+    product = step_product.StepProduct(ds, Wx)
+    monkeypatch.setattr(step_product.StepProduct, "__array__", None)      # shape and size read no numbers
+    assert (np.shape(product), np.size(product), np.ndim(product), product.nbytes) == ((3, 70, 5), 1050, 3, 8400)
+    monkeypatch.undo()
+    monkeypatch.setattr(step_product, "CHUNK_STEPS", chunk_steps)
+    whole = np.asarray(product)
+    np.testing.assert_allclose(whole, ds @ Wx.T, rtol=1e-14, atol=1e-14)
+    for index in [(slice(None), slice(2, 69)), (1,), (2, 64), (0, 63, 4), (slice(1, 3), slice(60, 70), slice(1, 3)),
+                  (-1, -1), (slice(None), slice(9, 9))]:
+        assert product[index].shape == whole[index].shape and np.array_equal(product[index], whole[index]), index
+    with pytest.raises(IndexError):
+        product[:, ::2]
