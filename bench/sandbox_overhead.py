@@ -50,7 +50,7 @@ def grade_in_process(problem_set, backward) -> None:
     """What grading costs with no isolation: build each trace, call, compare."""
     for problem in problem_set.problems:
         ex = exercise(problem, problem_set.entry_point)
-        returned = backward(types.MappingProxyType(ex.arguments))
+        returned = backward(types.MappingProxyType(ex.arguments()))
         outputs = {name: np.asarray(returned[name], dtype=np.float64) for name in problem.grade}
         score_outputs(problem, ex.expected, CallOutcome(outputs=outputs))
 

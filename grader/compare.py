@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from grader.problem_set import Tolerance
+from reference.step_product import as_float64
 
 Order = Literal["backward", "forward"]     # BPTT's (t = T first) or the forward pass's (t = 1 first)
 BLOCK_ELEMENTS = 1 << 18       # of an array worked on at a time, so that temporaries stay small
@@ -50,8 +51,7 @@ class Comparison:
         """(index, |got − expected| there) for consecutive blocks of rows along the time axis
         (`blocks`: at most COMPARED_ELEMENTS elements, at least one row), covering the output
         in order: |error| is never whole, as it is as large as the output."""
-        shape = np.moveaxis(self.expected, self.time_axis, 0).shape if self.expected.ndim else ()
-        for block in blocks(shape, COMPARED_ELEMENTS):
+        for block in blocks(self._steps_first_shape, COMPARED_ELEMENTS):
             index = self.index(block)
             error = np.asarray(self.got_part(block) - self.expected[index])
             yield index, np.abs(error, out=error)
@@ -64,10 +64,17 @@ class Comparison:
     def max_abs_error(self) -> float:
         return float(np.max(self.step_errors, initial=0.0))
 
-    def step(self, array: np.ndarray, t: int) -> np.ndarray:
+    @property
+    def _steps_first_shape(self) -> tuple[int, ...]:
+        """The output's shape with its time axis first (() for a number)."""
+        shape = np.shape(self.expected)
+        return (shape[self.time_axis], *shape[:self.time_axis], *shape[self.time_axis + 1:]) if shape else ()
+
+    def step(self, array, t: int) -> np.ndarray:
         """Step t of `array` (index t-1 along the time axis), its other axes flattened in C order:
-        a copy of that step alone, whatever `array`'s strides (np.take would copy it whole)."""
-        return np.moveaxis(array, self.time_axis, 0)[t - 1].ravel()
+        a copy of that step alone, whatever `array`'s strides (np.take would copy it whole),
+        and of a StepProduct (reference.step_product) that step alone is computed."""
+        return np.moveaxis(np.asarray(array[self.index((slice(t - 1, t),))]), self.time_axis, 0)[0].ravel()
 
     def step_got(self, t: int) -> np.ndarray:
         """Step t of got, as `step` lays it out: of that step alone."""
@@ -133,8 +140,7 @@ class Comparison:
         t's in the output's layout (e.g. (n, j) of dx (N, T, D)); () for (T,) arrays."""
         if self.expected.ndim <= 1:
             return ()
-        shape = np.moveaxis(self.expected, self.time_axis, 0).shape[1:]
-        return tuple(int(i) for i in np.unravel_index(self._worst(t), shape))
+        return tuple(int(i) for i in np.unravel_index(self._worst(t), self._steps_first_shape[1:]))
 
     def largest_error_at(self) -> tuple[int, ...]:
         """The index of the element with the largest error (NaN first; among equal ones the
@@ -229,5 +235,6 @@ def _diverging(expected, got, slack, tolerance: Tolerance) -> np.ndarray:
 
 
 def compare(expected, got, tolerance: Tolerance, time_axis: int = 0, order: Order = "backward") -> Comparison:
-    expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
+    """`expected` (an array, or a StepProduct, which stays one) against `got`."""
+    expected, got = as_float64(expected), np.asarray(got, dtype=np.float64)
     return Comparison(expected, got, diverges(expected, got, tolerance), time_axis, order)

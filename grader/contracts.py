@@ -25,14 +25,16 @@ import numpy as np
 
 from grader.problem_set import Problem
 from reference import scalar, vector
+from reference.step_product import as_float64
 
 SCALAR_TRACE = ("x", "y", "w", "v", "h0", "s", "h", "y_hat", "T", "phi", "theta", "loss")
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How a submission holds an array the reference holds batch-first, and back."""
-    to_submission: Callable[[np.ndarray], np.ndarray]
+    """How a submission holds an array the reference holds batch-first, and back. SAME keeps
+    a StepProduct (reference.step_product) as it is; numpy makes it whole for the others."""
+    to_submission: Callable[[Any], Any]
     to_reference: Callable[[np.ndarray], np.ndarray]
 
 
@@ -266,7 +268,16 @@ def functions_everywhere(problems, entry_point: str) -> list[str]:
 
 
 DERIVATION_VALUES = ("dL_ds", "dL_dx")  # and the model's input_map: what recovering ∂L/∂s_t reads (localization)
-KEPT_REFERENCE_NUMBERS = 1 << 20                # an exercise keeps its reference values whole up to this many
+KEPT_STATE_NUMBERS = 1 << 17        # an exercise keeps every reference value up to this many numbers per state array
+STATE_VALUES = ("s", "dL_dh")       # what Model.graded_values leaves out
+
+
+def keeps_reference(problem) -> bool:
+    """Whether an exercise of `problem` keeps every reference value (about ten arrays of
+    its states' size): where its states hold at most KEPT_STATE_NUMBERS numbers, N·T·H
+    (T for the scalar model)."""
+    sizes = problem.dimensions
+    return sizes.get("N", 1) * sizes["T"] * sizes.get("H", 1) <= KEPT_STATE_NUMBERS
 
 
 @dataclass(frozen=True)
@@ -303,18 +314,21 @@ class Exercise:
     arguments, the outputs to request, and every output's expected value in the
     submission's layout. Computed once per problem, it grades any number of submissions.
 
-    Beyond KEPT_REFERENCE_NUMBERS numbers of reference values, it keeps only what scoring
-    reads for every submission: the forward pass's other values and the other gradients
-    (several times the problem's arrays) are computed again, by `reference()`, where a wrong
-    output is looked into."""
+    Beyond KEPT_STATE_NUMBERS (keeps_reference), it keeps only what scoring reads for every
+    submission: the forward pass's other values and the other gradients (several times the
+    problem's arrays) are computed again, by `reference()`, where a wrong output is looked
+    into, and the problem's inputs are drawn again for each call (`arguments`)."""
     problem: Problem
     functions: tuple[str, ...]
-    arguments: dict
     requested: list[str]                    # the graded outputs, and dx where ∂L/∂s_t is derived from it (dx_for_dL_ds)
-    expected: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]         # a StepProduct (reference.step_product) for CS231n's dx when large
     derivation: dict = field(repr=False)    # DERIVATION_VALUES and "input_map" where ∂L/∂s_t comes from dx, else {}
     probe: Probe | None = None              # its probing call, where it has one
     kept: tuple[Any, dict] | None = field(default=None, repr=False)     # reference_values, where small
+    # the reference values the call's arguments are built from; beyond KEPT_STATE_NUMBERS, all but
+    # the problem's inputs, which `inputs` names: value name → 0 for x, 1 for the target
+    known: dict = field(default_factory=dict, repr=False)
+    inputs: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def call(self) -> Call:
@@ -329,6 +343,14 @@ class Exercise:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The requested outputs' shapes in the submission's layout."""
         return {name: np.shape(self.expected[name]) for name in self.requested}
+
+    def arguments(self) -> dict:
+        """The call's arguments, made anew (with the problem's inputs, drawn again where they
+        are not kept): nothing holds them once the caller lets them go."""
+        if not self.inputs:
+            return self.call.arguments(self.known)
+        drawn = (self.problem.x, self.problem.target)
+        return self.call.arguments({**self.known, **{name: drawn[i] for name, i in self.inputs.items()}})
 
     def reference(self) -> tuple[Any, dict]:
         """`reference_values` of its problem: kept, or computed again (the same values)."""
@@ -346,18 +368,27 @@ def reference_values(problem) -> tuple[Any, dict]:
 
 
 def exercise(problem, entry_point: str) -> Exercise:
+    """The problem's exercise. Beyond KEPT_STATE_NUMBERS its reference values are the model's
+    graded values (Model.graded_values: in less memory) where the call needs neither s nor
+    ∂L/∂h_t (a trace shows the forward pass), and its inputs are not kept."""
     call = call_for(problem)
-    f, values = reference_values(problem)
-    expected = {name: out.layout.to_submission(np.asarray(values[out.source], dtype=np.float64))
+    keep = keeps_reference(problem)
+    f = problem.forward()
+    graded = not keep and call.style != "trace" and all(out.source not in STATE_VALUES for out in call.outputs.values())
+    values = (problem.model.graded_values if graded else problem.model.values)(problem.rnn, f)
+    expected = {name: out.layout.to_submission(as_float64(values[out.source]))
                 for name, out in call.outputs.items() if values.get(out.source) is not None}
     dx = dx_for_dL_ds(problem)
     requested = list(problem.grade) + [name for name in [dx] if name and name not in problem.grade]
     forward = {name: np.shape(expected[name]) for name in requested if call.outputs[name].forward}
     derivation = {"input_map": problem.model.input_map(values), **{name: values[name] for name in DERIVATION_VALUES}} \
         if dx else {}
-    small = sum(np.size(value) for value in values.values() if isinstance(value, np.ndarray)) <= KEPT_REFERENCE_NUMBERS
-    return Exercise(problem, call.functions or (entry_point,), call.arguments(values), requested, expected,
-                    derivation, probe(problem, call, values, forward), (f, values) if small else None)
+    given = problem.model.inputs(f)
+    inputs = {} if keep else {name: i for name, value in values.items() for i, array in enumerate(given)
+                              if value is array}
+    return Exercise(problem, call.functions or (entry_point,), requested, expected, derivation,
+                    probe(problem, call, values, forward), (f, values) if keep else None,
+                    {name: value for name, value in values.items() if name not in inputs}, inputs)
 
 
 def dx_for_dL_ds(problem) -> str | None:

@@ -138,6 +138,7 @@ def called(process: SubmissionProcess, exercise: contracts.Exercise) -> CallOutc
     if outcome.cache_changed and process.alive:
         again = process.second_call()
         outcome = replace(outcome, second_call=again.reason or again.second_call)
-    if exercise.probe is not None and process.alive:
-        outcome = replace(outcome, probe=process.call(exercise.probe.arguments, exercise.probe.shapes, how))
+    probe = exercise.probe
+    if probe is not None and process.alive:
+        outcome = replace(outcome, probe=process.call(lambda: probe.arguments, probe.shapes, how))
     return outcome

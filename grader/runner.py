@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,22 +93,25 @@ class SubmissionProcess:
             self._carried_output = ready.output       # shown with the first call
         return ready
 
-    def call(self, arguments: dict, outputs: dict[str, tuple[int, ...]], how: dict) -> CallOutcome:
-        """Call the submission's functions on `arguments` as `how` says
-        (grader.contracts.Call.how), asking for `outputs` (name → shape)."""
-        return self._request({"arguments": arguments, "outputs": {name: list(shape) for name, shape in outputs.items()},
-                              "call": how})
+    def call(self, arguments: Callable[[], dict], outputs: dict[str, tuple[int, ...]], how: dict) -> CallOutcome:
+        """Call the submission's functions on the arguments `arguments()` makes as `how` says
+        (grader.contracts.Call.how), asking for `outputs` (name → shape). The arguments are
+        made as the request is sent and let go before the submission's result comes: a large
+        problem's inputs are not held while it runs."""
+        return self._request(lambda: {"arguments": arguments(), "call": how,
+                                      "outputs": {name: list(shape) for name, shape in outputs.items()}})
 
     def second_call(self) -> CallOutcome:
         """Call the backward of the last call again on the cache it changed (its outcome has
         `cache_changed`): `second_call` says what that did, if not what the first call did
         (grader/submission_calls.py)."""
-        return self._request({"second_call": True})
+        return self._request(lambda: {"second_call": True})
 
-    def _request(self, request: dict) -> CallOutcome:
+    def _request(self, request: Callable[[], dict]) -> CallOutcome:
+        """Send the request `request()` makes, then wait for its outcome."""
         deadline = time.monotonic() + self.limits.timeout
         try:
-            self._send(channel.encoded_parts(request), deadline)
+            self._send(channel.encoded_parts(request()), deadline)
         except TimeoutError:
             return self._fail(self._timed_out("call"))
         except OSError:

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import loader
+from grader import contracts, loader
 from grader.contracts import CONTRACTS, exercise
 from grader.grading import grade
 from grader.reports import FORMATS
 from grader.results import CallOutcome
 from grader.scoring import localized, score_outputs, summarise
 from grader.submissions import grade_path
+from reference.step_product import StepProduct
 from tests.conftest import EXAMPLES
 
 REPORT_SCHEMA = json.loads(resources.files("grader").joinpath("schemas/report.schema.json").read_text())
@@ -178,8 +179,51 @@ def vector_problem(tmp_path, contract, kind, D=4, H=3):
     return loader.load(str(path)).problems[0]
 
 
-@pytest.mark.parametrize("contract, kind", [(c, k) for c in CONTRACTS for k in CONTRACTS[c].calls if k != "scalar"])
-def test_the_reference_itself_scores_full_marks(tmp_path, contract, kind):
+EVERY_VECTOR_CALL = [(c, k) for c in CONTRACTS for k in CONTRACTS[c].calls if k != "scalar"]
+
+
+def as_large(monkeypatch) -> None:
+    """Every problem is beyond KEPT_STATE_NUMBERS: exercises take the large problems' path."""
+    monkeypatch.setattr(contracts, "KEPT_STATE_NUMBERS", 0)
+
+
+def same_arguments(a, b) -> bool:
+    """Whether two calls' arguments are the same values bit for bit (nested mappings too)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_arguments(a[k], b[k]) for k in a)
+    return np.array_equal(a, b) and np.shape(a) == np.shape(b)
+
+
+@pytest.mark.parametrize("contract, kind", EVERY_VECTOR_CALL)
+def test_a_large_problems_exercise_keeps_no_input_and_asks_the_same(tmp_path, monkeypatch, contract, kind):
+    """Beyond KEPT_STATE_NUMBERS an exercise keeps neither the reference values whole nor the
+    problem's inputs (x and its target, which `inputs` names), yet makes the same arguments
+    and expects the same values: CS231n's dx, kept as ∂L/∂s_t·Wxᵀ, agrees to rounding,
+    everything else bit for bit (a trace shows s, so the trace contract's values are whole)."""
+    problem = vector_problem(tmp_path, contract, kind)
+    kept = exercise(problem, "backward")
+    as_large(monkeypatch)
+    large = exercise(problem, "backward")
+    assert kept.kept is not None and large.kept is None and not kept.inputs
+    target = "y" if contract == "min-char-rnn" else "dh"
+    assert set(large.inputs) == {"x", target} | ({"dh_direct"} if target == "dh" else set())
+    assert not set(large.known) & set(large.inputs)
+    assert same_arguments(large.arguments(), kept.arguments())
+    assert (large.requested, large.shapes) == (kept.requested, kept.shapes)
+    products = {name for name, value in large.expected.items() if isinstance(value, StepProduct)}
+    assert products == ({"dx"} if (contract, kind) == ("cs231n", "sequence") else set())   # trace: every value whole
+    for name, value in large.expected.items():
+        if name in products:
+            np.testing.assert_allclose(np.asarray(value), kept.expected[name], rtol=1e-14, atol=1e-15)
+        else:
+            assert np.array_equal(value, kept.expected[name]), name
+
+
+@pytest.mark.parametrize("large", [False, True])
+@pytest.mark.parametrize("contract, kind", EVERY_VECTOR_CALL)
+def test_the_reference_itself_scores_full_marks(tmp_path, monkeypatch, contract, kind, large):
+    if large:
+        as_large(monkeypatch)
     problem = vector_problem(tmp_path, contract, kind)
     ex = exercise(problem, "backward")
     outputs = localized(problem, ex, reference_outcome(ex), score_outputs(problem, ex.expected, reference_outcome(ex)))
@@ -205,6 +249,20 @@ def test_dx_wrong_at_step_t_derives_dL_ds_first_diverging_at_t(tmp_path_factory,
     changed = with_dx_changed_at(problem, ex, t, lambda dx: 1e-3 * (1 + np.abs(dx)))
     derived = next(o for o in changed if o.name == "dL_ds")
     assert (derived.comparison.first_divergence, derived.comparison.diverging_timesteps) == (t, [t])
+
+
+@pytest.mark.parametrize("t", [1, 3, 6])
+@pytest.mark.parametrize("contract", ["cs231n", "coursera"])
+def test_on_a_large_problem_dx_wrong_at_step_t_derives_dL_ds_first_diverging_at_t(tmp_path, monkeypatch, contract, t):
+    """The same localization with ∂L/∂x_t expected as a StepProduct (cs231n) and whole (Coursera's layout)."""
+    as_large(monkeypatch)
+    problem = vector_problem(tmp_path, contract, "sequence")
+    ex = exercise(problem, "backward")
+    changed = with_dx_changed_at(problem, ex, t, lambda dx: 1e-3 * (1 + np.abs(dx)))
+    dx, derived = (next(o for o in changed if o.name == name) for name in ("dx", "dL_ds"))
+    assert isinstance(ex.expected["dx"], StepProduct) == (contract == "cs231n")
+    assert (dx.comparison.first_divergence, derived.comparison.first_divergence) == (t, t)
+    assert derived.comparison.diverging_timesteps == [t]
 
 
 @settings(max_examples=20, deadline=None)

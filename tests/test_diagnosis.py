@@ -59,7 +59,7 @@ def submitted(mistake: str, problem: ScalarProblem, k: int = 3) -> dict:
     module = SUBMISSIONS[mistake]
     if hasattr(module, "K"):
         module.K = k
-    return module.backward(exercise(problem, "backward").arguments)
+    return module.backward(exercise(problem, "backward").arguments())
 
 
 models = st.sampled_from(SMOOTH).flatmap(lambda theta: st.tuples(
@@ -75,7 +75,7 @@ params = st.floats(-1.5, 1.5)
 def test_grading_a_catalogue_mistake_diagnoses_it_wherever_it_shows(mistake, model, w, v, h0, T, k, seed):
     problem = make_problem(*model, w=w, v=v, h0=h0, T=T, seed=seed)
     with np.errstate(all="ignore"):     # a saturated θ makes ∂L/∂ŷ of cross-entropy 0/0
-        correct, _ = graded(problem, CORRECT.backward(exercise(problem, "backward").arguments))
+        correct, _ = graded(problem, CORRECT.backward(exercise(problem, "backward").arguments()))
         assume(all(o.passed for o in correct))
         outputs, diagnosis = graded(problem, submitted(mistake, problem, k))
     named = {(d.mistake, d.output, tuple(d.params.items())) for d in diagnosis}

@@ -32,7 +32,7 @@ def test_the_arguments_are_karpathys_column_layout_and_the_drawn_characters():
     short = next(p for p in loader.load(SET).problems if p.id == "short")
     ex = exercise(short, "lossFun")
     chars = np.random.default_rng(26).integers(0, 6, 11)
-    args, params = ex.arguments, short.params
+    args, params = ex.arguments(), short.params
     assert list(args) == ["Wxh", "Whh", "Why", "bh", "by", "inputs", "targets", "hprev"]
     assert args["inputs"].tolist() == chars[:-1].tolist() and args["targets"].tolist() == chars[1:].tolist()
     assert np.array_equal(args["Wxh"], params.Wx.T) and np.array_equal(args["Why"], params.Wy.T)
@@ -175,7 +175,7 @@ def test_explicit_params_are_graded(capsys, tmp_path, example, score, code):
 
 def test_explicit_params_are_the_globals_lossFun_sees(tmp_path):
     p = loader.load(write(tmp_path, HEADER + EXPLICIT)).problems[0]
-    args = exercise(p, "lossFun").arguments
+    args = exercise(p, "lossFun").arguments()
     assert args["Whh"].tolist() == [[0.3, -0.1, 0.2], [0.0, 0.4, -0.2], [0.1, 0.1, 0.5]]
     assert args["bh"].tolist() == [[0.05], [-0.05], [0.1]] and args["hprev"].tolist() == [[0.2], [-0.1], [0.3]]
     assert args["Why"].shape == (4, 3) and p.T == 4
@@ -184,14 +184,14 @@ def test_explicit_params_are_the_globals_lossFun_sees(tmp_path):
 def test_explicit_params_default_bh_by_hprev_to_zeros(tmp_path):
     text = "\n".join(line for line in EXPLICIT.splitlines()
                      if not line.startswith(("      bh", "      by", "      hprev")))
-    args = exercise(loader.load(write(tmp_path, HEADER + text + "\n")).problems[0], "lossFun").arguments
+    args = exercise(loader.load(write(tmp_path, HEADER + text + "\n")).problems[0], "lossFun").arguments()
     assert (args["bh"].tolist(), args["by"].tolist(), args["hprev"].tolist()) == ([[0.0]] * 3, [[0.0]] * 4, [[0.0]] * 3)
 
 
 def test_explicit_params_written_out_build_the_same_problem_as_the_random_draw(tmp_path):
     """hello's params drawn from {seed: 8, scale: 0.5}, written in min-char-rnn's layout."""
     hello = next(p for p in loader.load(SET).problems if p.id == "hello")
-    drawn = exercise(hello, "lossFun").arguments
+    drawn = exercise(hello, "lossFun").arguments()
     arrays = ", ".join(f"{name}: {drawn[name].tolist()}" for name in ("Wxh", "Whh", "Why", "bh", "by", "hprev"))
     text = HEADER + (f"  - id: hello\n    points: 10\n    params: {{{arrays}}}\n"
                      "    data: {inputs: [0, 1, 2, 2], targets: [1, 2, 2, 3]}\n    grade: {dWhh: 10}\n")
