@@ -113,7 +113,7 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     wrong = [_Wrong(o, *_seen_as(call, o), problem.tolerance) for o in outputs
              if o.comparison is not None and not o.passed and o.localization != "partial"]
     # (layout, reference value, expected) of each output the submission got right
-    right = [(*_seen_as(call, o), o.comparison.expected) for o in outputs
+    right = [(*_seen_as(call, o), np.asarray(o.comparison.expected)) for o in outputs      # whole once, if a product
              if o.comparison is not None and o.comparison.passed and o.localization != "partial"]
 
     def contradicted(variants: Variants) -> np.ndarray:
@@ -158,6 +158,7 @@ class _Wrong:
         assert output.comparison is not None        # a wrong output was compared
         self.output, self.source, self.layout, self.tolerance = output, source, layout, tolerance
         self.comparison = output.comparison
+        self.expected = np.asarray(output.comparison.expected)      # whole once, if a product (reference.step_product)
         self.pending: list[tuple[list[tuple[str, dict]], np.ndarray]] = []     # (labels, variants) not matched yet
         self.pending_numbers = 0
         self.found: list[tuple[str, dict]] = []
@@ -180,7 +181,7 @@ class _Wrong:
         labels = [label for chunk, _ in self.pending for label in chunk]
         values = np.concatenate([v for _, v in self.pending], axis=-1)
         self.pending, self.pending_numbers = [], 0
-        hits = matching(values, self.comparison.got, self.comparison.expected, self.tolerance)
+        hits = matching(values, self.comparison.got, self.expected, self.tolerance)
         self.found += [label for label, hit in zip(labels, hits, strict=True) if hit]
 
 
