@@ -17,6 +17,7 @@ from grader import loader
 from grader.contracts import Exercise, exercise
 from grader.diagnosis import diagnose
 from grader.grading import grade
+from grader.problem_data import Given
 from grader.problem_set import ScalarProblem
 from grader.results import CallOutcome
 from grader.scoring import score_outputs
@@ -32,8 +33,8 @@ def failing_problem(T: int) -> tuple[Exercise, tuple]:
     """A problem's exercise, and the scored outputs of the missing_recurrent_term mistake on it."""
     rng = np.random.default_rng(0)
     problem = ScalarProblem(id="p", title="p", points=10, visibility="visible", phi="tanh", theta="sigmoid",
-                            loss="squared_error", w=0.7, v=-0.4, h0=0.2, x=rng.normal(size=T),
-                            target=rng.uniform(size=T), grade=dict(GRADED))
+                            loss="squared_error", w=0.7, v=-0.4, h0=0.2,
+                            data=Given(rng.normal(size=T), rng.uniform(size=T)), grade=dict(GRADED))
     ex = exercise(problem, "backward")
     wrong = MISTAKES["missing_recurrent_term"].run(problem.rnn, *ex.reference()).of({})
     outcome = CallOutcome(outputs={name: np.asarray(wrong[name]) for name in GRADED})

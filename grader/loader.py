@@ -19,6 +19,7 @@ import numpy as np
 
 from grader.contracts import CHAR_RNN_ARRAYS, CONTRACTS, vector_outputs
 from grader.errors import ProblemSetError, ProblemSetErrors
+from grader.problem_data import Drawn, Given, ProblemData, read_only
 from grader.problem_set import (
     DEFAULT_ATOL,
     DEFAULT_MEMORY_MB,
@@ -302,9 +303,8 @@ def _problem(problem: dict, settings) -> ScalarProblem:
     """A validated scalar problem."""
     model = problem["model"]
     w, v, h0 = _params(problem["params"])
-    x, y = _sequences(problem["data"], ACTIVATIONS[model["theta"]], LOSSES[model["loss"]])
-    return ScalarProblem(phi=model["phi"], theta=model["theta"], loss=model["loss"], w=w, v=v, h0=h0, x=x, target=y,
-                   **settings(problem))
+    return ScalarProblem(phi=model["phi"], theta=model["theta"], loss=model["loss"], w=w, v=v, h0=h0,
+                         data=_sequences(problem["data"], model["theta"], model["loss"]), **settings(problem))
 
 
 def _params(params: dict) -> tuple[float, float, float]:
@@ -316,31 +316,12 @@ def _params(params: dict) -> tuple[float, float, float]:
     return float(params["w"]), float(params["v"]), float(params.get("h0", 0.0))
 
 
-def _sequences(data: dict, theta: Activation, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y), read-only float64 of shape (T,): given, or x then y drawn from default_rng(seed)."""
+def _sequences(data: dict, theta: str, loss: str) -> ProblemData:
+    """x and y, of shape (T,): given, or drawn from the seed when asked for."""
     if "random" in data:
-        rng = np.random.default_rng(int(data["random"]["seed"]))
         T = int(data["random"]["T"])
-        x = rng.normal(0, 1, T)
-        y = _random_targets(rng, T, theta, loss)
-    else:
-        x, y = np.array(data["x"], dtype=np.float64), np.array(data["y"], dtype=np.float64)
-    x.flags.writeable = y.flags.writeable = False
-    return x, y
-
-
-def _random_targets(rng: np.random.Generator, shape, theta: Activation, loss: Loss) -> np.ndarray:
-    """y of the given shape to suit the loss: one-hot rows over the last axis for a loss
-    over classes, 0/1 labels if it has a label range, else uniform over θ's range if that is
-    bounded, else standard normal."""
-    if loss.classes:
-        return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
-    if loss.label_range:
-        return rng.integers(0, 2, shape).astype(np.float64)
-    low, high = theta.output_range
-    if math.isfinite(low) and math.isfinite(high):
-        return rng.uniform(low, high, shape)
-    return rng.normal(0, 1, shape)
+        return Drawn(int(data["random"]["seed"]), (T,), (T,), theta, loss)
+    return Given(np.array(data["x"], dtype=np.float64), np.array(data["y"], dtype=np.float64))
 
 
 def _vector_problem(document: Document, problem: dict, path: FieldPath,
@@ -387,13 +368,11 @@ def _vector_problem(document: Document, problem: dict, path: FieldPath,
     needed = "NTDH" + ("O" if output_layer else "")
     sizes, arrays = _vector_sizes(document, problem, path, needed, max_numbers)
     _check_vector_contents(document, problem, path, sizes, arrays, output_layer, loss, step)
-    given = {key: _read_only(arrays[name]) for key, name in (("x", "x"), ("target", "dh" if upstream else "y"))
-             if name in arrays}
+    theta_name = None if theta is None else theta.name
     return sizes["N"] * sizes["T"] * sizes["H"], lambda: dict(
-        contract=contract.name, step=step, phi=model.get("phi", DEFAULT_PHI),
-        theta=None if theta is None else theta.name, loss=model["loss"],
+        contract=contract.name, step=step, phi=model.get("phi", DEFAULT_PHI), theta=theta_name, loss=model["loss"],
         params=_vector_params(problem["params"], sizes, arrays, output_layer),
-        **{**given, **_vector_data(problem["data"], sizes, theta, loss)})
+        data=_vector_data(problem["data"], sizes, arrays, theta_name, model["loss"]))
 
 
 def _char_problem(document: Document, problem: dict, path: FieldPath, max_numbers: int) -> dict:
@@ -544,11 +523,6 @@ def _check_vector_contents(document: Document, problem: dict, path: FieldPath, s
                                     f"[{low}, {high}]", path + ("data", "y", int(n), int(t), int(o)))
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
 def _vector_params(params: dict, sizes: dict, arrays: dict, output_layer: bool) -> Params:
     """Given (b, h0, by default to zeros), or drawn: Wx, Wh, b, h0, then Wy, by, each
     default_rng(seed).normal(0, scale, shape) in that order."""
@@ -559,16 +533,15 @@ def _vector_params(params: dict, sizes: dict, arrays: dict, output_layer: bool) 
         drawn = {name: rng.normal(0, params["random"]["scale"], shape) for name, shape in shapes.items()}
     else:
         drawn = {name: arrays.get(name, np.zeros(shape)) for name, shape in shapes.items()}
-    return Params(**{name: _read_only(array) for name, array in drawn.items()})
+    return Params(**{name: read_only(array) for name, array in drawn.items()})
 
 
-def _vector_data(data: dict, sizes: dict, theta: Activation | None, loss: Loss | None) -> dict:
-    """x and target (dh or y) drawn from default_rng(seed) as the schema says; {} when given."""
-    if "random" not in data:
-        return {}
-    rng = np.random.default_rng(int(data["random"]["seed"]))
-    N, T, D, H = (sizes[letter] for letter in "NTDH")
-    x = rng.normal(0, 1, (N, T, D))
-    target = (rng.normal(0, 1, (N, T, H)) if loss is None or theta is None
-              else _random_targets(rng, (N, T, sizes["O"]), theta, loss))
-    return dict(x=_read_only(x), target=_read_only(target))
+def _vector_data(data: dict, sizes: dict, arrays: dict, theta: str | None, loss: str) -> ProblemData:
+    """x (N, T, D) and the target, dh (N, T, H) for the upstream loss (theta None) or y
+    (N, T, O): given (in `arrays`), or drawn from the seed when asked for."""
+    upstream = theta is None
+    if "random" in data:
+        N, T = sizes["N"], sizes["T"]
+        return Drawn(int(data["random"]["seed"]), (N, T, sizes["D"]), (N, T, sizes["H" if upstream else "O"]),
+                     theta, loss)
+    return Given(arrays["x"], arrays["dh" if upstream else "y"])

@@ -5,6 +5,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from grader.problem_data import ProblemData
 from reference import scalar, vector
 from reference.models import SCALAR, VECTOR, Model
 
@@ -36,7 +37,10 @@ Kind = Literal["scalar", "sequence", "step"]    # which call of its contract gra
 class Problem(ABC):
     """What every problem has: who sees it, what it is worth, what is graded and how
     closely, the limits of each call, and its model (reference.models), which gives its
-    network, forward pass, gradients and the catalogue of mistakes it is diagnosed with."""
+    network, forward pass, gradients and the catalogue of mistakes it is diagnosed with.
+    Its data is `Drawn` when the set gives a seed (scalar and vector problems alike; not
+    min-char-rnn's, whose drawn characters the loader turns into one-hot rows), else
+    `Given`: it keeps no array it can draw again."""
     id: str
     title: str
     points: float
@@ -48,8 +52,7 @@ class Problem(ABC):
     phi: str
     theta: str | None               # None with the vector model's upstream loss
     loss: str
-    x: np.ndarray                   # read-only; (T,) scalar, (N, T, D) vector
-    target: np.ndarray              # read-only; y (T,) scalar; dh (N, T, H) or y (N, T, O) vector
+    data: ProblemData               # x and target: Given, or Drawn from a seed when asked for
 
     model: ClassVar[Model]
     contract: str                   # a name in grader.contracts.CONTRACTS
@@ -57,6 +60,18 @@ class Problem(ABC):
     @property
     def hidden(self) -> bool:
         return self.visibility == "hidden"
+
+    @property
+    def x(self) -> np.ndarray:
+        """Read-only; (T,) scalar, (N, T, D) vector. Drawn data is drawn anew on each access
+        (and target with it): use `data.arrays()` once for both."""
+        return self.data.arrays()[0]
+
+    @property
+    def target(self) -> np.ndarray:
+        """Read-only; y (T,) scalar; dh (N, T, H) or y (N, T, O) vector. Drawn anew on each
+        access, as x."""
+        return self.data.arrays()[1]
 
     @property
     @abstractmethod
@@ -96,7 +111,7 @@ class ScalarProblem(Problem):
 
     @property
     def T(self) -> int:
-        return len(self.x)
+        return self.data.shape[0]
 
     @property
     def kind(self) -> Kind:
@@ -107,7 +122,8 @@ class ScalarProblem(Problem):
         return {"T": self.T}
 
     def forward(self) -> scalar.Forward:
-        return self.model.forward(self.rnn, scalar.Params(self.w, self.v, self.h0), self.x, self.target)
+        x, y = self.data.arrays()
+        return self.model.forward(self.rnn, scalar.Params(self.w, self.v, self.h0), x, y)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,11 +136,11 @@ class VectorProblem(Problem):
 
     @property
     def T(self) -> int:
-        return self.x.shape[1]
+        return self.data.shape[1]
 
     @property
     def sizes(self) -> vector.Sizes:
-        N, T, D = self.x.shape
+        N, T, D = self.data.shape
         return vector.Sizes(N, T, D, self.params.Wh.shape[0],
                             None if self.params.Wy is None else self.params.Wy.shape[1])
 
@@ -138,7 +154,8 @@ class VectorProblem(Problem):
         return {"N": z.N, "T": z.T, "D": z.D, "H": z.H}
 
     def forward(self) -> vector.VectorForward:
-        return self.model.forward(self.rnn, self.params, self.x, self.target)
+        x, target = self.data.arrays()
+        return self.model.forward(self.rnn, self.params, x, target)
 
 
 @dataclass(frozen=True)

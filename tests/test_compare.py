@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.compare import COMPARED_ELEMENTS, compare, diverges, first_divergence
+from grader.problem_data import Given
 from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome
 from grader.scoring import score_outputs, summarise, usable_output
@@ -13,9 +14,10 @@ from reference.scalar import backward
 
 def make_problem(T: int, seed: int = 0, **grade) -> ScalarProblem:
     rng = np.random.default_rng(seed)
+    data = Given(rng.normal(size=T), rng.uniform(size=T))
     return ScalarProblem(id="p", title="p", points=10, visibility="visible", phi="tanh", theta="sigmoid",
-                         loss="squared_error", w=0.9, v=-0.7, h0=0.2, x=rng.normal(size=T),
-                         target=rng.uniform(size=T), grade=grade or {"dL_ds": 6, "dL_dw": 2, "dL_dv": 2})
+                         loss="squared_error", w=0.9, v=-0.7, h0=0.2, data=data,
+                         grade=grade or {"dL_ds": 6, "dL_dw": 2, "dL_dv": 2})
 
 
 def reference_outcome(problem: ScalarProblem) -> tuple[dict, CallOutcome]:

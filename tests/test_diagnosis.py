@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from grader.contracts import exercise
 from grader.diagnosis import MistakeRuns, across_problems, diagnose, matching
+from grader.problem_data import Given
 from grader.problem_set import ScalarProblem, Tolerance
 from grader.results import CallOutcome, Diagnosis, OutputResult, ProblemResult, Unusable
 from grader.scoring import score_outputs
@@ -43,7 +44,7 @@ def make_problem(phi="tanh", theta="sigmoid", loss="squared_error", w=0.9, v=-0.
     x = rng.normal(size=T)
     y = rng.integers(0, 2, T).astype(float) if loss == "binary_cross_entropy" else rng.normal(size=T)
     return ScalarProblem(id="p", title="p", points=10, visibility="visible", phi=phi, theta=theta, loss=loss,
-                         w=w, v=v, h0=h0, x=x, target=y, grade=dict(GRADE), tolerance=tolerance)
+                         w=w, v=v, h0=h0, data=Given(x, y), grade=dict(GRADE), tolerance=tolerance)
 
 
 def graded(problem: ScalarProblem, returned: dict, runs: MistakeRuns | None = None):

@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from grader.loader import MAX_FILE_BYTES, load
+from grader.problem_data import Drawn, Given
 from grader.problem_set import Limits, Tolerance
 from grader.yaml_positions import parse
 from reference.activations import ACTIVATIONS
@@ -136,6 +137,34 @@ def test_random_problem_loads_the_same_twice(tmp_path):
     first, second = load(path).problems[1], load(path).problems[1]
     assert (first.w, first.v, first.h0) == (second.w, second.v, second.h0)
     assert np.array_equal(first.x, second.x) and np.array_equal(first.y, second.y)
+
+
+def test_random_data_is_kept_as_its_seed_and_sizes_not_as_arrays(tmp_path):
+    problem = load(write(tmp_path, EXAMPLE)).problems[1]
+    assert problem.data == Drawn(seed=11, shape=(200,), target_shape=(200,), theta="sigmoid",
+                                 loss="binary_cross_entropy")
+
+
+def test_drawn_data_is_the_same_on_every_draw(tmp_path):
+    problem = load(write(tmp_path, EXAMPLE)).problems[1]
+    (x, y), (x_again, y_again) = problem.data.arrays(), problem.data.arrays()
+    assert (x[:4].tolist(), y[:4].tolist()) == (SEED_11_X, [0.0, 0.0, 0.0, 1.0])
+    assert x is not x_again and np.array_equal(x, x_again) and np.array_equal(y, y_again)
+    assert not x_again.flags.writeable and not y_again.flags.writeable
+
+
+def test_size_of_drawn_data_is_known_without_drawing(tmp_path, monkeypatch):
+    problem = load(write(tmp_path, EXAMPLE)).problems[1]
+    monkeypatch.setattr(Drawn, "arrays", lambda self: pytest.fail("drew the data"))
+    assert (problem.T, problem.dimensions) == (200, {"T": 200})
+
+
+def test_given_data_is_read_only_and_leaves_the_caller_s_arrays_writable():
+    x, y = np.array([1.0, 2.0]), np.array([0.5, 0.0])
+    given = Given(x, y)
+    assert not given.x.flags.writeable and not given.target.flags.writeable
+    assert x.flags.writeable and y.flags.writeable
+    assert (given.shape, given.arrays()[0].tolist()) == ((2,), [1.0, 2.0])
 
 
 def test_grade_points_may_differ_from_points_by_rounding(tmp_path):

@@ -15,6 +15,7 @@ from grader import loader
 from grader.audit import FORMATS, audit
 from grader.contracts import CONTRACTS, exercise, mistakes_of
 from grader.diagnosis import MistakeRuns, diagnose
+from grader.problem_data import Given
 from grader.problem_set import VectorProblem
 from grader.results import CallOutcome
 from grader.scoring import localized, score_outputs
@@ -41,10 +42,10 @@ def problem(contract: str, phi: str, T: int, seed: int, D: int = 4) -> VectorPro
         x, y = np.eye(D)[rng.integers(0, D, (2, 1, T))]
         return VectorProblem(id="p", title="p", points=len(grade), visibility="visible", contract=contract,
                              step=False, phi="tanh", theta="identity", loss="softmax_cross_entropy", params=params,
-                             x=x, target=y, grade=grade)
+                             data=Given(x, y), grade=grade)
     return VectorProblem(id="p", title="p", points=len(grade), visibility="visible", contract=contract, step=False,
-                         phi=phi, theta=None, loss=UPSTREAM, params=params, x=rng.normal(size=(N, T, D)),
-                         target=rng.normal(size=(N, T, H)), grade=grade)
+                         phi=phi, theta=None, loss=UPSTREAM, params=params,
+                         data=Given(rng.normal(size=(N, T, D)), rng.normal(size=(N, T, H))), grade=grade)
 
 
 @pytest.mark.parametrize("mistake", list(VECTOR_MISTAKES))

@@ -1,11 +1,15 @@
 """grader.loader.load for vector problems and the cs231n and coursera contracts:
 the issue's own example, sizes, random draws, and every check beyond the schema."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from grader.contracts import CONTRACTS
 from grader.loader import load
+from grader.problem_data import Drawn
 from grader.problem_set import VectorProblem
+from reference.vector import Sizes
 from tests.conftest import error_for, where, write
 
 # The issue's cs231n example, with numbers in place of its ellipses: N = 2, T = 2, D = 3, H = 2.
@@ -88,6 +92,40 @@ def test_random_upstream_data_is_x_then_dh(tmp_path):
     assert np.array_equal(problem.x, rng.normal(0, 1, (3, 4, 5)))
     assert np.array_equal(problem.target, rng.normal(0, 1, (3, 4, 2)))
     assert problem.params.Wy is None
+
+
+def test_random_data_is_kept_as_its_seed_and_sizes_not_as_arrays(tmp_path):
+    problem = load(write(tmp_path, random_set(loss="softmax_cross_entropy"))).problems[0]
+    assert problem.data == Drawn(seed=9, shape=(3, 4, 5), target_shape=(3, 4, 3), theta="identity",
+                                 loss="softmax_cross_entropy")
+
+
+def test_a_loaded_random_problem_holds_less_memory_than_its_x(tmp_path):
+    path = write(tmp_path, random_set(**{"N: 3, T: 4, D: 5": "N: 8, T: 500, D: 128"}))
+    load(path)                                  # the schema and the caches, once
+    tracemalloc.start()
+    try:
+        problem_set = load(path)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert problem_set.problems[0].data.shape == (8, 500, 128)
+    assert held < 8 * 500 * 128 * 8 // 4       # a quarter of x's 4,096,000 bytes
+
+
+def test_drawn_vector_data_is_the_same_on_every_draw(tmp_path):
+    problem = load(write(tmp_path, random_set())).problems[0]
+    rng = np.random.default_rng(9)
+    expected = rng.normal(0, 1, (3, 4, 5)), rng.normal(0, 1, (3, 4, 2))
+    for x, dh in (problem.data.arrays(), problem.data.arrays(), (problem.x, problem.target)):
+        assert np.array_equal(x, expected[0]) and np.array_equal(dh, expected[1])
+
+
+def test_sizes_of_drawn_data_are_known_without_drawing(tmp_path, monkeypatch):
+    problem = load(write(tmp_path, random_set(loss="softmax_cross_entropy"))).problems[0]
+    monkeypatch.setattr(Drawn, "arrays", lambda self: pytest.fail("drew the data"))
+    assert (problem.T, problem.sizes, problem.dimensions) == (
+        4, Sizes(N=3, T=4, D=5, H=2, O=3), {"N": 3, "T": 4, "D": 5, "H": 2})
 
 
 def test_random_targets_of_softmax_cross_entropy_are_one_hot(tmp_path):
