@@ -349,7 +349,7 @@ class Exercise:
         are not kept): nothing holds them once the caller lets them go."""
         if not self.inputs:
             return self.call.arguments(self.known)
-        drawn = (self.problem.x, self.problem.target)
+        drawn = self.problem.data.arrays()                  # x and target, drawn once
         return self.call.arguments({**self.known, **{name: drawn[i] for name, i in self.inputs.items()}})
 
     def reference(self) -> tuple[Any, dict]:
