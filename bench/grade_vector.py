@@ -36,7 +36,7 @@ def run_functions_in_process():
 
     def run():
         for call in calls:
-            a = call.arguments
+            a = call.arguments()
             module.rnn_backward(a["dh"], module.rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])[1])
     return run
 

@@ -112,6 +112,8 @@ def diagnose(exercise: Exercise, outputs: tuple[OutputResult, ...],
     reference = functools.cache(exercise.reference)     # computed once if a run needs it, freed on return
     wrong = [_Wrong(o, *_seen_as(call, o), problem.tolerance) for o in outputs
              if o.comparison is not None and not o.passed and o.localization != "partial"]
+    if not wrong:
+        return ()
     # (layout, reference value, expected) of each output the submission got right
     right = [(*_seen_as(call, o), np.asarray(o.comparison.expected)) for o in outputs      # whole once, if a product
              if o.comparison is not None and o.comparison.passed and o.localization != "partial"]
