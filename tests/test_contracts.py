@@ -219,6 +219,31 @@ def test_a_large_problems_exercise_keeps_no_input_and_asks_the_same(tmp_path, mo
             assert np.array_equal(value, kept.expected[name]), name
 
 
+def findings(report) -> list:
+    """What a report tells a student of each problem: status, score, message, each output's
+    first divergence, each diagnosis."""
+    return [(p.status, p.score, p.message, [(o.name, o.comparison.first_divergence if o.comparison else None)
+                                            for o in p.outputs],
+             [(d.mistake, d.output, d.params) for d in p.diagnosis]) for p in report.problems]
+
+
+@pytest.mark.parametrize("submission", ["rnn_layers", "wrong_tanh_derivative", "dWh_not_accumulated",
+                                        "dprev_h_not_carried"])
+def test_a_large_problems_path_finds_what_the_kept_path_finds(tmp_path, monkeypatch, submission):
+    """Graded on a large problem's path (graded values, dx kept as a product over chunks of
+    64 steps, inputs drawn for the call: here T = 70, two chunks), a CS231n submission, right
+    or wrong, gets the same statuses, scores, messages, first divergences and diagnoses."""
+    path = tmp_path / "set.yaml"
+    path.write_text(SET.format(contract="cs231n", D=4, sequence=GRADES["cs231n"][0], step=GRADES["cs231n"][1])
+                    .replace("sizes: {N: 3, T: 5,", "sizes: {N: 3, T: 70,"))
+    file = EXAMPLES / "cs231n" / f"{submission}.py"
+    kept = grade(loader.load(path), file, include_hidden=True)
+    as_large(monkeypatch)
+    large = grade(loader.load(path), file, include_hidden=True)
+    assert findings(large) == findings(kept)
+    assert (submission == "rnn_layers") == (large.problems[0].status == "passed")
+
+
 @pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize("contract, kind", EVERY_VECTOR_CALL)
 def test_the_reference_itself_scores_full_marks(tmp_path, monkeypatch, contract, kind, large):
