@@ -32,7 +32,7 @@ class Errors:
 
 @dataclass(frozen=True)
 class Comparison:
-    expected: np.ndarray
+    expected: np.ndarray           # or a StepProduct (reference.step_product), read a part at a time
     got: np.ndarray
     diverging: np.ndarray          # bool, same shape as expected
     time_axis: int = 0             # where t runs, for a per-timestep output

@@ -98,8 +98,8 @@ class SubmissionProcess:
         (grader.contracts.Call.how), asking for `outputs` (name → shape). The arguments are
         made as the request is sent and let go before the submission's result comes: a large
         problem's inputs are not held while it runs."""
-        return self._request(lambda: {"arguments": arguments(), "call": how,
-                                      "outputs": {name: list(shape) for name, shape in outputs.items()}})
+        return self._request(lambda: {"arguments": arguments(),
+                                      "outputs": {name: list(shape) for name, shape in outputs.items()}, "call": how})
 
     def second_call(self) -> CallOutcome:
         """Call the backward of the last call again on the cache it changed (its outcome has

@@ -207,7 +207,7 @@ class VectorModel:
         return {**self._forward_values(rnn, f), **vector.backward_over_states(rnn, f)}
 
     def _forward_values(self, rnn: vector.VectorRNN, f: vector.VectorForward) -> dict[str, Any]:
-        """The values of the inputs, parameters and forward pass but s, sizes and names."""
+        """The inputs, parameters, forward values (all but s), sizes and names of `values`."""
         p, z = f.params, f.sizes
         target = "dh" if rnn.upstream else "y"
         return {"x": f.x, "h0": p.h0, "Wx": p.Wx, "Wh": p.Wh, "b": p.b, "Wy": p.Wy, "by": p.by, target: f.target,
