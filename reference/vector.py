@@ -13,7 +13,7 @@ Arrays are 0-based and batch-first, t is 1-based: x[:, t-1] = x_t, s[:, t-1] = s
 has T+1 steps with h[:, 0] = h_0 and h[:, t] = h_t. With N = D = H = O = 1, b = by = 0 and
 Wy = 1 this is the scalar model of reference.scalar, with Wh = w and Wx = v.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,13 +122,19 @@ def loss_value(rnn: VectorRNN, h: np.ndarray, y_hat, target: np.ndarray) -> floa
     """L from the states h_1..h_T (N, T, H) or the predictions ŷ (N, T, O), a block of steps
     at a time (no temporary as large as them)."""
     N, T = target.shape[:2]
-    per_block = max(1, BLOCK_ELEMENTS // max(1, target[:, :1].size))
     step_terms = []
-    for start in range(0, T, per_block):
-        steps = slice(start, start + per_block)
+    for steps in step_blocks(target):
         terms = target[:, steps] * h[:, steps] if rnn.loss is None else rnn.loss.term(y_hat[:, steps], target[:, steps])
         step_terms.append(terms.reshape(N, terms.shape[1], -1).sum(axis=(0, 2)))
     return float(step_weights(rnn, T) @ np.concatenate(step_terms))
+
+
+def step_blocks(array: np.ndarray) -> Iterator[slice]:
+    """Consecutive slices of the steps (axis 1) of a batch-first (N, T, ·) array, each of at
+    most BLOCK_ELEMENTS elements (at least one step): for work on it without whole temporaries."""
+    T = array.shape[1]
+    per_block = max(1, BLOCK_ELEMENTS // max(1, array[:, :1].size))
+    return (slice(start, start + per_block) for start in range(0, T, per_block))
 
 
 def step_weights(rnn: VectorRNN, T: int) -> np.ndarray:
@@ -226,10 +232,7 @@ def backward_over_states(rnn: VectorRNN, f: VectorForward) -> dict[str, np.ndarr
     reference.step_product). It spends `f`: for a forward pass nothing else holds."""
     dz = None if rnn.upstream else output_gradient(rnn, f)
     dh_direct = CORRECT_BPTT.direct(rnn, f, dz)
-    N, T, H = f.s.shape
-    per_block = max(1, BLOCK_ELEMENTS // (N * H))
-    for start in range(0, T, per_block):
-        steps = slice(start, start + per_block)
+    for steps in step_blocks(f.s):
         f.s[:, steps] = rnn.phi.derivative(f.s[:, steps])
     ds, _ = through_time(dh_direct, f.s, CORRECT_BPTT.recurrent(f), CORRECT_BPTT.boundary, in_place=True)
     result = gradients(f, KEPT_PRODUCT_BPTT, ds, None, dz)
